@@ -1,0 +1,65 @@
+"""Segment stage: Manim renders the scene, ffmpeg finishes it at the delivery
+spec (exact frame count, burned-in subtitles). Runs in worker processes, one
+segment per call, because Manim's config is process-global."""
+from __future__ import annotations
+
+import logging
+import tempfile
+import traceback
+from pathlib import Path
+
+from .cache import atomic_path
+from .errors import StageError
+from .media import run_ffmpeg, video_encode_args
+
+
+def render_scene(job: dict) -> Path:
+    """Render one segment's scene with Manim; return the raw movie path."""
+    import manim
+    from manim import tempconfig
+
+    from .scenekit import load_scene_class
+
+    logging.getLogger("manim").setLevel(logging.ERROR)
+    scene_cls = load_scene_class(job["scene_file"], job["scene_class"])
+    media = Path(job["media_dir"])
+    settings = {
+        "pixel_width": job["width"], "pixel_height": job["height"], "frame_rate": job["fps"],
+        "media_dir": str(media), "output_file": job["slug"], "progress_bar": "none",
+        "verbosity": "ERROR", "max_files_cached": 10_000, "write_to_movie": True, "format": "mp4",
+    }
+    with tempconfig(settings):
+        manim.config.frame_width = manim.config.frame_height * job["width"] / job["height"]
+        scene = scene_cls(params=job["params"], timing=job["timing"], style=job["style"])
+        scene.render()
+        return Path(scene.renderer.file_writer.movie_file_path)
+
+
+def finish_segment(raw: Path, job: dict, target: Path) -> None:
+    """Re-encode to the delivery spec with exactly the planned frame count
+    (holding the last frame if Manim came out short) and burn in subtitles."""
+    filters = [f"tpad=stop_mode=clone:stop_duration={job['timing']['duration'] + 1:.3f}"]
+    with tempfile.TemporaryDirectory(prefix="bilicast-") as tmp:
+        if job["ass"]:
+            ass_file = Path(tmp) / "subs.ass"
+            ass_file.write_text(job["ass"], encoding="utf-8")
+            filters.append(f"ass=filename={ass_file}")
+        with atomic_path(target) as out:
+            run_ffmpeg(["-i", str(raw), "-vf", ",".join(filters), "-frames:v", str(job["frames"]), "-an",
+                        *video_encode_args(job["fps"], job["preview"]), "-f", "mp4", str(out)],
+                       f"encoding segment '{job['segment']}'")
+
+
+def build_segment(job: dict) -> str:
+    """Worker entry point: returns the finished segment's path, or raises
+    StageError carrying the log."""
+    target = Path(job["target"])
+    try:
+        raw = render_scene(job)
+        finish_segment(raw, job, target)
+    except StageError:
+        raise
+    except Exception as e:   # a scene bug: report it with the scene's traceback
+        raise StageError(f"scene {job['scene_name']} failed in segment '{job['segment']}': {e}",
+                         traceback.format_exc()) from None
+    return str(target)

@@ -1,0 +1,89 @@
+"""The `bilicast` command. Exit codes: 0 ok, 1 a stage failed, 2 bad input."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .errors import StageError, UserError
+from .yamlsource import ScriptProblems
+
+
+def _load(path: str):
+    """Validate one script against the scenes of its workspace."""
+    from .render import find_workspace
+    from .scenekit import SceneRegistry
+    from .script import load_script
+
+    workspace = find_workspace(Path(path))
+    scenes = SceneRegistry(workspace)
+    return load_script(path, scenes), scenes, workspace
+
+
+def cmd_validate(args) -> int:
+    failed = 0
+    for path in args.scripts:
+        try:
+            script, _, _ = _load(path)
+        except ScriptProblems as e:
+            print(e.format(), file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{path}: ok ({len(script.segments)} segments)")
+    return 2 if failed else 0
+
+
+def cmd_render(args) -> int:
+    from .render import render_episode
+    from .timeline import plan_timeline, total_duration
+
+    script, scenes, workspace = _load(args.script)
+    started = time.monotonic()
+    out_dir = render_episode(script, scenes, Path(args.out), workspace, preview=args.preview, jobs=args.jobs)
+    fps = 15 if args.preview else script.episode.output.fps
+    seconds = total_duration(plan_timeline(script, fps))
+    print(f"rendered {script.episode.id}: {seconds:.1f} s of video in {time.monotonic() - started:.1f} s")
+    print(f"  video:     {out_dir / 'video.mp4'}")
+    print(f"  subtitles: {out_dir / 'subtitles.srt'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bilicast", description="Bilibili-ready TensorFlow explainer videos "
+                                     "from an episode YAML script.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("validate", help="check episode scripts (exit 0 valid, 2 invalid)")
+    p.add_argument("scripts", nargs="+", metavar="SCRIPT")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("render", help="render an episode to OUT/<id>/video.mp4 and subtitles.srt")
+    p.add_argument("script", metavar="SCRIPT")
+    p.add_argument("--preview", action="store_true", help="fast check render at 480p15")
+    p.add_argument("--out", default="out", help="output folder (default: out)")
+    p.add_argument("-j", "--jobs", type=int, default=None, help="segments rendered at once (default: cores)")
+    p.set_defaults(func=cmd_render)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ScriptProblems as e:
+        print(e.format(), file=sys.stderr)
+        return 2
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except StageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        if e.log:
+            print(e.log, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; finished segments are cached and will be reused", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Lists: a checklist whose items tick in one by one."""
+from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, Text, VGroup
+from pydantic import Field
+
+from bilicast.scenekit import BilicastScene, SceneParams
+
+
+class Checklist(BilicastScene):
+    """A title and up to seven items; each item appears with a tick mark,
+    spread across the narration lines."""
+
+    class Params(SceneParams):
+        title: str = Field("", max_length=40)
+        items: list[str] = Field(min_length=1, max_length=7)
+        mark: str = Field("✔", max_length=2)
+
+    def build(self):
+        p = self.params
+        top = 3.0
+        if p.title:
+            title = self.text(p.title, size=52, bold=True).move_to(UP * 3.1)
+            self.play(FadeIn(title, shift=DOWN * 0.2), run_time=0.5)
+            top = 2.2
+        rows = []
+        for item in p.items:
+            mark = self.text(p.mark, size=40, color=self.style["highlight"])
+            label = self.text(item, size=38, max_width=10.5)
+            rows.append(VGroup(mark, label).arrange(RIGHT, buff=0.35))
+        column = VGroup(*rows).arrange(DOWN, aligned_edge=LEFT, buff=0.38)
+        if column.height > top + 2.4:
+            column.scale_to_fit_height(top + 2.4)
+        column.move_to([0, (top - 2.5) / 2, 0])
+        for t, row in zip(self.reveal_times(len(rows)), rows):
+            self.wait_until(t)
+            self.play(FadeIn(row[0], scale=1.6), FadeIn(row[1], shift=RIGHT * 0.3), run_time=0.5)

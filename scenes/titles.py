@@ -1,0 +1,28 @@
+"""Title cards."""
+from manim import DOWN, UP, FadeIn, GrowFromEdge, LEFT, Rectangle, Write
+from pydantic import Field
+
+from bilicast.scenekit import BilicastScene, SceneParams
+
+
+class TitleCard(BilicastScene):
+    """A big title, an optional subtitle and a small kicker line above it."""
+
+    class Params(SceneParams):
+        title: str = Field(min_length=1, max_length=40)
+        subtitle: str = Field("", max_length=60)
+        kicker: str = Field("", max_length=30)
+
+    def build(self):
+        p = self.params
+        title = self.text(p.title, size=72, bold=True).move_to(UP * 0.6)
+        bar = Rectangle(width=min(title.width, 10), height=0.08, fill_opacity=1, stroke_width=0,
+                        color=self.style["accent"]).next_to(title, DOWN, buff=0.35)
+        self.play(Write(title, run_time=1.0), GrowFromEdge(bar, LEFT, run_time=0.6))
+        extras = []
+        if p.kicker:
+            extras.append(self.text(p.kicker, size=34, color=self.style["highlight"]).next_to(title, UP, buff=0.5))
+        if p.subtitle:
+            extras.append(self.text(p.subtitle, size=40).next_to(bar, DOWN, buff=0.45))
+        if extras:
+            self.play(*[FadeIn(m, shift=UP * 0.2) for m in extras], run_time=0.5)
