@@ -14,15 +14,16 @@ import sys
 from pathlib import Path
 
 import manim as mn
-from pydantic import BaseModel, ConfigDict
+
+from .script import Strict
 
 # Everything a scene draws stays above this y (Manim units; the frame spans
 # -4..4 vertically) so burned-in subtitles never cover it.
 SUBTITLE_TOP = -2.6
 
 
-class SceneParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class SceneParams(Strict):
+    """Base for a scene's Params: unknown keys are errors, like everywhere in a script."""
 
 
 class BilicastScene(mn.Scene):

@@ -131,6 +131,7 @@ def _problem_from_error(err: dict, located: yamlsource.Located, prefix: tuple = 
     elif kind == "missing":
         message = f"the key '{loc[-1]}' is missing"
     elif kind == "string_pattern_mismatch":
+        message = "is not in the expected form"
         if "a-z0-9" in ctx.get("pattern", ""):
             hint = "use lowercase letters, digits, '-' or '_', starting with a letter or digit (e.g. ep01-tflite)"
         elif "\\." in ctx.get("pattern", ""):

@@ -122,7 +122,7 @@ def parse(raw: bytes) -> Located:
         raise _fail(1, 1, f"YAML error: {e.__class__.__name__}",
                     "simplify the file: it is nested too deeply or malformed") from None
     if len(documents) != 1:
-        line = documents[1].start_mark.line + 1 if len(documents) > 1 else 1
+        line = documents[0].end_mark.line + 1 if documents else 1
         raise _fail(line, 1, "a script holds exactly one YAML document",
                     "remove the extra `---` separator and what follows it")
     located = Located(None)

@@ -1,0 +1,36 @@
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    """A fresh workspace (own cache, own output) using the project's scenes."""
+    (tmp_path / "scenes").symlink_to(ROOT / "scenes")
+    return tmp_path
+
+
+def ffprobe(path) -> dict:
+    out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+                          str(path)], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def top_level_atoms(path) -> list[str]:
+    """The MP4's top-level box names in file order."""
+    names, data = [], Path(path).read_bytes()
+    pos = 0
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos:pos + 4], "big")
+        names.append(data[pos + 4:pos + 8].decode("latin-1"))
+        if size == 1:
+            size = int.from_bytes(data[pos + 8:pos + 16], "big")
+        if size < 8:
+            break
+        pos += size
+    return names

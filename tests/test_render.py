@@ -1,0 +1,91 @@
+"""End to end: a real episode through real Manim, MoviePy and ffmpeg, checked with ffprobe."""
+import subprocess
+import sys
+
+import pysubs2
+import pytest
+
+from bilicast import cli
+from bilicast.script import load_script
+from bilicast.timeline import plan_timeline, total_duration
+from conftest import ROOT, ffprobe, top_level_atoms
+
+EPISODE = """\
+episode:
+  id: e2e
+  title: 端到端测试
+  output: {resolution: 1080p, fps: 60}
+segments:
+  - id: title
+    scene: titles.TitleCard
+    params: {title: 三步上线, kicker: TensorFlow}
+    narration: [很多人练完模型就停下了。]
+  - id: flow
+    scene: pipeline.Flow
+    params: {steps: [Keras, SavedModel, TFLite]}
+    narration: [导出，转换，量化。, 最后放进手机App里运行。]
+"""
+
+SHORT = """\
+episode:
+  id: short
+  title: 规格测试
+segments:
+  - id: only
+    scene: bullets.Checklist
+    params: {items: [输入尺寸, 预处理]}
+    min_duration: 2.5
+"""
+
+
+def render(workspace, text, *flags):
+    script = workspace / "ep.yaml"
+    script.write_text(text, encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "bilicast.cli", "render", str(script), "--out",
+                           str(workspace / "out"), *flags], capture_output=True, text=True, cwd=workspace)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return script, proc
+
+
+def streams(info, kind):
+    return [s for s in info["streams"] if s["codec_type"] == kind]
+
+
+def check_delivery(video, width, height, fps, planned):
+    info = ffprobe(video)
+    (v,) = streams(info, "video")
+    (a,) = streams(info, "audio")
+    assert (v["codec_name"], v["profile"], v["pix_fmt"]) == ("h264", "High", "yuv420p")
+    assert (v["width"], v["height"]) == (width, height)
+    assert v["r_frame_rate"] == f"{fps}/1"
+    assert (a["codec_name"], a["sample_rate"], a["channels"]) == ("aac", "48000", 2)
+    duration = float(info["format"]["duration"])
+    assert abs(duration - planned) <= 0.05 * planned, (duration, planned)
+    return info
+
+
+def test_preview_render_end_to_end(workspace):
+    script, proc = render(workspace, EPISODE, "--preview")
+    planned = total_duration(plan_timeline(load_script(script), 15))
+    video = workspace / "out" / "e2e" / "video.mp4"
+    check_delivery(video, 854, 480, 15, planned)
+    subs = pysubs2.load(str(workspace / "out" / "e2e" / "subtitles.srt"))
+    assert [e.plaintext for e in subs] == ["很多人练完模型就停下了", "导出，转换，量化", "最后放进手机App里运行"]
+    assert subs[-1].end / 1000 < planned
+    # A second render reuses every segment.
+    _, again = render(workspace, EPISODE, "--preview")
+    assert "2 cached, 0 rendered" in again.stderr
+
+
+def test_full_spec_render(workspace):
+    script, _ = render(workspace, SHORT)
+    video = workspace / "out" / "short" / "video.mp4"
+    info = check_delivery(video, 1920, 1080, 60, 2.5)
+    atoms = top_level_atoms(video)
+    assert atoms.index("moov") < atoms.index("mdat"), atoms
+    # keyframes at least every 10 s (we place one every 2 s)
+    frames = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-skip_frame", "nokey",
+                             "-show_entries", "frame=pts_time", "-of", "csv=p=0", str(video)],
+                            capture_output=True, text=True, check=True).stdout.split()
+    times = [float(t.strip(",")) for t in frames] + [float(info["format"]["duration"])]
+    assert max(b - a for a, b in zip(times, times[1:])) <= 10
