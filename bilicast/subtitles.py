@@ -34,13 +34,16 @@ def wrap(text: str, max_chars: int) -> list[str]:
     atoms = _ATOM.findall(text.strip())
     lines, current, last_break = [], [], None
     for atom in atoms:
-        if width("".join(current) + atom.rstrip()) > max_chars and current and atom[0] not in _NO_LINE_START:
-            if last_break and width("".join(current[:last_break])) >= max_chars * 0.5:
-                lines.append("".join(current[:last_break]))
-                current = current[last_break:]
+        if width("".join(current) + atom.rstrip()) > max_chars and current:
+            if last_break and last_break < len(current) and width("".join(current[:last_break])) >= max_chars * 0.5:
+                cut = last_break
+            elif atom[0] in _NO_LINE_START:
+                cut = len(current) - 1   # carry the last atom over so punctuation doesn't start a line
             else:
-                lines.append("".join(current))
-                current = []
+                cut = len(current)
+            if cut > 0:
+                lines.append("".join(current[:cut]))
+                current = current[cut:]
             last_break = None
             while current and current[0].isspace():
                 current.pop(0)
