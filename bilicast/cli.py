@@ -11,14 +11,15 @@ from .yamlsource import ScriptProblems
 
 
 def _load(path: str):
-    """Validate one script against the scenes of its workspace."""
-    from .render import find_workspace
+    """Validate one script against the scenes and demos of its workspace."""
+    from .bench import DemoRegistry
     from .scenekit import SceneRegistry
     from .script import load_script
+    from .workspace import find_workspace
 
     workspace = find_workspace(Path(path))
     scenes = SceneRegistry(workspace)
-    return load_script(path, scenes), scenes, workspace
+    return load_script(path, scenes, DemoRegistry(workspace)), scenes, workspace
 
 
 def cmd_validate(args) -> int:
@@ -49,6 +50,49 @@ def cmd_render(args) -> int:
     return 0
 
 
+def _parse_param(text: str):
+    import yaml
+    if "=" not in text:
+        raise UserError(f"--param '{text}' must look like NAME=VALUE, e.g. --param epochs=3")
+    key, value = text.split("=", 1)
+    return key, yaml.safe_load(value)
+
+
+def cmd_bench(args) -> int:
+    from . import bench
+    from .workspace import find_workspace
+
+    if sum(map(bool, (args.script, args.demo, args.import_file))) != 1:
+        raise UserError("give exactly one of: SCRIPT, --demo NAME, --import FILE")
+    workspace = find_workspace(Path(args.script) if args.script else None)
+    registry = bench.DemoRegistry(workspace)
+    results_dir = workspace / "results"
+    if args.import_file:
+        path = bench.import_result(registry, Path(args.import_file), results_dir)
+        print(f"imported {args.import_file} -> {path}")
+        return 0
+    if args.demo:
+        runs = [(args.demo, args.demo, dict(_parse_param(p) for p in args.param))]
+    else:
+        script, _, _ = _load(args.script)
+        runs = [(key, entry.demo, entry.params) for key, entry in script.bench.items()]
+        if not runs:
+            print(f"{args.script}: the script has no `bench:` entries; nothing to run")
+            return 0
+    for key, demo, params in runs:
+        try:
+            result, path, what = bench.run_demo(registry, demo, params, results_dir, tiny=args.tiny,
+                                                force=args.force)
+        except Exception as e:
+            from pydantic import ValidationError
+            if isinstance(e, ValidationError):
+                raise UserError(f"demo {demo}: bad params: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}") from None
+            raise
+        print(f"== {key}: {demo} ({what}) {path}")
+        print(bench.summary(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bilicast", description="Bilibili-ready TensorFlow explainer videos "
                                      "from an episode YAML script.")
@@ -62,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out", help="output folder (default: out)")
     p.add_argument("-j", "--jobs", type=int, default=None, help="segments rendered at once (default: cores)")
     p.set_defaults(func=cmd_render)
+    p = sub.add_parser("bench", help="run the TensorFlow demos an episode measures (results/<demo>/…json)")
+    p.add_argument("script", nargs="?", metavar="SCRIPT", help="run the demos in the script's bench: block")
+    p.add_argument("--demo", metavar="NAME", help="run one demo from demos/")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="demo param (with --demo)")
+    p.add_argument("--import", dest="import_file", metavar="FILE", help="accept a result measured elsewhere")
+    p.add_argument("--tiny", action="store_true", help="shrink data and runs (tests, CI)")
+    p.add_argument("--force", action="store_true", help="rerun even if a current result exists")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

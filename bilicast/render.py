@@ -18,16 +18,7 @@ from .media import ffmpeg_version, is_valid_video
 from .script import PREVIEW, Script
 from .timeline import plan_timeline, total_duration
 
-ENGINE = Path(__file__).parent
-
-
-def find_workspace(script_path: Path) -> Path:
-    """The nearest folder above the script that has scenes/, else the current
-    folder, else the folder the engine was installed from."""
-    for folder in [*Path(script_path).resolve().parents, Path.cwd(), ENGINE.parent]:
-        if (folder / "scenes").is_dir():
-            return folder
-    return Path.cwd()
+from .workspace import ENGINE
 
 
 @dataclass

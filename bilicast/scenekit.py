@@ -8,14 +8,13 @@ until the segment's planned duration is reached.
 """
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import sys
 from pathlib import Path
 
 import manim as mn
 
 from .script import Strict
+from .workspace import import_file
 
 # Everything a scene draws stays above this y (Manim units; the frame spans
 # -4..4 vertically) so burned-in subtitles never cover it.
@@ -88,7 +87,7 @@ class SceneRegistry:
         for file in sorted(self.folder.glob("*.py")):
             if file.name.startswith("_"):
                 continue
-            module = _import_file(file)
+            module = import_file(file, "scenes")
             for name, obj in vars(module).items():
                 if (inspect.isclass(obj) and issubclass(obj, BilicastScene) and obj is not BilicastScene
                         and obj.__module__ == module.__name__):
@@ -104,17 +103,6 @@ class SceneRegistry:
         return self.folder / (name.split(".")[0] + ".py")
 
 
-def _import_file(file: Path):
-    name = f"bilicast_scenes_{file.stem}"
-    if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(file):
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, file)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def load_scene_class(file: str, class_name: str):
     """Used in render workers: import one scene class from its file."""
-    return getattr(_import_file(Path(file)), class_name)
+    return getattr(import_file(Path(file), "scenes"), class_name)

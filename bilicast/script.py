@@ -84,8 +84,17 @@ class Segment(Strict):
     min_duration: float = Field(0.0, ge=0.0, le=600.0, description="seconds; the segment lasts at least this long")
 
 
+class BenchEntry(Strict):
+    demo: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
 class Script(Strict):
     episode: Episode
+    bench: dict[Name, BenchEntry] = Field(default_factory=dict, description="results this episode measures")
     segments: list[Segment] = Field(min_length=1)
 
 
@@ -149,11 +158,11 @@ def _problem_from_error(err: dict, located: yamlsource.Located, prefix: tuple = 
     return Problem(line, col, _where(loc), message, hint)
 
 
-def load_script(path: str | Path, scenes=None) -> Script:
+def load_script(path: str | Path, scenes=None, demos=None) -> Script:
     """Load, parse and validate an episode script.
 
-    `scenes` is a scene registry (see bilicast.scenekit.SceneRegistry); when given,
-    scene names and their params are checked too.
+    `scenes` (bilicast.scenekit.SceneRegistry) and `demos` (bilicast.bench.DemoRegistry),
+    when given, check scene and demo names and their params too.
     """
     path = Path(path)
     located = yamlsource.load(path)
@@ -165,7 +174,7 @@ def load_script(path: str | Path, scenes=None) -> Script:
     except ValidationError as e:
         problems = [_problem_from_error(err, located) for err in e.errors()]
         raise ScriptProblems(str(path), _dedupe(problems)) from None
-    problems = _check_segments(script, located, scenes)
+    problems = _check_segments(script, located, scenes) + _check_bench(script, located, demos)
     if problems:
         raise ScriptProblems(str(path), problems)
     return script
@@ -210,6 +219,25 @@ def _check_segments(script: Script, located, scenes) -> list[Problem]:
         except ValidationError as e:
             problems += [_problem_from_error(err, located, ("segments", i, "params")) for err in e.errors()]
     return _dedupe(problems)
+
+
+def _check_bench(script: Script, located, demos) -> list[Problem]:
+    if demos is None:
+        return []
+    problems = []
+    for key, entry in script.bench.items():
+        if entry.demo not in demos.names():
+            line, col = located.position(("bench", key, "demo"))
+            close = difflib.get_close_matches(entry.demo, demos.names(), n=1)
+            problems.append(Problem(line, col, f"bench.{key}.demo", f"unknown demo '{entry.demo}'",
+                                    (f"did you mean '{close[0]}'? " if close else "")
+                                    + "demos in demos/: " + ", ".join(demos.names())))
+            continue
+        try:
+            demos.module(entry.demo).Params.model_validate(entry.params)
+        except ValidationError as e:
+            problems += [_problem_from_error(err, located, ("bench", key, "params")) for err in e.errors()]
+    return problems
 
 
 def reading_seconds(text: str, chars_per_second: float) -> float:
