@@ -1,0 +1,177 @@
+"""The demos, run for real in --tiny mode, checked for physical sense (not fixed values),
+and the bench runner's reuse, crash and import rules."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from bilicast.results import read_result
+from conftest import ROOT
+
+DEMOS = ["tflite_quantize", "serve_skew", "tf_function", "train_curve"]
+
+
+def bench(workspace, *args):
+    return subprocess.run([sys.executable, "-m", "bilicast.cli", "bench", *args], capture_output=True,
+                          text=True, cwd=workspace)
+
+
+@pytest.fixture(scope="module")
+def bench_workspace(tmp_path_factory):
+    ws = tmp_path_factory.mktemp("bench")
+    (ws / "scenes").symlink_to(ROOT / "scenes")
+    shutil.copytree(ROOT / "demos", ws / "demos")
+    return ws
+
+
+@pytest.fixture(scope="module")
+def results(bench_workspace):
+    """Each demo once, tiny, through the CLI."""
+    out = {}
+    for demo in DEMOS:
+        proc = bench(bench_workspace, "--demo", demo, "--tiny")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        (path,) = (bench_workspace / "results" / demo).glob("*-tiny.json")
+        out[demo] = read_result(path)
+    return out
+
+
+def value(result, name):
+    return result.metrics[name].value
+
+
+def check_timing(t, tiny=True):
+    assert 0 < t.min <= t.median <= t.p90 <= t.max
+    assert t.samples >= (10 if tiny else 50) and t.warmup >= 1
+
+
+def test_provenance_complete(results):
+    for result in results.values():
+        p = result.provenance
+        assert p.tensorflow.startswith("2.") and p.keras.startswith("3.") and p.litert != "not installed"
+        assert p.cpu and p.cores >= 1 and p.date.startswith("20") and len(p.code_hash) == 64
+        assert result.tiny
+
+
+def test_tflite_quantize_makes_physical_sense(results):
+    r = results["tflite_quantize"]
+    assert value(r, "fp32.size_mb") / value(r, "int8.size_mb") >= 3
+    assert value(r, "fp16.size_mb") < value(r, "fp32.size_mb")
+    for variant in ("fp32", "dynamic", "fp16", "int8"):
+        assert 0.2 < value(r, f"{variant}.acc") <= 1   # above chance (0.1) after training
+        for threads in ("1t", "all"):
+            t = r.timings[f"{variant}.latency_{threads}"]
+            check_timing(t)
+            assert t.init_ms > 0
+            assert value(r, f"{variant}.fps_{threads}") == pytest.approx(1000 / t.median)
+    assert value(r, "mobilenet.fp32.size_mb") / value(r, "mobilenet.int8.size_mb") >= 3
+    slower = r.timings["int8.latency_1t"].median > r.timings["fp32.latency_1t"].median
+    assert slower == any("slower" in n and "int8" in n for n in r.notes)
+
+
+def test_serve_skew_mismatch_scores_lower(results):
+    r = results["serve_skew"]
+    consistent = value(r, "consistent.acc")
+    assert 0.2 < consistent <= 1
+    assert value(r, "opencv_style.acc") < consistent
+    assert value(r, "worst.drop") > 0
+
+
+def test_tf_function_graph_beats_eager_and_retracing_hurts(results):
+    r = results["tf_function"]
+    for mode in ("eager", "graph", "retrace"):
+        check_timing(r.timings[f"{mode}.step"])
+    assert r.timings["graph.step"].median < r.timings["eager.step"].median
+    assert value(r, "retrace.traces") > value(r, "graph.traces")
+
+
+def test_train_curve_series_and_tensorboard(results):
+    r = results["train_curve"]
+    epochs = r.params["epochs"]
+    assert len(r.series["train.loss"]) == len(r.series["val.acc"]) == len(r.series["epoch.seconds"]) == epochs
+    assert r.series["train.loss"][-1] < r.series["train.loss"][0]
+    confusion = r.series["confusion"]
+    assert len(confusion) == 10 and sum(map(sum, confusion)) > 0
+    assert 0.2 < value(r, "test.acc") <= 1
+    logs = r.artifacts["tensorboard"]
+    assert any(p.name.startswith("events.out.tfevents") for p in __import__("pathlib").Path(logs).rglob("*"))
+
+
+def test_result_is_reused_until_params_change(bench_workspace, results):
+    proc = bench(bench_workspace, "--demo", "train_curve", "--tiny")
+    assert proc.returncode == 0 and "(reused)" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_crashed_demo_keeps_previous_result(bench_workspace, results):
+    (path,) = (bench_workspace / "results" / "train_curve").glob("*-tiny.json")
+    before = path.read_bytes()
+    demo = bench_workspace / "demos" / "train_curve.py"
+    original = demo.read_text()
+    demo.write_text(original.replace("    seconds = []\n", "    raise RuntimeError('boom in the demo')\n"))
+    try:
+        proc = bench(bench_workspace, "--demo", "train_curve", "--tiny")
+    finally:
+        demo.write_text(original)
+    assert proc.returncode == 1
+    assert "boom in the demo" in proc.stderr and "previous result" in proc.stderr
+    assert path.read_bytes() == before
+
+
+def test_import_accepts_a_valid_foreign_result(bench_workspace, results, tmp_path):
+    (path,) = (bench_workspace / "results" / "serve_skew").glob("*-tiny.json")
+    data = json.loads(path.read_text())
+    data["provenance"]["accelerator"] = "NVIDIA H100"
+    data["provenance"]["machine"] = "gpu-box"
+    foreign = tmp_path / "from-gpu.json"
+    foreign.write_text(json.dumps(data))
+    proc = bench(bench_workspace, "--import", str(foreign))
+    assert proc.returncode == 0, proc.stderr
+    imported = read_result(path)
+    assert imported.provenance.accelerator == "NVIDIA H100" and imported.imported_from
+    # An imported result is reused even though it was measured elsewhere.
+    proc = bench(bench_workspace, "--demo", "serve_skew", "--tiny")
+    assert "(reused)" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("content,needle", [
+    ("{not json", "not valid JSON"),
+    ('{"schema": "someone-else/2"}', "not a bilicast result"),
+    ('{"schema": "bilicast.result/1", "demo": "serve_skew"}', "does not match schema"),
+    ("[1, 2]", "not a bilicast result"),
+])
+def test_import_rejects_corrupt_or_foreign_files(bench_workspace, tmp_path, content, needle):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    proc = bench(bench_workspace, "--import", str(bad))
+    assert proc.returncode == 2
+    assert needle in proc.stderr and str(bad) in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_demo_is_a_clear_error(bench_workspace):
+    proc = bench(bench_workspace, "--demo", "nope")
+    assert proc.returncode == 2 and "unknown demo 'nope'" in proc.stderr
+
+
+def test_bench_script_runs_the_episodes_demos(bench_workspace, results):
+    script = bench_workspace / "ep.yaml"
+    script.write_text("episode: {id: ep, title: 测试}\n"
+                      "bench:\n  skew: {demo: serve_skew}\n  curve: {demo: train_curve}\n"
+                      "segments:\n  - {id: a, scene: titles.TitleCard, params: {title: 你好}, narration: [一句]}\n",
+                      encoding="utf-8")
+    proc = bench(bench_workspace, str(script), "--tiny")
+    assert proc.returncode == 0, proc.stderr
+    assert "== skew: serve_skew (reused)" in proc.stdout and "== curve: train_curve (reused)" in proc.stdout
+
+
+def test_bench_script_with_bad_demo_params_is_located(bench_workspace, tmp_path):
+    script = bench_workspace / "bad.yaml"
+    script.write_text("episode: {id: ep, title: 测试}\n"
+                      "bench:\n  skew: {demo: serve_skew, params: {epoch: 3}}\n"
+                      "segments:\n  - {id: a, scene: titles.TitleCard, params: {title: 你好}, narration: [一句]}\n",
+                      encoding="utf-8")
+    proc = bench(bench_workspace, str(script), "--tiny")
+    assert proc.returncode == 2
+    assert f"{script}:3:" in proc.stderr and "did you mean 'epochs'" in proc.stderr
