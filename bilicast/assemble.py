@@ -1,27 +1,84 @@
-"""Assembly: the episode's audio track (MoviePy) and the final MP4 (finished
-segments joined by ffmpeg without re-encoding the picture)."""
+"""Assembly: the episode's audio track (MoviePy mixes voice and ducked music;
+ffmpeg normalizes loudness) and the final MP4 (finished segments joined by
+ffmpeg without re-encoding the picture)."""
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .cache import atomic_path
-from .media import AUDIO_RATE, audio_encode_args, run_ffmpeg
+from .errors import StageError
+from .media import AUDIO_RATE, audio_encode_args, ffmpeg_stderr, run_ffmpeg
+
+LOUDNESS = {"I": -14.0, "TP": -2.0, "LRA": 20.0}   # Bilibili plays at -14 LUFS; TP margin for AAC
+DUCK_RAMP = 0.25                                     # seconds the music takes to dip and recover
 
 
-def build_audio(duration: float, target: Path) -> None:
-    """The episode's audio track as 48 kHz stereo WAV. Silent until narration
-    audio exists; the final AAC is encoded once, in join()."""
-    from moviepy import AudioClip
+def _presence(t, intervals):
+    """0..1: how much the voice is speaking at time(s) t, with soft ramps."""
+    t = np.atleast_1d(np.asarray(t, dtype=float))
+    p = np.zeros_like(t)
+    for start, end in intervals:
+        rise = np.clip((t - (start - DUCK_RAMP)) / DUCK_RAMP, 0, 1)
+        fall = np.clip(((end + DUCK_RAMP) - t) / DUCK_RAMP, 0, 1)
+        p = np.maximum(p, np.minimum(rise, fall))
+    return p
+
+
+def build_audio(duration: float, voice: list[tuple[Path, float]], target: Path, music=None) -> None:
+    """Mix voice clips (path, start seconds) and optional music (path, volume,
+    duck) into a 48 kHz stereo WAV of exactly `duration`; normalize loudness
+    to -14 LUFS / -1.5 dBTP when there is anything to hear."""
+    from moviepy import AudioClip, AudioFileClip, CompositeAudioClip, afx
 
     def silence(t):
         return np.zeros((len(t), 2)) if np.ndim(t) else np.zeros(2)
 
-    clip = AudioClip(silence, duration=duration, fps=AUDIO_RATE)
-    with atomic_path(target) as tmp:
-        clip.write_audiofile(str(tmp), fps=AUDIO_RATE, nbytes=2, codec="pcm_s16le", logger=None)
+    clips = [AudioClip(silence, duration=duration, fps=AUDIO_RATE)]
+    intervals = []
+    for path, start in voice:
+        clip = AudioFileClip(str(path)).with_start(start)
+        intervals.append((start, start + clip.duration))
+        clips.append(clip)
+    if music:
+        path, volume, duck = music
+        bgm = AudioFileClip(str(path)).with_effects([afx.AudioLoop(duration=duration)])
+
+        def gain(get_frame, t):
+            g = volume * (1 - _presence(t, intervals) * (1 - duck))
+            return get_frame(t) * (g[:, None] if np.ndim(t) else g[0])
+        clips.append(bgm.transform(gain, keep_duration=True))
+    mix = CompositeAudioClip(clips).with_duration(duration)
+    with tempfile.TemporaryDirectory(prefix="bilicast-") as tmp:
+        raw = Path(tmp) / "mix.wav"
+        mix.write_audiofile(str(raw), fps=AUDIO_RATE, nbytes=2, codec="pcm_s16le", logger=None)
+        for clip in clips:
+            clip.close()
+        with atomic_path(target) as out:
+            if voice or music:
+                normalize_loudness(raw, out)
+            else:
+                raw.replace(out)
+
+
+def normalize_loudness(source: Path, target: Path) -> None:
+    """Two-pass ffmpeg loudnorm (measure, then apply linearly where possible)."""
+    spec = ":".join(f"{k}={v}" for k, v in LOUDNESS.items())
+    err = ffmpeg_stderr(["-i", str(source), "-af", f"loudnorm={spec}:print_format=json", "-f", "null", "-"])
+    try:
+        m = json.loads(err[err.rindex("{"):err.rindex("}") + 1])
+    except ValueError:
+        raise StageError("could not measure the loudness of the mix", err[-2000:]) from None
+    if float(m["input_i"]) == float("-inf") or m["input_i"] == "-inf":
+        source.replace(target)   # digital silence: nothing to normalize
+        return
+    measured = (f"measured_I={m['input_i']}:measured_TP={m['input_tp']}:measured_LRA={m['input_lra']}:"
+                f"measured_thresh={m['input_thresh']}:offset={m['target_offset']}:linear=true")
+    run_ffmpeg(["-i", str(source), "-af", f"loudnorm={spec}:{measured}", "-ar", str(AUDIO_RATE), "-ac", "2",
+                "-c:a", "pcm_s16le", "-f", "wav", str(target)], "normalizing loudness")
 
 
 def join(segments: list[Path], audio: Path, target: Path) -> None:

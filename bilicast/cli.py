@@ -19,7 +19,7 @@ def _load(path: str):
 
     workspace = find_workspace(Path(path))
     scenes = SceneRegistry(workspace)
-    return load_script(path, scenes, DemoRegistry(workspace)), scenes, workspace
+    return load_script(path, scenes, DemoRegistry(workspace), workspace), scenes, workspace
 
 
 def cmd_validate(args) -> int:
@@ -35,19 +35,58 @@ def cmd_validate(args) -> int:
     return 2 if failed else 0
 
 
+def _list_bundle(out_dir: Path) -> None:
+    for name in ("video.mp4", "subtitles.srt", "subtitles.ass", "subtitles.bcc.json", "cover.jpg",
+                 "cover_4x3.jpg", "description.txt", "upload.yaml"):
+        if (out_dir / name).exists():
+            print(f"  {out_dir / name}")
+
+
 def cmd_render(args) -> int:
+    from .media import probe
     from .render import render_episode
-    from .timeline import plan_timeline, total_duration
 
     script, scenes, workspace = _load(args.script)
     started = time.monotonic()
     out_dir = render_episode(script, scenes, Path(args.out), workspace, preview=args.preview, jobs=args.jobs)
-    fps = 15 if args.preview else script.episode.output.fps
-    seconds = total_duration(plan_timeline(script, fps))
+    seconds = float(probe(out_dir / "video.mp4")["format"]["duration"])
     print(f"rendered {script.episode.id}: {seconds:.1f} s of video in {time.monotonic() - started:.1f} s")
-    print(f"  video:     {out_dir / 'video.mp4'}")
-    print(f"  subtitles: {out_dir / 'subtitles.srt'}")
+    _list_bundle(out_dir)
     return 0
+
+
+def cmd_subs(args) -> int:
+    from .render import SUBTITLE_FORMATS, make_plan, write_subtitles
+
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in SUBTITLE_FORMATS]
+    if unknown or not formats:
+        raise UserError(f"--format {args.format}: use a comma-separated list of {', '.join(SUBTITLE_FORMATS)}")
+    script, _, workspace = _load(args.script)
+    out_dir = Path(args.out) / script.episode.id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in write_subtitles(make_plan(script, workspace), out_dir, formats):
+        print(path)
+    return 0
+
+
+def cmd_cover(args) -> int:
+    from .render import make_plan, write_cover
+
+    script, _, workspace = _load(args.script)
+    out_dir = Path(args.out) / script.episode.id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in write_cover(make_plan(script, workspace), out_dir, out_dir / "video.mp4"):
+        print(path)
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .check import run_check
+
+    ok, report = run_check(Path(args.path))
+    print(report)
+    return 0 if ok else 1
 
 
 def _parse_param(text: str):
@@ -106,6 +145,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out", help="output folder (default: out)")
     p.add_argument("-j", "--jobs", type=int, default=None, help="segments rendered at once (default: cores)")
     p.set_defaults(func=cmd_render)
+    p = sub.add_parser("subs", help="export subtitles without rendering video")
+    p.add_argument("script", metavar="SCRIPT")
+    p.add_argument("--format", default="srt,ass,bcc", help="comma-separated: srt, ass, bcc (default all)")
+    p.add_argument("--out", default="out")
+    p.set_defaults(func=cmd_subs)
+    p = sub.add_parser("cover", help="write cover.jpg and cover_4x3.jpg")
+    p.add_argument("script", metavar="SCRIPT")
+    p.add_argument("--out", default="out")
+    p.set_defaults(func=cmd_cover)
+    p = sub.add_parser("check", help="check an MP4 or a bundle folder against Bilibili's delivery spec")
+    p.add_argument("path", metavar="PATH")
+    p.set_defaults(func=cmd_check)
     p = sub.add_parser("bench", help="run the TensorFlow demos an episode measures (results/<demo>/…json)")
     p.add_argument("script", nargs="?", metavar="SCRIPT", help="run the demos in the script's bench: block")
     p.add_argument("--demo", metavar="NAME", help="run one demo from demos/")

@@ -35,6 +35,24 @@ def run_ffmpeg(args: list[str], what: str) -> None:
                          "ffmpeg was built with libx264 and libass (Debian's ffmpeg is)")
 
 
+def ffmpeg_stderr(args: list[str]) -> str:
+    """Run ffmpeg for what it reports (loudness measurements); return stderr."""
+    proc = subprocess.run([_tool("ffmpeg"), "-hide_banner", "-nostdin", "-y", *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise StageError("ffmpeg failed while measuring", proc.stderr.strip()[-2000:])
+    return proc.stderr
+
+
+def loudness(path) -> tuple[float, float]:
+    """(integrated loudness in LUFS, true peak in dBTP) by EBU R128."""
+    import re
+    err = ffmpeg_stderr(["-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-"])
+    summary = err[err.rindex("Summary:"):]
+    integrated = float(re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary).group(1))
+    peak = float(re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", summary).group(1))
+    return integrated, peak
+
+
 def probe(path) -> dict:
     proc = subprocess.run([_tool("ffprobe"), "-v", "error", "-print_format", "json", "-show_format",
                            "-show_streams", str(path)], capture_output=True, text=True)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator,
+                      model_validator)
 from pydantic_core import PydanticCustomError
 
 from . import yamlsource
@@ -66,6 +67,37 @@ class SubtitleStyle(Strict):
     max_chars: int = Field(20, ge=8, le=60, description="full-width characters per subtitle line")
 
 
+class Voice(Strict):
+    """How narration is voiced: tts (offline espeak-ng by default), recorded takes, or silent."""
+    mode: Literal["tts", "recorded", "silent"] = "silent"
+    backend: str = "espeak"
+    voice: str = "cmn"
+    speed: int = Field(175, ge=80, le=450, description="words per minute (espeak)")
+    pitch: int = Field(50, ge=0, le=99)
+
+
+class Music(Strict):
+    file: str = Field(min_length=1, description="audio file, relative to the workspace (e.g. assets/music/pad.ogg)")
+    volume: float = Field(0.25, ge=0.0, le=1.0)
+    duck: float = Field(0.3, ge=0.0, le=1.0, description="music level while the voice speaks, relative to volume")
+
+
+class Upload(Strict):
+    """Fields for Bilibili upload tools (biliup style); checked against the site's limits."""
+    tid: int = Field(231, ge=1, description="partition id; 231 = 科技 › 计算机技术")
+    desc: str = Field("", max_length=2000)
+    dynamic: str = Field("", max_length=233)
+    copyright: Literal[1, 2] = Field(1, description="1 original, 2 repost (needs source)")
+    source: str = Field("", max_length=200)
+
+
+class Cover(Strict):
+    title: Optional[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = None
+    badge: Optional[Annotated[str, StringConstraints(min_length=1, max_length=12)]] = None
+    background: str = Field("theme", pattern=r"^(theme|segment:[a-z0-9][a-z0-9_-]*)$",
+                            description="theme, or segment:<id> for a frame of that segment")
+
+
 class Episode(Strict):
     id: Slug
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
@@ -74,14 +106,41 @@ class Episode(Strict):
     style: Style = Style()
     subtitles: SubtitleStyle = SubtitleStyle()
     reading_speed: float = Field(4.5, ge=1.0, le=15.0, description="characters per second when silent")
+    voice: Voice = Voice()
+    music: Optional[Music] = None
+    upload: Upload = Upload()
+    cover: Cover = Cover()
+
+
+class LineSpec(Strict):
+    text: Line
+    audio: Optional[str] = Field(None, description="recorded take for this line (wav/mp3/m4a)")
+
+
+class SegmentTake(Strict):
+    """One recorded file for the whole segment, with the start of each line in it."""
+    file: str = Field(min_length=1)
+    starts: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
 
 
 class Segment(Strict):
     id: Slug
     scene: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]\w*\.[A-Za-z_]\w*$")]
     params: dict[str, Any] = Field(default_factory=dict)
-    narration: list[Line] = Field(default_factory=list)
+    narration: list[LineSpec] = Field(default_factory=list, description="lines: text, or {text, audio}")
+    voice: Optional[Literal["tts", "recorded", "silent"]] = Field(None, description="overrides episode.voice.mode")
+    audio: Optional[SegmentTake] = None
+    chapter: Optional[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(
+        None, description="starts a chapter in the description")
     min_duration: float = Field(0.0, ge=0.0, le=600.0, description="seconds; the segment lasts at least this long")
+
+    @field_validator("narration", mode="before")
+    @classmethod
+    def _plain_lines(cls, value):
+        """A line may be written as plain text."""
+        if isinstance(value, list):
+            return [{"text": x} if isinstance(x, str) else x for x in value]
+        return value
 
 
 class BenchEntry(Strict):
@@ -158,11 +217,12 @@ def _problem_from_error(err: dict, located: yamlsource.Located, prefix: tuple = 
     return Problem(line, col, _where(loc), message, hint)
 
 
-def load_script(path: str | Path, scenes=None, demos=None) -> Script:
+def load_script(path: str | Path, scenes=None, demos=None, workspace: Path | None = None) -> Script:
     """Load, parse and validate an episode script.
 
     `scenes` (bilicast.scenekit.SceneRegistry) and `demos` (bilicast.bench.DemoRegistry),
-    when given, check scene and demo names and their params too.
+    when given, check scene and demo names and their params too; `workspace`,
+    when given, is where audio and music paths must exist.
     """
     path = Path(path)
     located = yamlsource.load(path)
@@ -174,7 +234,8 @@ def load_script(path: str | Path, scenes=None, demos=None) -> Script:
     except ValidationError as e:
         problems = [_problem_from_error(err, located) for err in e.errors()]
         raise ScriptProblems(str(path), _dedupe(problems)) from None
-    problems = _check_segments(script, located, scenes) + _check_bench(script, located, demos)
+    problems = (_check_segments(script, located, scenes) + _check_bench(script, located, demos)
+                + _check_publishing(script, located) + _check_audio(script, located, workspace))
     if problems:
         raise ScriptProblems(str(path), problems)
     return script
@@ -237,6 +298,74 @@ def _check_bench(script: Script, located, demos) -> list[Problem]:
             demos.module(entry.demo).Params.model_validate(entry.params)
         except ValidationError as e:
             problems += [_problem_from_error(err, located, ("bench", key, "params")) for err in e.errors()]
+    return problems
+
+
+def chapter_titles(script: Script) -> list[tuple[int, str]]:
+    """(segment index, title) of each chapter: the segments with `chapter:`, or,
+    when none has one, every segment, titled by its params' title or its id."""
+    marked = [(i, s.chapter) for i, s in enumerate(script.segments) if s.chapter]
+    if marked:
+        return marked if marked[0][0] == 0 else [(0, script.episode.title[:40])] + marked
+    return [(i, str(s.params.get("title") or s.id)[:40]) for i, s in enumerate(script.segments)]
+
+
+def _check_publishing(script: Script, located) -> list[Problem]:
+    problems = []
+    up = script.episode.upload
+    if up.copyright == 2 and not up.source:
+        line, col = located.position(("episode", "upload", "copyright"))
+        problems.append(Problem(line, col, "episode.upload.copyright", "a repost (copyright: 2) needs a source",
+                                "add `source: <original URL>` or use copyright: 1"))
+    chapters = "".join(f"00:00 {t}\n" for _, t in chapter_titles(script))
+    total = len(up.desc) + len("\n\n章节\n") + len(chapters)
+    if total > 2000:
+        line, col = located.position(("episode", "upload", "desc"))
+        problems.append(Problem(line, col, "episode.upload.desc", f"the description with its chapters is {total} "
+                                "characters; Bilibili allows 2000", f"shorten desc by {total - 2000} characters"))
+    bg = script.episode.cover.background
+    if bg.startswith("segment:") and bg[8:] not in {s.id for s in script.segments}:
+        line, col = located.position(("episode", "cover", "background"))
+        problems.append(Problem(line, col, "episode.cover.background", f"no segment has the id '{bg[8:]}'",
+                                "use segment:<id> of one of this script's segments, or theme"))
+    return problems
+
+
+def _check_audio(script: Script, located, workspace: Path | None) -> list[Problem]:
+    from .narrate import BACKENDS   # light: no heavy imports there
+    problems = []
+
+    def missing(path_parts, file):
+        if workspace is not None and not (Path(workspace) / file).is_file():
+            line, col = located.position(path_parts)
+            problems.append(Problem(line, col, _where(path_parts), f"the file '{file}' does not exist",
+                                    f"paths are relative to the workspace {workspace}"))
+
+    voice = script.episode.voice
+    if voice.backend not in BACKENDS:
+        line, col = located.position(("episode", "voice", "backend"))
+        problems.append(Problem(line, col, "episode.voice.backend", f"unknown TTS backend '{voice.backend}'",
+                                "available: " + ", ".join(BACKENDS)))
+    if script.episode.music:
+        missing(("episode", "music", "file"), script.episode.music.file)
+    for i, seg in enumerate(script.segments):
+        if seg.audio:
+            missing(("segments", i, "audio", "file"), seg.audio.file)
+            starts = seg.audio.starts
+            if len(starts) != len(seg.narration) or starts != sorted(starts):
+                line, col = located.position(("segments", i, "audio", "starts"))
+                problems.append(Problem(line, col, f"segments[{i}].audio.starts",
+                                        f"need {len(seg.narration)} increasing start times, one per narration line",
+                                        "give the second at which each line starts in the take"))
+        for j, line_spec in enumerate(seg.narration):
+            if line_spec.audio:
+                missing(("segments", i, "narration", j, "audio"), line_spec.audio)
+            elif not seg.audio and (seg.voice or voice.mode) == "recorded":
+                line, col = located.position(("segments", i, "narration", j))
+                problems.append(Problem(line, col, f"segments[{i}].narration[{j}]",
+                                        "voice mode is recorded but this line has no audio",
+                                        "write the line as {text: ..., audio: takes/x.wav}, add `audio:` to the "
+                                        "segment, or set the segment's voice: tts"))
     return problems
 
 

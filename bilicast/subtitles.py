@@ -1,6 +1,7 @@
 """Subtitle cues from the timeline, Chinese-aware line breaking, SRT and ASS output."""
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -129,3 +130,12 @@ def to_ass(cues: list[Cue], size: tuple[int, int], font: str, colour: str = "#FF
         "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
         *events, "",
     ])
+
+
+def to_bcc(cues: list[Cue], background: str = "#9C27B0") -> str:
+    """Bilibili's BCC subtitle JSON (creator centre import/export format)."""
+    return json.dumps({
+        "font_size": 0.4, "font_color": "#FFFFFF", "background_alpha": 0.5, "background_color": background,
+        "Stroke": "none",
+        "body": [{"from": c.start, "to": c.end, "location": 2, "content": "\n".join(c.lines)} for c in cues],
+    }, ensure_ascii=False, indent=1)

@@ -1,7 +1,8 @@
 """The episode timeline: when each segment and each narration line starts and ends.
 
-For now line lengths come from a reading-speed estimate; every segment length
-is a whole number of frames so segments join exactly.
+A line lasts as long as its audio (recorded or TTS), or a reading-speed
+estimate when silent. Every segment is a whole number of frames so segments
+join exactly; subtitles, scenes and the audio mix all read this one timeline.
 """
 from __future__ import annotations
 
@@ -33,13 +34,17 @@ class SegmentTiming:
         return {"duration": self.duration, "lines": [asdict(x) for x in self.lines]}
 
 
-def plan_timeline(script: Script, fps: int) -> list[SegmentTiming]:
+def plan_timeline(script: Script, fps: int, durations: dict | None = None) -> list[SegmentTiming]:
+    """`durations` maps (segment index, line index) to the seconds of that line's
+    audio; lines without audio use the reading-speed estimate."""
     speed = script.episode.reading_speed
+    durations = durations or {}
     out, clock = [], 0.0
-    for seg in script.segments:
+    for i, seg in enumerate(script.segments):
         t, lines = LEAD_IN, []
-        for text in seg.narration:
-            length = max(0.8, reading_seconds(text, speed))
+        for j, line in enumerate(seg.narration):
+            text = line.text
+            length = durations.get((i, j)) or max(0.8, reading_seconds(text, speed))
             lines.append(LineTiming(text, round(t, 3), round(t + length, 3)))
             t += length + GAP
         raw = max(seg.min_duration, (t - GAP + TAIL) if lines else 0.0)

@@ -79,7 +79,7 @@ def test_good_script_loads(tmp_path):
     path.write_text(GOOD, encoding="utf-8")
     script = load_script(path)
     assert script.episode.output.size == (1920, 1080)
-    assert script.segments[0].narration == ["第一句话。"]
+    assert [line.text for line in script.segments[0].narration] == ["第一句话。"]
 
 
 def test_demo_script_validates(capsys):

@@ -1,0 +1,182 @@
+"""`bilicast check PATH`: an MP4 or a bundle folder against Bilibili's delivery
+spec (../shared/BILIBILI.md), measured with ffprobe."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import yaml
+
+from .errors import StageError, UserError
+from .media import probe
+
+MAX_VIDEO_BPS = 60_000_000
+MAX_AUDIO_BPS = 320_000
+MAX_GOP_S = 10.0
+MAX_COVER_BYTES = 5 * 1024 * 1024
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _packets(path: Path, stream: str) -> list[tuple[float, int, bool]]:
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", stream, "-show_entries",
+                          "packet=pts_time,size,flags", "-of", "csv=p=0", str(path)],
+                         capture_output=True, text=True).stdout
+    packets = []
+    for row in out.split():
+        parts = row.split(",")
+        if len(parts) >= 3 and parts[0] not in ("", "N/A"):
+            packets.append((float(parts[0]), int(parts[1]), "K" in parts[2]))
+    return sorted(packets)
+
+
+def _atoms(path: Path) -> list[str]:
+    names = []
+    with open(path, "rb") as f:
+        while True:
+            head = f.read(8)
+            if len(head) < 8:
+                break
+            size = int.from_bytes(head[:4], "big")
+            names.append(head[4:].decode("latin-1"))
+            if size == 1:
+                size = int.from_bytes(f.read(8), "big") - 8
+            elif size == 0:
+                break
+            if size < 8:
+                break
+            f.seek(size - 8, 1)
+    return names
+
+
+def check_video(path: Path) -> list[Check]:
+    try:
+        info = probe(path)
+    except StageError as e:
+        return [Check("readable", False, f"ffprobe cannot read it: {e.log[:200]}")]
+    checks = []
+    fmt = info["format"]
+    checks.append(Check("container mp4", "mp4" in fmt.get("format_name", ""), fmt.get("format_name", "?")))
+    videos = [s for s in info["streams"] if s["codec_type"] == "video"]
+    audios = [s for s in info["streams"] if s["codec_type"] == "audio"]
+    if not videos:
+        return checks + [Check("video stream", False, "none")]
+    v = videos[0]
+    checks.append(Check("video codec H.264/H.265", v["codec_name"] in ("h264", "hevc"),
+                        f"{v['codec_name']} {v.get('profile', '')}".strip()))
+    checks.append(Check("pixel format yuv420p (8-bit SDR)", v.get("pix_fmt") == "yuv420p", v.get("pix_fmt", "?")))
+    checks.append(Check("resolution <= 4096x4096", v["width"] <= 4096 and v["height"] <= 4096,
+                        f"{v['width']}x{v['height']}"))
+    fps = Fraction(v["r_frame_rate"]) if v.get("r_frame_rate", "0/0") != "0/0" else 0
+    checks.append(Check("frame rate <= 120", 0 < fps <= 120, f"{float(fps):.3f} fps"))
+    checks.append(Check("progressive scan", v.get("field_order", "progressive") in ("progressive", "unknown"),
+                        v.get("field_order", "progressive")))
+    packets = _packets(path, "v:0")
+    duration = float(fmt.get("duration", 0))
+    windows: dict[int, int] = {}
+    for t, size, _ in packets:
+        windows[int(t)] = windows.get(int(t), 0) + size
+    peak = max(windows.values(), default=0) * 8
+    checks.append(Check("peak video bitrate <= 60 Mbps", peak <= MAX_VIDEO_BPS, f"{peak / 1e6:.1f} Mbps (1 s windows)"))
+    keys = [t for t, _, k in packets if k] + [duration]
+    gop = max((b - a for a, b in zip(keys, keys[1:])), default=duration)
+    checks.append(Check("keyframe at least every 10 s", bool(packets) and packets[0][2] and gop <= MAX_GOP_S,
+                        f"longest interval {gop:.2f} s"))
+    if not audios:
+        checks.append(Check("audio stream", False, "none"))
+    else:
+        a = audios[0]
+        rate, channels = int(a.get("sample_rate", 0)), int(a.get("channels", 0))
+        bps = int(a.get("bit_rate") or 0)
+        checks.append(Check("audio AAC", a["codec_name"] == "aac", a["codec_name"]))
+        checks.append(Check("audio 48 kHz", rate == 48000, f"{rate} Hz"))
+        checks.append(Check("audio stereo", channels == 2, f"{channels} channel(s)"))
+        checks.append(Check("audio bitrate <= 320 kbps", 0 < bps <= MAX_AUDIO_BPS, f"{bps // 1000} kbps"))
+    atoms = _atoms(path)
+    fast = "moov" in atoms and "mdat" in atoms and atoms.index("moov") < atoms.index("mdat")
+    checks.append(Check("moov before mdat (+faststart)", fast, " ".join(atoms[:5])))
+    return checks
+
+
+def check_cover(path: Path, size: tuple[int, int]) -> list[Check]:
+    from PIL import Image
+    if not path.exists():
+        return [Check(f"{path.name} exists", False, "missing")]
+    nbytes = path.stat().st_size
+    checks = [Check(f"{path.name} <= 5 MB", nbytes <= MAX_COVER_BYTES, f"{nbytes / 1e6:.2f} MB")]
+    try:
+        with Image.open(path) as img:
+            checks.append(Check(f"{path.name} jpg/png", img.format in ("JPEG", "PNG"), img.format))
+            checks.append(Check(f"{path.name} {size[0]}x{size[1]}", img.size == size, f"{img.size[0]}x{img.size[1]}"))
+    except OSError as e:
+        checks.append(Check(f"{path.name} readable", False, str(e)))
+    return checks
+
+
+_SRT_TIME = re.compile(r"^(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})$")
+
+
+def _srt_ok(text: str) -> tuple[bool, str]:
+    blocks = [b for b in text.strip().split("\n\n") if b.strip()]
+    for n, block in enumerate(blocks, 1):
+        lines = block.splitlines()
+        if len(lines) < 3 or lines[0].strip() != str(n) or not _SRT_TIME.match(lines[1].strip()):
+            return False, f"cue {n} is malformed"
+    return bool(blocks), f"{len(blocks)} cues"
+
+
+def check_bundle(folder: Path) -> list[Check]:
+    checks = check_video(folder / "video.mp4") if (folder / "video.mp4").exists() else [
+        Check("video.mp4 exists", False, "missing")]
+    checks += check_cover(folder / "cover.jpg", (1920, 1080)) + check_cover(folder / "cover_4x3.jpg", (1440, 1080))
+    srt = folder / "subtitles.srt"
+    checks.append(Check("subtitles.srt parses", *(_srt_ok(srt.read_text("utf-8")) if srt.exists() else (False, "missing"))))
+    ass = folder / "subtitles.ass"
+    checks.append(Check("subtitles.ass has events", ass.exists() and "[Events]" in ass.read_text("utf-8")
+                        and "Dialogue:" in ass.read_text("utf-8"), "present" if ass.exists() else "missing"))
+    bcc = folder / "subtitles.bcc.json"
+    try:
+        body = json.loads(bcc.read_text("utf-8"))["body"]
+        ok = all({"from", "to", "location", "content"} <= set(c) and c["from"] < c["to"] for c in body)
+        checks.append(Check("subtitles.bcc.json (BCC)", ok and bool(body), f"{len(body)} cues"))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        checks.append(Check("subtitles.bcc.json (BCC)", False, str(e)[:80]))
+    desc = folder / "description.txt"
+    text = desc.read_text("utf-8") if desc.exists() else ""
+    checks.append(Check("description <= 2000 chars, chapters from 0:00", 0 < len(text) <= 2000
+                        and re.search(r"^0:00 ", text, re.M) is not None, f"{len(text)} chars"))
+    try:
+        up = yaml.safe_load((folder / "upload.yaml").read_text("utf-8"))
+        tags = up.get("tags") or []
+        problems = [m for m, bad in [
+            ("title > 80", not 0 < len(up.get("title", "")) <= 80), ("desc > 2000", len(up.get("desc", "")) > 2000),
+            ("more than 10 tags", len(tags) > 10), ("tag not 1..20 chars", any(not 0 < len(t) <= 20 for t in tags)),
+            ("dynamic > 233", len(up.get("dynamic", "")) > 233), ("copyright not 1/2", up.get("copyright") not in (1, 2)),
+            ("tid missing", not isinstance(up.get("tid"), int))] if bad]
+        checks.append(Check("upload.yaml metadata limits", not problems, ", ".join(problems) or "ok"))
+    except (OSError, yaml.YAMLError, AttributeError) as e:
+        checks.append(Check("upload.yaml metadata limits", False, str(e)[:80]))
+    return checks
+
+
+def run_check(path: Path) -> tuple[bool, str]:
+    if path.is_dir():
+        checks = check_bundle(path)
+    elif path.is_file():
+        checks = check_video(path)
+    else:
+        raise UserError(f"{path}: no such file or folder")
+    width = max(len(c.name) for c in checks)
+    rows = [f"{'PASS' if c.ok else 'FAIL'}  {c.name:<{width}}  {c.detail}" for c in checks]
+    failed = sum(not c.ok for c in checks)
+    rows.append(f"{len(checks) - failed} passed, {failed} failed")
+    return failed == 0, "\n".join(rows)
