@@ -75,7 +75,8 @@ def build_cues(timeline: list[SegmentTiming], max_chars: int, lines_per_cue: int
             span = line.end - line.start
             for g in groups:
                 share = span * width("".join(g)) / total
-                cues.append(Cue(round(t, 3), round(t + share, 3), tuple(_tidy(x) for x in g)))
+                # centiseconds: the finest step all three formats (SRT, ASS, BCC) share
+                cues.append(Cue(round(t, 2), round(t + share, 2), tuple(_tidy(x) for x in g)))
                 t += share
     return cues
 
