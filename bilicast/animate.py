@@ -37,16 +37,27 @@ def render_scene(job: dict) -> Path:
 
 def finish_segment(raw: Path, job: dict, target: Path) -> None:
     """Re-encode to the delivery spec with exactly the planned frame count
-    (holding the last frame if Manim came out short) and burn in subtitles."""
-    filters = [f"tpad=stop_mode=clone:stop_duration={job['timing']['duration'] + 1:.3f}"]
+    (holding the last frame if Manim came out short), composite the chart
+    overlay if any, and burn in subtitles."""
+    inputs = ["-i", str(raw)]
+    graph = f"[0:v]tpad=stop_mode=clone:stop_duration={job['timing']['duration'] + 1:.3f}[v0]"
+    last = "v0"
+    overlay = job.get("overlay")
+    if overlay:
+        inputs += ["-loop", "1", "-i", overlay["png"]]
+        start = overlay["start"]
+        graph += (f";[1:v]format=rgba,fade=t=in:st={start:.3f}:d=0.4:alpha=1[ov]"
+                  f";[v0][ov]overlay=x={overlay['x']}:y={overlay['y']}:enable='gte(t,{start:.3f})'[v1]")
+        last = "v1"
     with tempfile.TemporaryDirectory(prefix="bilicast-") as tmp:
         if job["ass"]:
             ass_file = Path(tmp) / "subs.ass"
             ass_file.write_text(job["ass"], encoding="utf-8")
-            filters.append(f"ass=filename={ass_file}")
+            graph += f";[{last}]ass=filename={ass_file}[v2]"
+            last = "v2"
         with atomic_path(target) as out:
-            run_ffmpeg(["-i", str(raw), "-vf", ",".join(filters), "-frames:v", str(job["frames"]), "-an",
-                        *video_encode_args(job["fps"], job["preview"]), "-f", "mp4", str(out)],
+            run_ffmpeg([*inputs, "-filter_complex", graph, "-map", f"[{last}]", "-frames:v", str(job["frames"]),
+                        "-an", *video_encode_args(job["fps"], job["preview"]), "-f", "mp4", str(out)],
                        f"encoding segment '{job['segment']}'")
 
 

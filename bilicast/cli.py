@@ -23,15 +23,18 @@ def _load(path: str):
 
 
 def cmd_validate(args) -> int:
+    from .render import load_episode
+
     failed = 0
     for path in args.scripts:
         try:
-            script, _, _ = _load(path)
+            episode = load_episode(path, require_results=False)
         except ScriptProblems as e:
             print(e.format(), file=sys.stderr)
             failed += 1
             continue
-        print(f"{path}: ok ({len(script.segments)} segments)")
+        note = "" if episode.resolution or not episode.script.bench else "; templates not checked: no results yet"
+        print(f"{path}: ok ({len(episode.script.segments)} segments{note})")
     return 2 if failed else 0
 
 
@@ -44,39 +47,39 @@ def _list_bundle(out_dir: Path) -> None:
 
 def cmd_render(args) -> int:
     from .media import probe
-    from .render import render_episode
+    from .render import load_episode, render_episode
 
-    script, scenes, workspace = _load(args.script)
+    episode = load_episode(args.script)
     started = time.monotonic()
-    out_dir = render_episode(script, scenes, Path(args.out), workspace, preview=args.preview, jobs=args.jobs)
+    out_dir = render_episode(episode, Path(args.out), preview=args.preview, jobs=args.jobs)
     seconds = float(probe(out_dir / "video.mp4")["format"]["duration"])
-    print(f"rendered {script.episode.id}: {seconds:.1f} s of video in {time.monotonic() - started:.1f} s")
+    print(f"rendered {episode.script.episode.id}: {seconds:.1f} s of video in {time.monotonic() - started:.1f} s")
     _list_bundle(out_dir)
     return 0
 
 
 def cmd_subs(args) -> int:
-    from .render import SUBTITLE_FORMATS, make_plan, write_subtitles
+    from .render import SUBTITLE_FORMATS, load_episode, make_plan, write_subtitles
 
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     unknown = [f for f in formats if f not in SUBTITLE_FORMATS]
     if unknown or not formats:
         raise UserError(f"--format {args.format}: use a comma-separated list of {', '.join(SUBTITLE_FORMATS)}")
-    script, _, workspace = _load(args.script)
-    out_dir = Path(args.out) / script.episode.id
+    episode = load_episode(args.script)
+    out_dir = Path(args.out) / episode.script.episode.id
     out_dir.mkdir(parents=True, exist_ok=True)
-    for path in write_subtitles(make_plan(script, workspace), out_dir, formats):
+    for path in write_subtitles(make_plan(episode.script, episode.workspace), out_dir, formats):
         print(path)
     return 0
 
 
 def cmd_cover(args) -> int:
-    from .render import make_plan, write_cover
+    from .render import load_episode, make_plan, write_cover
 
-    script, _, workspace = _load(args.script)
-    out_dir = Path(args.out) / script.episode.id
+    episode = load_episode(args.script)
+    out_dir = Path(args.out) / episode.script.episode.id
     out_dir.mkdir(parents=True, exist_ok=True)
-    for path in write_cover(make_plan(script, workspace), out_dir, out_dir / "video.mp4"):
+    for path in write_cover(make_plan(episode.script, episode.workspace), out_dir, out_dir / "video.mp4"):
         print(path)
     return 0
 
@@ -144,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preview", action="store_true", help="fast check render at 480p15")
     p.add_argument("--out", default="out", help="output folder (default: out)")
     p.add_argument("-j", "--jobs", type=int, default=None, help="segments rendered at once (default: cores)")
+    p.set_defaults(func=cmd_render)
+    p = sub.add_parser("overlays", help="re-resolve templates against current results; rebuild only the "
+                       "segments whose content changed, then re-assemble")
+    p.add_argument("script", metavar="SCRIPT")
+    p.add_argument("--preview", action="store_true")
+    p.add_argument("--out", default="out")
+    p.add_argument("-j", "--jobs", type=int, default=None)
     p.set_defaults(func=cmd_render)
     p = sub.add_parser("subs", help="export subtitles without rendering video")
     p.add_argument("script", metavar="SCRIPT")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from tqdm import tqdm
 
 from . import animate, assemble, narrate, publish, subtitles
 from .cache import Cache, digest, file_hash, write_text_atomic
+from .errors import StageError, UserError
 from .media import ffmpeg_version, is_valid_video, run_ffmpeg
 from .script import PREVIEW, Script
 from .timeline import SegmentTiming, plan_timeline, total_duration
@@ -34,6 +36,55 @@ class RenderSettings:
             return cls(PREVIEW["width"], PREVIEW["height"], PREVIEW["fps"], True)
         w, h = script.episode.output.size
         return cls(w, h, script.episode.output.fps, False)
+
+
+@dataclass
+class Episode:
+    """A loaded script with its templates filled in from the current results."""
+    path: Path
+    script: Script            # resolved
+    located: object
+    scenes: object
+    workspace: Path
+    resolution: object        # resolve.Resolution, or None when the script uses no results
+
+
+def load_episode(path: str | Path, require_results: bool = True) -> Episode:
+    from . import resolve
+    from .bench import DemoRegistry
+    from .scenekit import SceneRegistry
+    from .script import load_script_located, validate_resolved
+    from .workspace import find_workspace
+
+    path = Path(path)
+    workspace = find_workspace(path)
+    scenes = SceneRegistry(workspace)
+    demos = DemoRegistry(workspace)
+    script, located = load_script_located(path, scenes, demos, workspace)
+    try:
+        names, files, key_files = resolve.load_results(script, demos, workspace / "results")
+    except UserError:
+        if require_results:
+            raise
+        return Episode(path, script, located, scenes, workspace, None)   # validate without results
+    resolution = resolve.resolve(script, located, str(path), names, files, key_files)
+    _fill_provenance(resolution, scenes)
+    resolved = validate_resolved(resolution.data, located, path, scenes)
+    return Episode(path, resolved, located, scenes, workspace, resolution)
+
+
+def _fill_provenance(resolution, scenes) -> None:
+    """Data scenes show where their numbers were measured: fill `provenance`
+    from the results their params use, unless the script sets it."""
+    from .resolve import provenance_line, sources
+    for i, seg in enumerate(resolution.data["segments"]):
+        scene_cls = scenes.get(seg["scene"])
+        if scene_cls is None or "provenance" not in scene_cls.Params.model_fields or "provenance" in seg["params"]:
+            continue
+        files = {f for n in resolution.numbers if n.where.startswith(f"segments[{i}].params")
+                 for f, _ in sources(n.expr)}
+        if files:
+            seg["params"]["provenance"] = " / ".join(sorted({provenance_line(resolution.results[f]) for f in files}))
 
 
 @dataclass
@@ -67,7 +118,31 @@ def _code_version(*files: Path) -> str:
     return digest([file_hash(f) for f in files])
 
 
-def plan_segments(plan: Plan, scenes) -> list[dict]:
+def render_overlay(plan: Plan, episode: Episode, index: int) -> dict | None:
+    """The segment's chart as a PNG (cached), and where it goes on the frame."""
+    seg = plan.script.segments[index]
+    if not seg.overlay:
+        return None
+    from . import charts
+    from .resolve import ShownNumber
+    ov = seg.overlay
+    w, h = plan.settings.width, plan.settings.height
+    box = (w, h, 0, 0) if ov.position == "full" else (w // 2, int(h * 0.72), int(w * 0.48), int(h * 0.08))
+    res = episode.resolution
+    file = res.key_files[ov.data]
+    result = res.results[file]
+    key = digest({"chart": ov.model_dump(), "result": file_hash(file), "size": box[:2],
+                  "style": plan.script.episode.style.model_dump(), "code": file_hash(ENGINE / "charts.py")})
+    png = plan.cache.entry("charts", f"{seg.id}-{ov.chart}", key, "png")
+    shown = charts.render_chart(ov.chart, result, plan.script.episode.style, box[:2], png, ov.title,
+                                res.provenance[ov.data], ov.fields)
+    for text, value, field, how in shown:
+        res.numbers.append(ShownNumber(f"segments[{index}].overlay", seg.id, text, value, how, (),
+                                       ("src", file, field)))
+    return {"png": str(png), "x": box[2], "y": box[3], "start": ov.start}
+
+
+def plan_segments(plan: Plan, scenes, episode: Episode | None = None) -> list[dict]:
     """One job per segment, keyed by everything that shapes its picture."""
     import manim
 
@@ -87,6 +162,7 @@ def plan_segments(plan: Plan, scenes) -> list[dict]:
             "scene_class": seg.scene.split(".")[1], "params": seg.params, "timing": timing.for_scene(),
             "frames": timing.frames, "style": style, "width": settings.width, "height": settings.height,
             "fps": settings.fps, "preview": settings.preview, "ass": ass,
+            "overlay": render_overlay(plan, episode, len(jobs)) if episode else None,
         }
         key = digest({"job": job, "scene_code": file_hash(scene_file), "engine": engine_code, "tools": tools})
         job["key"] = key
@@ -188,15 +264,45 @@ def write_publish(plan: Plan, out_dir: Path) -> None:
     write_text_atomic(out_dir / "upload.yaml", publish.upload_yaml(plan.script, desc))
 
 
-def render_episode(script: Script, scenes, out_root: Path, workspace: Path, preview: bool = False,
-                   jobs: int | None = None) -> Path:
+def write_numbers(plan: Plan, episode: Episode, out_dir: Path) -> None:
+    """numbers.json: every number shown, where and when, its text, source and raw value.
+    Fails if a shown number disagrees with its source after rounding."""
+    import json
+
+    from .resolve import verify
+    res = episode.resolution
+    if res is None:
+        return
+    errors = verify(res.numbers, res.results)
+    if errors:
+        raise StageError("shown numbers disagree with their results (re-run `bilicast render`)", "\n".join(errors))
+    ids = [s.id for s in plan.script.segments]
+    rows = []
+    for n in res.numbers:
+        row = n.as_json(res.results)
+        if n.segment is not None:
+            i = ids.index(n.segment)
+            seg = plan.timeline[i]
+            start, end = seg.start, seg.start + seg.duration
+            line = re.match(rf"segments\[{i}\]\.narration\[(\d+)\]", n.where)
+            if line:
+                timing = seg.lines[int(line.group(1))]
+                start, end = seg.start + timing.start, seg.start + timing.end
+            row["time"] = [round(start, 3), round(end, 3)]
+        rows.append(row)
+    write_text_atomic(out_dir / "numbers.json", json.dumps(rows, ensure_ascii=False, indent=1))
+
+
+def render_episode(episode: Episode, out_root: Path, preview: bool = False, jobs: int | None = None) -> Path:
     """Render the episode and its whole upload bundle; returns the output folder."""
-    plan = make_plan(script, workspace, preview)
-    segment_jobs = plan_segments(plan, scenes)
+    script = episode.script
+    plan = make_plan(script, episode.workspace, preview)
+    segment_jobs = plan_segments(plan, episode.scenes, episode)
     todo = [j for j in segment_jobs if not _is_cached(j)]
     if todo:
         _render_segments(todo, jobs)
-    print(f"segments: {len(segment_jobs) - len(todo)} cached, {len(todo)} rendered", file=sys.stderr)
+    print(f"segments: {len(segment_jobs) - len(todo)} cached, {len(todo)} rendered"
+          + (f" ({', '.join(j['segment'] for j in todo)})" if todo else ""), file=sys.stderr)
     audio = build_audio_track(plan)
     out_dir = out_root / script.episode.id
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -205,4 +311,5 @@ def render_episode(script: Script, scenes, out_root: Path, workspace: Path, prev
     write_subtitles(plan, out_dir)
     write_cover(plan, out_dir, video)
     write_publish(plan, out_dir)
+    write_numbers(plan, episode, out_dir)
     return out_dir

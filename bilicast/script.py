@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import (BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator,
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator,
                       model_validator)
 from pydantic_core import PydanticCustomError
 
@@ -23,7 +23,25 @@ PREVIEW = {"width": 854, "height": 480, "fps": 15}
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
-Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+def Text(max_length: int, min_length: int = 0):
+    """Text with a length limit that is checked once templates are filled in
+    (a template like "{{ q.int8.size_mb | mb }}" is longer than what it shows)."""
+    def check(value: str) -> str:
+        if "{{" in value or "{%" in value:
+            return value
+        if len(value) > max_length:
+            raise PydanticCustomError("string_too_long", "String should have at most {max_length} characters",
+                                      {"max_length": max_length})
+        if len(value) < min_length:
+            raise PydanticCustomError("string_too_short", "String should have at least {min_length} characters",
+                                      {"min_length": min_length})
+        return value
+    return Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(check)]
+
+
+Line = Text(300, 1)
 
 
 class Strict(BaseModel):
@@ -85,15 +103,15 @@ class Music(Strict):
 class Upload(Strict):
     """Fields for Bilibili upload tools (biliup style); checked against the site's limits."""
     tid: int = Field(231, ge=1, description="partition id; 231 = 科技 › 计算机技术")
-    desc: str = Field("", max_length=2000)
-    dynamic: str = Field("", max_length=233)
+    desc: Text(2000) = ""
+    dynamic: Text(233) = ""
     copyright: Literal[1, 2] = Field(1, description="1 original, 2 repost (needs source)")
     source: str = Field("", max_length=200)
 
 
 class Cover(Strict):
-    title: Optional[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = None
-    badge: Optional[Annotated[str, StringConstraints(min_length=1, max_length=12)]] = None
+    title: Optional[Text(40, 1)] = None
+    badge: Optional[Text(12, 1)] = None
     background: str = Field("theme", pattern=r"^(theme|segment:[a-z0-9][a-z0-9_-]*)$",
                             description="theme, or segment:<id> for a frame of that segment")
 
@@ -123,6 +141,16 @@ class SegmentTake(Strict):
     starts: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
 
 
+class Overlay(Strict):
+    """A chart from a result, composited over the segment's picture."""
+    chart: Literal["bar_compare", "latency", "size_vs_accuracy", "training_curve", "confusion"]
+    data: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    position: Literal["full", "right"] = "right"
+    start: float = Field(0.5, ge=0.0, description="seconds into the segment")
+    title: str = Field("", max_length=40)
+    fields: Optional[list[str]] = Field(None, description="result fields to plot (default: the chart's own choice)")
+
+
 class Segment(Strict):
     id: Slug
     scene: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]\w*\.[A-Za-z_]\w*$")]
@@ -130,7 +158,8 @@ class Segment(Strict):
     narration: list[LineSpec] = Field(default_factory=list, description="lines: text, or {text, audio}")
     voice: Optional[Literal["tts", "recorded", "silent"]] = Field(None, description="overrides episode.voice.mode")
     audio: Optional[SegmentTake] = None
-    chapter: Optional[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(
+    overlay: Optional[Overlay] = None
+    chapter: Optional[Text(40, 1)] = Field(
         None, description="starts a chapter in the description")
     min_duration: float = Field(0.0, ge=0.0, le=600.0, description="seconds; the segment lasts at least this long")
 
@@ -218,6 +247,10 @@ def _problem_from_error(err: dict, located: yamlsource.Located, prefix: tuple = 
 
 
 def load_script(path: str | Path, scenes=None, demos=None, workspace: Path | None = None) -> Script:
+    return load_script_located(path, scenes, demos, workspace)[0]
+
+
+def load_script_located(path: str | Path, scenes=None, demos=None, workspace: Path | None = None):
     """Load, parse and validate an episode script.
 
     `scenes` (bilicast.scenekit.SceneRegistry) and `demos` (bilicast.bench.DemoRegistry),
@@ -238,6 +271,18 @@ def load_script(path: str | Path, scenes=None, demos=None, workspace: Path | Non
                 + _check_publishing(script, located) + _check_audio(script, located, workspace))
     if problems:
         raise ScriptProblems(str(path), problems)
+    return script, located
+
+
+def validate_resolved(data: dict, located, path: str | Path, scenes) -> Script:
+    """Check the script again after its templates were filled in (lengths, scene params)."""
+    try:
+        script = Script.model_validate(data)
+    except ValidationError as e:
+        raise ScriptProblems(str(path), _dedupe([_problem_from_error(err, located) for err in e.errors()])) from None
+    problems = _check_segments(script, located, scenes)
+    if problems:
+        raise ScriptProblems(str(path), problems)
     return script
 
 
@@ -248,6 +293,16 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
             seen.add((p.line, p.column, p.message))
             out.append(p)
     return out
+
+
+def has_template(value) -> bool:
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, (list, tuple)):
+        return any(has_template(x) for x in value)
+    if isinstance(value, dict):
+        return any(has_template(x) for x in value.values())
+    return False
 
 
 def _check_segments(script: Script, located, scenes) -> list[Problem]:
@@ -275,6 +330,8 @@ def _check_segments(script: Script, located, scenes) -> list[Problem]:
                                     (f"did you mean '{close[0]}'? " if close else "")
                                     + "scenes in scenes/: " + ", ".join(scenes.names())))
             continue
+        if has_template(seg.params):
+            continue   # checked again once the templates are filled in (validate_resolved)
         try:
             scene_cls.Params.model_validate(seg.params)
         except ValidationError as e:
@@ -283,9 +340,15 @@ def _check_segments(script: Script, located, scenes) -> list[Problem]:
 
 
 def _check_bench(script: Script, located, demos) -> list[Problem]:
-    if demos is None:
-        return []
     problems = []
+    for i, seg in enumerate(script.segments):
+        if seg.overlay and seg.overlay.data not in script.bench:
+            line, col = located.position(("segments", i, "overlay", "data"))
+            problems.append(Problem(line, col, f"segments[{i}].overlay.data",
+                                    f"no bench result named '{seg.overlay.data}'",
+                                    "name a key of the script's `bench:` block: " + (", ".join(script.bench) or "none")))
+    if demos is None:
+        return problems
     for key, entry in script.bench.items():
         if entry.demo not in demos.names():
             line, col = located.position(("bench", key, "demo"))

@@ -1,0 +1,125 @@
+"""Data scenes fed by measured results (fill their params with templates):
+an animated bar chart, a counter that rolls to a value, a before/after size
+comparison. Each shows the result's provenance line (filled in automatically)."""
+from manim import (DOWN, LEFT, RIGHT, UP, DecimalNumber, FadeIn, GrowFromEdge, Rectangle, Square, Transform,
+                   VGroup, linear)
+from pydantic import Field, model_validator
+
+from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
+
+
+class _DataScene(BilicastScene):
+    def show_provenance(self):
+        if self.params.provenance:
+            note = self.text(self.params.provenance, size=20, color="#9aa0aa", max_width=9)
+            note.to_corner(UP + RIGHT, buff=0.25)
+            self.add(note)
+
+    def show_title(self, title: str) -> float:
+        if not title:
+            return 3.2
+        self.play(FadeIn(self.text(title, size=50, bold=True).move_to(UP * 3.1), shift=DOWN * 0.2), run_time=0.5)
+        return 2.4
+
+
+class BarChart(_DataScene):
+    """Bars grow to measured values, one per narration line where possible."""
+
+    class Params(SceneParams):
+        title: str = Field("", max_length=40)
+        labels: list[str] = Field(min_length=1, max_length=8)
+        values: list[float] = Field(min_length=1, max_length=8)
+        texts: list[str] = Field(default_factory=list, description="value labels, e.g. from the mb filter")
+        provenance: str = ""
+
+        @model_validator(mode="after")
+        def _same_lengths(self):
+            if len(self.values) != len(self.labels) or (self.texts and len(self.texts) != len(self.values)):
+                raise ValueError("labels, values (and texts, if given) need the same number of items")
+            if min(self.values) < 0:
+                raise ValueError("values must not be negative")
+            return self
+
+    def build(self):
+        p = self.params
+        self.show_provenance()
+        top = self.show_title(p.title) - 0.6
+        bottom = SUBTITLE_TOP + 0.9
+        n = len(p.values)
+        slot = min(2.6, 12.0 / n)
+        peak = max(p.values) or 1.0
+        colours = [self.style["accent"], self.style["highlight"], "#f6c453", "#6bd490", "#b084f5", "#f08a5d"]
+        for i, (t, label, value) in enumerate(zip(self.reveal_times(n), p.labels, p.values)):
+            self.wait_until(t)
+            x = (i - (n - 1) / 2) * slot
+            height = max(0.02, (top - bottom) * value / peak)
+            bar = Rectangle(width=slot * 0.6, height=height, fill_color=colours[i % len(colours)], fill_opacity=1,
+                            stroke_width=0).move_to([x, bottom + height / 2, 0])
+            name = self.text(label, size=28, max_width=slot * 0.95).next_to([x, bottom, 0], DOWN, buff=0.2)
+            text = p.texts[i] if p.texts else f"{value:.3g}"
+            number = self.text(text, size=30, bold=True, max_width=slot).next_to(bar, UP, buff=0.15)
+            self.play(GrowFromEdge(bar, DOWN), FadeIn(name), run_time=0.7)
+            self.play(FadeIn(number, shift=UP * 0.1), run_time=0.3)
+
+
+class Counter(_DataScene):
+    """A number rolls up to a measured value, then shows its exact formatted text."""
+
+    class Params(SceneParams):
+        label: str = Field(max_length=30)
+        value: float
+        text: str = Field(min_length=1, max_length=20, description="the final text, e.g. '{{ q.fp32.fps_1t | fps }}'")
+        caption: str = Field("", max_length=40)
+        provenance: str = ""
+
+    def build(self):
+        p = self.params
+        self.show_provenance()
+        label = self.text(p.label, size=44).move_to(UP * 1.8)
+        digits = max(0, min(3, 3 - len(str(int(abs(p.value))))))
+        number = DecimalNumber(0, num_decimal_places=digits, font_size=150, color=self.style["accent"]).move_to(UP * 0.1)
+        self.play(FadeIn(label), FadeIn(number), run_time=0.4)
+        self.play(number.animate.set_value(p.value), run_time=1.6, rate_func=linear)
+        final = self.text(p.text, size=110, bold=True, color=self.style["accent"]).move_to(number)
+        self.play(Transform(number, final), run_time=0.3)
+        if p.caption:
+            self.play(FadeIn(self.text(p.caption, size=34).next_to(final, DOWN, buff=0.5)), run_time=0.4)
+
+
+class BeforeAfter(_DataScene):
+    """Two squares whose areas compare two measured sizes."""
+
+    class Params(SceneParams):
+        title: str = Field("", max_length=40)
+        before_label: str = Field(max_length=20)
+        after_label: str = Field(max_length=20)
+        before: float = Field(gt=0)
+        after: float = Field(gt=0)
+        before_text: str = Field(max_length=20)
+        after_text: str = Field(max_length=20)
+        caption: str = Field("", max_length=40)
+        provenance: str = ""
+
+    def build(self):
+        p = self.params
+        self.show_provenance()
+        top = self.show_title(p.title)
+        big = min(3.4, top - SUBTITLE_TOP - 1.6)
+        scale = (min(p.before, p.after) / max(p.before, p.after)) ** 0.5
+        sizes = (big, big * scale) if p.before >= p.after else (big * scale, big)
+        base_y = SUBTITLE_TOP + 1.2
+        groups = []
+        for x, side, label, text, colour in [(-3.2, sizes[0], p.before_label, p.before_text, self.style["highlight"]),
+                                             (3.2, sizes[1], p.after_label, p.after_text, self.style["accent"])]:
+            square = Square(side_length=side, fill_color=colour, fill_opacity=0.8, stroke_width=0)
+            square.move_to([x, base_y + side / 2, 0])
+            name = self.text(label, size=32).next_to([x, base_y, 0], DOWN, buff=0.2)
+            value = self.text(text, size=40, bold=True).next_to(square, UP, buff=0.2)
+            groups.append(VGroup(square, name, value))
+        times = self.reveal_times(2)
+        for t, g in zip(times, groups):
+            self.wait_until(t)
+            self.play(GrowFromEdge(g[0], DOWN), FadeIn(g[1]), FadeIn(g[2]), run_time=0.8)
+        if p.caption:
+            self.play(FadeIn(self.text(p.caption, size=36, color=self.style["highlight"]).move_to(UP * (top - 0.2))),
+                      run_time=0.4)
