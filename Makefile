@@ -5,6 +5,7 @@ setup:
 	@bash tools/setup.sh
 
 demo: setup
+	$(VENV)/bilicast bench scripts/demo.yaml
 	$(VENV)/bilicast render scripts/demo.yaml
 
 test: setup

@@ -11,8 +11,8 @@ from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
 class _DataScene(BilicastScene):
     def show_provenance(self):
         if self.params.provenance:
-            note = self.text(self.params.provenance, size=20, color="#9aa0aa", max_width=9)
-            note.to_corner(UP + RIGHT, buff=0.25)
+            note = self.text(self.params.provenance, size=18, color="#9aa0aa", max_width=6.5)
+            note.to_corner(DOWN + LEFT, buff=0.15)   # below the subtitles' band, clear of the title
             self.add(note)
 
     def show_title(self, title: str) -> float:
