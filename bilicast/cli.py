@@ -40,7 +40,7 @@ def cmd_validate(args) -> int:
 
 def _list_bundle(out_dir: Path) -> None:
     for name in ("video.mp4", "subtitles.srt", "subtitles.ass", "subtitles.bcc.json", "cover.jpg",
-                 "cover_4x3.jpg", "description.txt", "upload.yaml", "numbers.json"):
+                 "cover_4x3.jpg", "description.txt", "upload.yaml", "numbers.json", "timeline.json"):
         if (out_dir / name).exists():
             print(f"  {out_dir / name}")
 
@@ -68,7 +68,7 @@ def cmd_subs(args) -> int:
     episode = load_episode(args.script)
     out_dir = Path(args.out) / episode.script.episode.id
     out_dir.mkdir(parents=True, exist_ok=True)
-    for path in write_subtitles(make_plan(episode.script, episode.workspace), out_dir, formats):
+    for path in write_subtitles(make_plan(episode.script, episode.workspace, scenes=episode.scenes), out_dir, formats):
         print(path)
     return 0
 
@@ -79,7 +79,7 @@ def cmd_cover(args) -> int:
     episode = load_episode(args.script)
     out_dir = Path(args.out) / episode.script.episode.id
     out_dir.mkdir(parents=True, exist_ok=True)
-    for path in write_cover(make_plan(episode.script, episode.workspace), out_dir, out_dir / "video.mp4"):
+    for path in write_cover(make_plan(episode.script, episode.workspace, scenes=episode.scenes), out_dir, out_dir / "video.mp4"):
         print(path)
     return 0
 

@@ -14,7 +14,7 @@ AUDIO_RATE = 48_000
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if not path:
-        raise StageError(f"{name} not found", f"install it with `apt-get install ffmpeg` (make setup does this)")
+        raise StageError(f"{name} not found", "install it with `apt-get install ffmpeg` (make setup does this)")
     return path
 
 

@@ -103,15 +103,38 @@ class Plan:
         return total_duration(self.timeline)
 
 
-def make_plan(script: Script, workspace: Path, preview: bool = False) -> Plan:
+def make_plan(script: Script, workspace: Path, preview: bool = False, scenes=None) -> Plan:
+    from .scenekit import SceneRegistry
+    scenes = scenes or SceneRegistry(workspace)
     settings = RenderSettings.for_script(script, preview)
     cache = Cache(workspace / ".cache")
     voiced = sum(1 for s in script.segments for _ in s.narration)
     with tqdm(total=voiced, desc="narration", unit="line", file=sys.stderr, leave=False) as bar:
         line_audio = narrate.prepare(script, workspace, cache, progress=lambda: bar.update(1))
-    timeline = plan_timeline(script, settings.fps, {k: a.seconds for k, a in line_audio.items()})
+    beat_info = {}
+    for i, seg in enumerate(script.segments):
+        scene_cls = scenes.get(seg.scene)
+        beat_info[i] = (scene_cls.beat_count(scene_cls.Params.model_validate(seg.params)), scene_cls.beat_seconds)
+    timeline = plan_timeline(script, settings.fps, {k: a.seconds for k, a in line_audio.items()}, beat_info)
     cues = subtitles.build_cues(timeline, script.episode.subtitles.max_chars)
     return Plan(script, workspace, settings, cache, line_audio, timeline, cues)
+
+
+def write_timeline(plan: Plan, out_dir: Path) -> None:
+    """timeline.json: one shared timeline of segments, lines, beats and audio (seconds)."""
+    import json
+    rows = []
+    for seg in plan.timeline:
+        for j, line in enumerate(seg.lines):
+            rows.append({"segment": seg.id, "line": j, "text": line.text, "beats": list(line.beats),
+                         "start": round(seg.start + line.start, 3), "end": round(seg.start + line.end, 3)})
+        for beat, (start, run) in seg.beats.items():
+            rows.append({"segment": seg.id, "beat": beat, "start": round(seg.start + start, 3),
+                         "end": round(seg.start + start + run, 3)})
+    segments = [{"segment": s.id, "start": round(s.start, 3), "end": round(s.start + s.duration, 3),
+                 "frames": s.frames} for s in plan.timeline]
+    write_text_atomic(out_dir / "timeline.json", json.dumps({"fps": plan.settings.fps, "segments": segments,
+                                                             "events": rows}, ensure_ascii=False, indent=1))
 
 
 def _code_version(*files: Path) -> str:
@@ -296,7 +319,7 @@ def write_numbers(plan: Plan, episode: Episode, out_dir: Path) -> None:
 def render_episode(episode: Episode, out_root: Path, preview: bool = False, jobs: int | None = None) -> Path:
     """Render the episode and its whole upload bundle; returns the output folder."""
     script = episode.script
-    plan = make_plan(script, episode.workspace, preview)
+    plan = make_plan(script, episode.workspace, preview, episode.scenes)
     segment_jobs = plan_segments(plan, episode.scenes, episode)
     todo = [j for j in segment_jobs if not _is_cached(j)]
     if todo:
@@ -312,4 +335,5 @@ def render_episode(episode: Episode, out_root: Path, preview: bool = False, jobs
     write_cover(plan, out_dir, video)
     write_publish(plan, out_dir)
     write_numbers(plan, episode, out_dir)
+    write_timeline(plan, out_dir)
     return out_dir

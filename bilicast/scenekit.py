@@ -56,20 +56,23 @@ class BilicastScene(mn.Scene):
         if t - self.now > 1e-3:
             self.wait(t - self.now)
 
-    def reveal_times(self, count: int) -> list[float]:
-        """When to bring in `count` items: spread across the narration (one per
-        line while there are lines), starting right away."""
-        lines = self.timing["lines"]
-        if not lines:
-            span = self.timing["duration"] * 0.7
-            return [0.3 + span * i / max(count, 1) for i in range(count)]
-        starts = [ln["start"] for ln in lines]
-        if count <= len(starts):
-            return starts[:count]
-        end = lines[-1]["end"]
-        extra = count - len(starts) + 1
-        tail_start = starts[-1]
-        return starts[:-1] + [tail_start + (end - tail_start) * i / extra for i in range(extra)]
+    # -- beats -------------------------------------------------------------
+    # A scene with beats overrides beat_count() (e.g. one per step) and plays
+    # beat k with play_beat(k, *animations). bilicast decides when each beat
+    # starts and how long it may take (see bilicast/timeline.py).
+    beat_seconds = 0.8   # how long one beat's animation takes when it has room
+
+    @classmethod
+    def beat_count(cls, params) -> int:
+        return 0
+
+    def play_beat(self, k: int, *animations) -> None:
+        start, run_time = self.timing["beats"][str(k)]
+        # A play's first frame still shows the old picture: start one frame
+        # early so the first changed frame lands on the planned start.
+        self.wait_until(start - 1 / self.camera.frame_rate)
+        # Ease-out: the change is visible from the first frame, so the beat lands on the word.
+        self.play(*animations, run_time=run_time, rate_func=mn.rate_functions.ease_out_cubic)
 
     # -- driven by bilicast -----------------------------------------------
     def construct(self) -> None:

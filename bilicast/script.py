@@ -116,6 +116,12 @@ class Cover(Strict):
                             description="theme, or segment:<id> for a frame of that segment")
 
 
+class BeatSettings(Strict):
+    lead: float = Field(0.2, ge=0.0, le=2.0, description="seconds a beat starts before its line")
+    fit: Literal["speed_up", "extend"] = Field(
+        "speed_up", description="an animation longer than its line is sped up, or the pause after the line grows")
+
+
 class Episode(Strict):
     id: Slug
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
@@ -128,11 +134,23 @@ class Episode(Strict):
     music: Optional[Music] = None
     upload: Upload = Upload()
     cover: Cover = Cover()
+    beats: BeatSettings = BeatSettings()
 
 
 class LineSpec(Strict):
     text: Line
     audio: Optional[str] = Field(None, description="recorded take for this line (wav/mp3/m4a)")
+    beat: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list,
+                                                    description="the scene beat(s) this line brings in: 2 or [3, 4]")
+
+    @field_validator("beat", mode="before")
+    @classmethod
+    def _one_beat(cls, value):
+        return [value] if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @property
+    def beats(self) -> tuple[int, ...]:
+        return tuple(self.beat)
 
 
 class SegmentTake(Strict):
@@ -333,9 +351,19 @@ def _check_segments(script: Script, located, scenes) -> list[Problem]:
         if has_template(seg.params):
             continue   # checked again once the templates are filled in (validate_resolved)
         try:
-            scene_cls.Params.model_validate(seg.params)
+            params = scene_cls.Params.model_validate(seg.params)
         except ValidationError as e:
             problems += [_problem_from_error(err, located, ("segments", i, "params")) for err in e.errors()]
+            continue
+        count = scene_cls.beat_count(params)
+        for j, line_spec in enumerate(seg.narration):
+            bad = [b for b in line_spec.beats if b > count]
+            if bad:
+                line, col = located.position(("segments", i, "narration", j, "beat"))
+                problems.append(Problem(line, col, f"segments[{i}].narration[{j}].beat",
+                                        f"{seg.scene} has no beat {bad[0]} here",
+                                        f"this scene has {count} beat(s) with these params"
+                                        + (f": use 1..{count}" if count else "; remove `beat:`")))
     return _dedupe(problems)
 
 

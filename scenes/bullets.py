@@ -1,18 +1,22 @@
 """Lists: a checklist whose items tick in one by one."""
-from manim import DOWN, LEFT, RIGHT, UP, Create, FadeIn, Text, VGroup
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, VGroup
 from pydantic import Field
 
 from bilicast.scenekit import BilicastScene, SceneParams
 
 
 class Checklist(BilicastScene):
-    """A title and up to seven items; each item appears with a tick mark,
-    spread across the narration lines."""
+    """A title and up to seven items. Beats: one per item, which appears with
+    its tick mark."""
 
     class Params(SceneParams):
         title: str = Field("", max_length=40)
         items: list[str] = Field(min_length=1, max_length=7)
         mark: str = Field("✔", max_length=2)
+
+    @classmethod
+    def beat_count(cls, params) -> int:
+        return len(params.items)
 
     def build(self):
         p = self.params
@@ -30,6 +34,5 @@ class Checklist(BilicastScene):
         if column.height > top + 2.4:
             column.scale_to_fit_height(top + 2.4)
         column.move_to([0, (top - 2.5) / 2, 0])
-        for t, row in zip(self.reveal_times(len(rows)), rows):
-            self.wait_until(t)
-            self.play(FadeIn(row[0], scale=1.6), FadeIn(row[1], shift=RIGHT * 0.3), run_time=0.5)
+        for k, row in enumerate(rows, 1):
+            self.play_beat(k, FadeIn(row[0], scale=1.6), FadeIn(row[1], shift=RIGHT * 0.3))

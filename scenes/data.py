@@ -1,8 +1,7 @@
 """Data scenes fed by measured results (fill their params with templates):
 an animated bar chart, a counter that rolls to a value, a before/after size
 comparison. Each shows the result's provenance line (filled in automatically)."""
-from manim import (DOWN, LEFT, RIGHT, UP, DecimalNumber, FadeIn, GrowFromEdge, Rectangle, Square, Transform,
-                   VGroup, linear)
+from manim import DOWN, LEFT, UP, DecimalNumber, FadeIn, GrowFromEdge, Rectangle, Square, Transform, VGroup, linear
 from pydantic import Field, model_validator
 
 from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
@@ -23,7 +22,11 @@ class _DataScene(BilicastScene):
 
 
 class BarChart(_DataScene):
-    """Bars grow to measured values, one per narration line where possible."""
+    """Bars grow to measured values. Beats: one per bar."""
+
+    @classmethod
+    def beat_count(cls, params) -> int:
+        return len(params.values)
 
     class Params(SceneParams):
         title: str = Field("", max_length=40)
@@ -49,8 +52,7 @@ class BarChart(_DataScene):
         slot = min(2.6, 12.0 / n)
         peak = max(p.values) or 1.0
         colours = [self.style["accent"], self.style["highlight"], "#f6c453", "#6bd490", "#b084f5", "#f08a5d"]
-        for i, (t, label, value) in enumerate(zip(self.reveal_times(n), p.labels, p.values)):
-            self.wait_until(t)
+        for i, (label, value) in enumerate(zip(p.labels, p.values)):
             x = (i - (n - 1) / 2) * slot
             height = max(0.02, (top - bottom) * value / peak)
             bar = Rectangle(width=slot * 0.6, height=height, fill_color=colours[i % len(colours)], fill_opacity=1,
@@ -58,8 +60,7 @@ class BarChart(_DataScene):
             name = self.text(label, size=28, max_width=slot * 0.95).next_to([x, bottom, 0], DOWN, buff=0.2)
             text = p.texts[i] if p.texts else f"{value:.3g}"
             number = self.text(text, size=30, bold=True, max_width=slot).next_to(bar, UP, buff=0.15)
-            self.play(GrowFromEdge(bar, DOWN), FadeIn(name), run_time=0.7)
-            self.play(FadeIn(number, shift=UP * 0.1), run_time=0.3)
+            self.play_beat(i + 1, GrowFromEdge(bar, DOWN), FadeIn(name), FadeIn(number, shift=UP * 0.1))
 
 
 class Counter(_DataScene):
@@ -87,7 +88,11 @@ class Counter(_DataScene):
 
 
 class BeforeAfter(_DataScene):
-    """Two squares whose areas compare two measured sizes."""
+    """Two squares whose areas compare two measured sizes. Beats: 1 before, 2 after."""
+
+    @classmethod
+    def beat_count(cls, params) -> int:
+        return 2
 
     class Params(SceneParams):
         title: str = Field("", max_length=40)
@@ -116,10 +121,8 @@ class BeforeAfter(_DataScene):
             name = self.text(label, size=32).next_to([x, base_y, 0], DOWN, buff=0.2)
             value = self.text(text, size=40, bold=True).next_to(square, UP, buff=0.2)
             groups.append(VGroup(square, name, value))
-        times = self.reveal_times(2)
-        for t, g in zip(times, groups):
-            self.wait_until(t)
-            self.play(GrowFromEdge(g[0], DOWN), FadeIn(g[1]), FadeIn(g[2]), run_time=0.8)
+        for k, g in enumerate(groups, 1):
+            self.play_beat(k, GrowFromEdge(g[0], DOWN), FadeIn(g[1]), FadeIn(g[2]))
         if p.caption:
             self.play(FadeIn(self.text(p.caption, size=36, color=self.style["highlight"]).move_to(UP * (top - 0.2))),
                       run_time=0.4)

@@ -3,12 +3,10 @@ import subprocess
 import sys
 
 import pysubs2
-import pytest
 
-from bilicast import cli
 from bilicast.script import load_script
 from bilicast.timeline import plan_timeline, total_duration
-from conftest import ROOT, ffprobe, top_level_atoms
+from conftest import ffprobe, top_level_atoms
 
 EPISODE = """\
 episode:

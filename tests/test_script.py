@@ -1,7 +1,6 @@
 """The episode script: valid scripts load, bad ones fail with file:line:col, exit 2, no traceback."""
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 

@@ -16,7 +16,7 @@ from bilicast import cli
 from bilicast.media import loudness
 from bilicast.render import make_plan
 from bilicast.script import load_script
-from conftest import ROOT, ffprobe
+from conftest import ROOT
 
 
 def write_take(path: Path, seconds: float, rate: int = 44100, channels: int = 1, freq: float = 220.0):
