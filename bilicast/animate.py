@@ -4,6 +4,8 @@ segment per call, because Manim's config is process-global."""
 from __future__ import annotations
 
 import logging
+import shutil
+import time
 import tempfile
 import traceback
 from pathlib import Path
@@ -13,7 +15,7 @@ from .errors import StageError
 from .media import run_ffmpeg, video_encode_args
 
 
-def render_scene(job: dict) -> Path:
+def render_scene(job: dict, media: Path) -> Path:
     """Render one segment's scene with Manim; return the raw movie path."""
     import manim
     from manim import tempconfig
@@ -22,11 +24,10 @@ def render_scene(job: dict) -> Path:
 
     logging.getLogger("manim").setLevel(logging.ERROR)
     scene_cls = load_scene_class(job["scene_file"], job["scene_class"])
-    media = Path(job["media_dir"])
     settings = {
         "pixel_width": job["width"], "pixel_height": job["height"], "frame_rate": job["fps"],
         "media_dir": str(media), "output_file": job["slug"], "progress_bar": "none",
-        "verbosity": "ERROR", "max_files_cached": 10_000, "write_to_movie": True, "format": "mp4",
+        "verbosity": "ERROR", "disable_caching": True, "write_to_movie": True, "format": "mp4",
     }
     with tempconfig(settings):
         manim.config.frame_width = manim.config.frame_height * job["width"] / job["height"]
@@ -61,16 +62,22 @@ def finish_segment(raw: Path, job: dict, target: Path) -> None:
                        f"encoding segment '{job['segment']}'")
 
 
-def build_segment(job: dict) -> str:
-    """Worker entry point: returns the finished segment's path, or raises
-    StageError carrying the log."""
+def build_segment(job: dict) -> float:
+    """Worker entry point: renders and finishes one segment; returns the seconds
+    it took, or raises StageError carrying the log."""
     target = Path(job["target"])
+    started = time.monotonic()
+    # Manim's scratch files go to a folder of this run alone, so two renders
+    # of the same episode at once never write the same partial files.
+    scratch = Path(tempfile.mkdtemp(prefix=f"{job['segment']}-", dir=Path(job["scratch"])))
     try:
-        raw = render_scene(job)
+        raw = render_scene(job, scratch)
         finish_segment(raw, job, target)
     except StageError:
         raise
     except Exception as e:   # a scene bug: report it with the scene's traceback
         raise StageError(f"scene {job['scene_name']} failed in segment '{job['segment']}': {e}",
                          traceback.format_exc()) from None
-    return str(target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return time.monotonic() - started

@@ -37,6 +37,22 @@ def write_text_atomic(target: str | Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def usable(path: Path, check) -> bool:
+    """A cache entry counts only if it exists and `check(path)` accepts it; a
+    corrupt or partial one is removed with a warning (a miss, never a crash)."""
+    import sys
+    if not path.exists():
+        return False
+    try:
+        if check(path):
+            return True
+    except Exception:
+        pass
+    print(f"warning: cache entry {path} is unreadable; building it again", file=sys.stderr)
+    path.unlink(missing_ok=True)
+    return False
+
+
 class Cache:
     def __init__(self, root: str | Path):
         self.root = Path(root)

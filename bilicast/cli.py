@@ -58,6 +58,13 @@ def cmd_render(args) -> int:
     return 0
 
 
+def cmd_plan(args) -> int:
+    from .render import describe_plan, load_episode
+
+    print(describe_plan(load_episode(args.script), Path(args.out), preview=args.preview))
+    return 0
+
+
 def cmd_subs(args) -> int:
     from .render import SUBTITLE_FORMATS, load_episode, make_plan, write_subtitles
 
@@ -148,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out", help="output folder (default: out)")
     p.add_argument("-j", "--jobs", type=int, default=None, help="segments rendered at once (default: cores)")
     p.set_defaults(func=cmd_render)
+    p = sub.add_parser("plan", help="list each segment as cached or to build, with the reason and estimated cost")
+    p.add_argument("script", metavar="SCRIPT")
+    p.add_argument("--preview", action="store_true")
+    p.add_argument("--out", default="out")
+    p.set_defaults(func=cmd_plan)
     p = sub.add_parser("overlays", help="re-resolve templates against current results; rebuild only the "
                        "segments whose content changed, then re-assemble")
     p.add_argument("script", metavar="SCRIPT")

@@ -14,7 +14,7 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import Cache, atomic_path, digest, file_hash
+from .cache import Cache, atomic_path, digest, file_hash, usable
 from .errors import StageError, UserError
 from .media import AUDIO_RATE, run_ffmpeg
 from .script import Script
@@ -66,6 +66,10 @@ def wav_seconds(path: Path) -> float:
         return w.getnframes() / w.getframerate()
 
 
+def _usable(path: Path) -> bool:
+    return usable(path, lambda p: wav_seconds(p) > 0)
+
+
 def _to_48k_stereo(source: Path, target: Path, start: float = 0.0, end: float | None = None) -> None:
     """Resample any take to 48 kHz stereo 16-bit WAV (optionally a time slice)."""
     cut = ["-ss", f"{start:.3f}"] + (["-to", f"{end:.3f}"] if end is not None else [])
@@ -91,7 +95,7 @@ def prepare(script: Script, base: Path, cache: Cache, progress=None) -> dict[tup
                 source = base / line.audio
                 key = digest({"take": file_hash(source)})
                 path = cache.entry("takes", f"{seg.id}-{j}", key, "wav")
-                if not path.exists():
+                if not _usable(path):
                     _to_48k_stereo(source, path)
             elif seg.audio:
                 source = base / seg.audio.file
@@ -99,7 +103,7 @@ def prepare(script: Script, base: Path, cache: Cache, progress=None) -> dict[tup
                 end = starts[j + 1] if j + 1 < len(starts) else None
                 key = digest({"take": file_hash(source), "start": starts[j], "end": end})
                 path = cache.entry("takes", f"{seg.id}-{j}", key, "wav")
-                if not path.exists():
+                if not _usable(path):
                     _to_48k_stereo(source, path, starts[j], end)
             elif mode == "tts":
                 if backend is None:
@@ -109,7 +113,7 @@ def prepare(script: Script, base: Path, cache: Cache, progress=None) -> dict[tup
                     backend_version = backend.version()
                 key = digest({"text": line.text, "voice": voice.model_dump(), "backend": backend_version})
                 path = cache.entry("tts", f"{seg.id}-{j}", key, "wav")
-                if not path.exists():
+                if not _usable(path):
                     raw = path.with_suffix(".raw.wav")
                     raw.parent.mkdir(parents=True, exist_ok=True)
                     backend.synthesize(line.text, voice, raw)

@@ -3,6 +3,7 @@ renders the rest in parallel and writes the bundle."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import multiprocessing
 import os
 import re
@@ -13,7 +14,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import animate, assemble, narrate, publish, subtitles
-from .cache import Cache, digest, file_hash, write_text_atomic
+from .cache import Cache, digest, file_hash, usable, write_text_atomic
 from .errors import StageError, UserError
 from .media import ffmpeg_version, is_valid_video, run_ffmpeg
 from .script import PREVIEW, Script
@@ -43,6 +44,7 @@ class Episode:
     """A loaded script with its templates filled in from the current results."""
     path: Path
     script: Script            # resolved
+    raw: Script               # as written (templates unfilled)
     located: object
     scenes: object
     workspace: Path
@@ -66,11 +68,11 @@ def load_episode(path: str | Path, require_results: bool = True) -> Episode:
     except UserError:
         if require_results:
             raise
-        return Episode(path, script, located, scenes, workspace, None)   # validate without results
+        return Episode(path, script, script, located, scenes, workspace, None)   # validate without results
     resolution = resolve.resolve(script, located, str(path), names, files, key_files)
     _fill_provenance(resolution, scenes)
     resolved = validate_resolved(resolution.data, located, path, scenes)
-    return Episode(path, resolved, located, scenes, workspace, resolution)
+    return Episode(path, resolved, script, located, scenes, workspace, resolution)
 
 
 def _fill_provenance(resolution, scenes) -> None:
@@ -109,7 +111,7 @@ def make_plan(script: Script, workspace: Path, preview: bool = False, scenes=Non
     settings = RenderSettings.for_script(script, preview)
     cache = Cache(workspace / ".cache")
     voiced = sum(1 for s in script.segments for _ in s.narration)
-    with tqdm(total=voiced, desc="narration", unit="line", file=sys.stderr, leave=False) as bar:
+    with tqdm(total=voiced, desc="narration", unit="line", file=sys.stderr, leave=False, disable=None) as bar:
         line_audio = narrate.prepare(script, workspace, cache, progress=lambda: bar.update(1))
     beat_info = {}
     for i, seg in enumerate(script.segments):
@@ -122,7 +124,6 @@ def make_plan(script: Script, workspace: Path, preview: bool = False, scenes=Non
 
 def write_timeline(plan: Plan, out_dir: Path) -> None:
     """timeline.json: one shared timeline of segments, lines, beats and audio (seconds)."""
-    import json
     rows = []
     for seg in plan.timeline:
         for j, line in enumerate(seg.lines):
@@ -157,65 +158,127 @@ def render_overlay(plan: Plan, episode: Episode, index: int) -> dict | None:
     key = digest({"chart": ov.model_dump(), "result": file_hash(file), "size": box[:2],
                   "style": plan.script.episode.style.model_dump(), "code": file_hash(ENGINE / "charts.py")})
     png = plan.cache.entry("charts", f"{seg.id}-{ov.chart}", key, "png")
-    shown = charts.render_chart(ov.chart, result, plan.script.episode.style, box[:2], png, ov.title,
-                                res.provenance[ov.data], ov.fields)
+    numbers = png.with_suffix(".json")   # what the chart prints, kept beside it
+    try:
+        shown = json.loads(numbers.read_text(encoding="utf-8")) if png.exists() else None
+    except (OSError, ValueError):
+        shown = None
+    if shown is None:
+        shown = charts.render_chart(ov.chart, result, plan.script.episode.style, box[:2], png, ov.title,
+                                    res.provenance[ov.data], ov.fields)
+        write_text_atomic(numbers, json.dumps(shown, ensure_ascii=False))
     for text, value, field, how in shown:
         res.numbers.append(ShownNumber(f"segments[{index}].overlay", seg.id, text, value, how, (),
                                        ("src", file, field)))
     return {"png": str(png), "x": box[2], "y": box[3], "start": ov.start}
 
 
+REASONS = {  # component -> why a segment is rebuilt; the first group are causes, the rest their effects
+    "narration": "narration changed", "params": "params changed", "overlay": "overlay changed",
+    "scene_code": "scene code changed", "engine": "engine code changed", "tools": "tool versions changed",
+    "look": "style or output settings changed", "timing": "timing changed (audio or lines)",
+    "subtitles": "subtitles changed", "resolved": "resolved params changed",
+}
+EFFECTS = ("timing", "subtitles", "resolved")
+
+
 def plan_segments(plan: Plan, scenes, episode: Episode | None = None) -> list[dict]:
-    """One job per segment, keyed by everything that shapes its picture."""
+    """One job per segment, keyed by everything that shapes its picture. Each
+    job keeps its key's components so `plan` can say why it would rebuild."""
     import manim
 
     script, settings = plan.script, plan.settings
+    raw = episode.raw if episode else script
     style = script.episode.style.model_dump()
     tools = {"manim": manim.__version__, "ffmpeg": ffmpeg_version()}
     engine_code = _code_version(ENGINE / "animate.py", ENGINE / "scenekit.py", ENGINE / "media.py")
     jobs = []
-    for seg, timing in zip(script.segments, plan.timeline):
+    for index, (seg, timing) in enumerate(zip(script.segments, plan.timeline)):
         ass = ""
         if script.episode.subtitles.burn_in:
-            seg_cues = subtitles.shift(plan.cues, -timing.start, timing.start, timing.start + timing.duration)
+            seg_cues = subtitles.segment_cues(timing, script.episode.subtitles.max_chars)
             ass = subtitles.to_ass(seg_cues, (settings.width, settings.height), style["font"]) if seg_cues else ""
         scene_file = scenes.source_file(seg.scene)
+        overlay = render_overlay(plan, episode, index) if episode else None
         job = {
             "segment": seg.id, "scene_name": seg.scene, "scene_file": str(scene_file),
             "scene_class": seg.scene.split(".")[1], "params": seg.params, "timing": timing.for_scene(),
             "frames": timing.frames, "style": style, "width": settings.width, "height": settings.height,
-            "fps": settings.fps, "preview": settings.preview, "ass": ass,
-            "overlay": render_overlay(plan, episode, len(jobs)) if episode else None,
+            "fps": settings.fps, "preview": settings.preview, "ass": ass, "overlay": overlay,
         }
-        key = digest({"job": job, "scene_code": file_hash(scene_file), "engine": engine_code, "tools": tools})
-        job["key"] = key
-        job["slug"] = f"{seg.id}-{key[:16]}"
-        job["target"] = str(plan.cache.entry("segments", seg.id, key, "mp4"))
-        job["media_dir"] = str(plan.cache.root / "manim" / seg.id)
+        raw_seg = raw.segments[index]
+        components = {
+            "narration": [ln.model_dump() for ln in raw_seg.narration], "params": raw_seg.params,
+            "overlay": overlay and [raw_seg.overlay.model_dump(), Path(overlay["png"]).name],
+            "scene_code": file_hash(scene_file), "engine": engine_code, "tools": tools,
+            "look": [style, settings.width, settings.height, settings.fps, settings.preview],
+            "timing": job["timing"], "subtitles": ass, "resolved": seg.params,
+        }
+        components = {k: digest(v) for k, v in components.items()}
+        components.update(_result_components(episode, index))
+        key = digest(components)
+        job.update(key=key, slug=f"{seg.id}-{key[:16]}", components=components,
+                   target=str(plan.cache.entry("segments", seg.id, key, "mp4")),
+                   scratch=str(plan.cache.root / "tmp"),
+                   manifest=str(plan.cache.root / "manifests" / script.episode.id /
+                                f"{seg.id}-{'preview' if settings.preview else 'full'}.json"))
         jobs.append(job)
     return jobs
 
 
+def _result_components(episode: Episode | None, index: int) -> dict:
+    """result:<bench key> -> digest of the raw values this segment shows from it."""
+    if not episode or not episode.resolution:
+        return {}
+    from .resolve import raw_value, sources
+    res = episode.resolution
+    by_file = {f: k for k, f in res.key_files.items()}
+    used: dict[str, dict] = {}
+    for n in res.numbers:
+        if n.segment == episode.script.segments[index].id:
+            for f, name in sources(n.expr):
+                used.setdefault(f"result:{by_file[f]}", {})[name] = raw_value(res.results[f], name)
+    return {k: digest(v) for k, v in sorted(used.items())}
+
+
+def rebuild_reasons(job: dict) -> list[str]:
+    """Why a segment that is not cached must be built, from its last manifest."""
+    try:
+        old = json.loads(Path(job["manifest"]).read_text(encoding="utf-8"))["components"]
+    except (OSError, ValueError, KeyError):
+        return ["not built"]
+    changed = [k for k in sorted(set(job["components"]) | set(old)) if job["components"].get(k) != old.get(k)]
+    causes = [k for k in changed if k not in EFFECTS] or changed
+    reasons = [f"result {k.split(':', 1)[1]} changed" if k.startswith("result:") else REASONS.get(k, k)
+               for k in causes]
+    return reasons or ["cached file missing"]
+
+
+def estimated_seconds(job: dict) -> float:
+    """From the last build of this segment if known, else ~50 frames/s at 1080p."""
+    try:
+        old = json.loads(Path(job["manifest"]).read_text(encoding="utf-8"))
+        return old["seconds"] / old["frames"] * job["frames"]
+    except (OSError, ValueError, KeyError, ZeroDivisionError):
+        return 2.0 + job["frames"] * (job["width"] * job["height"]) / (1920 * 1080) / 50   # + worker start
+
+
 def _is_cached(job: dict) -> bool:
-    path = Path(job["target"])
-    if not path.exists():
-        return False
-    if is_valid_video(path):
-        return True
-    print(f"warning: cached segment {path.name} is unreadable; rendering it again", file=sys.stderr)
-    path.unlink(missing_ok=True)
-    return False
+    return usable(Path(job["target"]), is_valid_video)
 
 
 def _render_segments(todo: list[dict], jobs: int | None) -> None:
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool, \
-            tqdm(total=len(todo), desc="render segments", unit="seg", file=sys.stderr) as bar:
-        futures = [pool.submit(animate.build_segment, j) for j in todo]
+            tqdm(total=len(todo), desc="render segments", unit="seg", file=sys.stderr, disable=None) as bar:
+        futures = {pool.submit(animate.build_segment, j): j for j in todo}
         try:
             for fut in cf.as_completed(futures):
-                fut.result()
+                seconds = fut.result()
+                job = futures[fut]
+                write_text_atomic(job["manifest"], json.dumps({"key": job["key"], "components": job["components"],
+                                                               "seconds": seconds, "frames": job["frames"]}))
                 bar.update(1)
         except BaseException:
             for f in futures:
@@ -236,7 +299,7 @@ def build_audio_track(plan: Plan) -> Path:
                   "music": music and [file_hash(music[0]), music[1], music[2]], "loudness": assemble.LOUDNESS,
                   "code": file_hash(ENGINE / "assemble.py")})
     target = plan.cache.entry("audio", script.episode.id, key, "wav")
-    if not target.exists():
+    if not narrate._usable(target):
         assemble.build_audio(plan.duration, voice, target, music)
     return target
 
@@ -290,7 +353,6 @@ def write_publish(plan: Plan, out_dir: Path) -> None:
 def write_numbers(plan: Plan, episode: Episode, out_dir: Path) -> None:
     """numbers.json: every number shown, where and when, its text, source and raw value.
     Fails if a shown number disagrees with its source after rounding."""
-    import json
 
     from .resolve import verify
     res = episode.resolution
@@ -316,24 +378,77 @@ def write_numbers(plan: Plan, episode: Episode, out_dir: Path) -> None:
     write_text_atomic(out_dir / "numbers.json", json.dumps(rows, ensure_ascii=False, indent=1))
 
 
+BUNDLE = ("video.mp4", "subtitles.srt", "subtitles.ass", "subtitles.bcc.json", "cover.jpg", "cover_4x3.jpg",
+          "description.txt", "upload.yaml", "timeline.json")
+
+
+def bundle_key(plan: Plan, segment_jobs: list[dict], audio: Path) -> str:
+    code = [file_hash(ENGINE / f) for f in ("render.py", "assemble.py", "cover.py", "publish.py", "subtitles.py")]
+    return digest({"segments": [j["key"] for j in segment_jobs], "audio": audio.name, "code": code,
+                   "script": plan.script.model_dump(), "preview": plan.settings.preview})
+
+
+def bundle_is_current(out_dir: Path, key: str) -> bool:
+    try:
+        stored = json.loads((out_dir / ".bilicast-build.json").read_text(encoding="utf-8"))["key"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return stored == key and all((out_dir / name).exists() for name in BUNDLE)
+
+
 def render_episode(episode: Episode, out_root: Path, preview: bool = False, jobs: int | None = None) -> Path:
-    """Render the episode and its whole upload bundle; returns the output folder."""
+    """Render the episode and its whole upload bundle; returns the output folder.
+    Only what changed is built: segments by their keys, the bundle by its key."""
     script = episode.script
     plan = make_plan(script, episode.workspace, preview, episode.scenes)
     segment_jobs = plan_segments(plan, episode.scenes, episode)
     todo = [j for j in segment_jobs if not _is_cached(j)]
     if todo:
+        (plan.cache.root / "tmp").mkdir(parents=True, exist_ok=True)
         _render_segments(todo, jobs)
     print(f"segments: {len(segment_jobs) - len(todo)} cached, {len(todo)} rendered"
           + (f" ({', '.join(j['segment'] for j in todo)})" if todo else ""), file=sys.stderr)
     audio = build_audio_track(plan)
     out_dir = out_root / script.episode.id
     out_dir.mkdir(parents=True, exist_ok=True)
+    key = bundle_key(plan, segment_jobs, audio)
+    write_numbers(plan, episode, out_dir)   # always re-checked against the results
+    if bundle_is_current(out_dir, key):
+        print("bundle: up to date, nothing to assemble", file=sys.stderr)
+        return out_dir
     video = out_dir / "video.mp4"
     assemble.join([Path(j["target"]) for j in segment_jobs], audio, video)
     write_subtitles(plan, out_dir)
     write_cover(plan, out_dir, video)
     write_publish(plan, out_dir)
-    write_numbers(plan, episode, out_dir)
     write_timeline(plan, out_dir)
+    write_text_atomic(out_dir / ".bilicast-build.json", json.dumps({"key": key}))
     return out_dir
+
+
+def describe_plan(episode: Episode, out_root: Path, preview: bool = False) -> str:
+    """What a render would do, segment by segment, and why."""
+    plan = make_plan(episode.script, episode.workspace, preview, episode.scenes)
+    segment_jobs = plan_segments(plan, episode.scenes, episode)
+    rows, total = [], 0.0
+    for job in segment_jobs:
+        if _is_cached(job):
+            rows.append(f"  {job['segment']:<16} cached")
+            continue
+        cost = estimated_seconds(job)
+        total += cost
+        rows.append(f"  {job['segment']:<16} to build  ~{cost:5.1f} s  ({', '.join(rebuild_reasons(job))})")
+    settings = plan.settings
+    head = (f"{episode.script.episode.id}: {len(segment_jobs)} segments, {plan.duration:.1f} s at "
+            f"{settings.width}x{settings.height} {settings.fps} fps")
+    out_dir = out_root / episode.script.episode.id
+    voice = [(a.path, 0) for a in plan.line_audio.values()]
+    audio_state = "narration cached" if voice else "silent"
+    tail = f"  estimated render time: ~{total:.0f} s" if total else "  nothing to render"
+    if not total:
+        key_ready = all(_is_cached(j) for j in segment_jobs)
+        if key_ready:
+            audio = build_audio_track(plan)
+            current = bundle_is_current(out_dir, bundle_key(plan, segment_jobs, audio))
+            tail += "; bundle up to date" if current else "; bundle to assemble (seconds)"
+    return "\n".join([head, *rows, f"  audio: {audio_state}", tail])

@@ -62,29 +62,28 @@ def _tidy(line: str) -> str:
     return line.rstrip(_TRAILING) or line
 
 
-def build_cues(timeline: list[SegmentTiming], max_chars: int, lines_per_cue: int = 2) -> list[Cue]:
-    """One cue per narration line; a long line becomes several cues, timed in
-    proportion to their length."""
+def segment_cues(seg: SegmentTiming, max_chars: int, lines_per_cue: int = 2) -> list[Cue]:
+    """One segment's cues, timed from the segment's start (what is burned into
+    it; a change elsewhere in the episode leaves them as they are). One cue per
+    narration line; a long line becomes several cues, timed by their length."""
     cues = []
-    for seg in timeline:
-        for line in seg.lines:
-            wrapped = wrap(line.text, max_chars)
-            groups = [wrapped[i:i + lines_per_cue] for i in range(0, len(wrapped), lines_per_cue)]
-            total = sum(width("".join(g)) for g in groups) or 1
-            t = seg.start + line.start
-            span = line.end - line.start
-            for g in groups:
-                share = span * width("".join(g)) / total
-                # centiseconds: the finest step all three formats (SRT, ASS, BCC) share
-                cues.append(Cue(round(t, 2), round(t + share, 2), tuple(_tidy(x) for x in g)))
-                t += share
+    for line in seg.lines:
+        wrapped = wrap(line.text, max_chars)
+        groups = [wrapped[i:i + lines_per_cue] for i in range(0, len(wrapped), lines_per_cue)]
+        total = sum(width("".join(g)) for g in groups) or 1
+        t, span = line.start, line.end - line.start
+        for g in groups:
+            share = span * width("".join(g)) / total
+            # centiseconds: the finest step all three formats (SRT, ASS, BCC) share
+            cues.append(Cue(round(t, 2), round(t + share, 2), tuple(_tidy(x) for x in g)))
+            t += share
     return cues
 
 
-def shift(cues: list[Cue], offset: float, start: float, end: float) -> list[Cue]:
-    """The cues inside [start, end), moved by offset (for one segment's burn-in)."""
-    return [Cue(max(0.0, c.start + offset), min(end, c.end) + offset, c.lines)
-            for c in cues if c.end > start and c.start < end]
+def build_cues(timeline: list[SegmentTiming], max_chars: int, lines_per_cue: int = 2) -> list[Cue]:
+    """The episode's cues on its own clock."""
+    return [Cue(round(seg.start + c.start, 2), round(seg.start + c.end, 2), c.lines)
+            for seg in timeline for c in segment_cues(seg, max_chars, lines_per_cue)]
 
 
 def _srt_time(t: float) -> str:
