@@ -1,0 +1,94 @@
+"""Re-render only what changed: plan reasons, no-op renders, corrupt entries,
+concurrent renders and interrupted renders."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from bilicast.media import is_valid_video
+
+EPISODE = """\
+episode:
+  id: inc
+  title: 增量测试
+segments:
+  - id: one
+    scene: titles.TitleCard
+    params: {title: 第一段}
+    narration: [第一段的旁白。]
+  - id: two
+    scene: bullets.Checklist
+    params: {items: [甲, 乙]}
+    narration: [第二段的旁白。]
+  - id: three
+    scene: titles.TitleCard
+    params: {title: 第三段}
+    narration: [第三段的旁白。]
+"""
+
+
+def cli(workspace, *args, **kw):
+    return subprocess.run([sys.executable, "-m", "bilicast.cli", *args], capture_output=True, text=True,
+                          cwd=workspace, **kw)
+
+
+def render(workspace, *extra):
+    proc = cli(workspace, "render", "ep.yaml", "--preview", *extra)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stderr
+
+
+def test_plan_noop_and_one_changed_line(workspace):
+    (workspace / "ep.yaml").write_text(EPISODE, encoding="utf-8")
+    plan = cli(workspace, "plan", "ep.yaml", "--preview").stdout
+    assert plan.count("(not built)") == 3
+    assert "3 rendered" in render(workspace)
+    plan = cli(workspace, "plan", "ep.yaml", "--preview").stdout
+    assert plan.count("cached") == 3 and "bundle up to date" in plan, plan
+    assert "bundle: up to date" in render(workspace)   # a no-op render assembles nothing
+
+    (workspace / "ep.yaml").write_text(EPISODE.replace("第二段的旁白。", "第二段换了一句。"), encoding="utf-8")
+    plan = cli(workspace, "plan", "ep.yaml", "--preview").stdout
+    assert "two              to build" in plan and "(narration changed)" in plan, plan
+    assert plan.count("cached") == 2, plan
+    assert "2 cached, 1 rendered (two)" in render(workspace)
+
+
+def test_corrupt_cache_entry_is_a_miss(workspace):
+    (workspace / "ep.yaml").write_text(EPISODE, encoding="utf-8")
+    render(workspace)
+    segment = next((workspace / ".cache" / "segments").glob("two-*.mp4"))
+    segment.write_bytes(segment.read_bytes()[:500])   # a partial file
+    out = render(workspace)
+    assert "unreadable" in out and "1 rendered (two)" in out
+    assert is_valid_video(workspace / "out" / "inc" / "video.mp4")
+
+
+def test_two_renders_at_once_do_not_corrupt_the_cache(workspace):
+    (workspace / "ep.yaml").write_text(EPISODE, encoding="utf-8")
+    cmd = [sys.executable, "-m", "bilicast.cli", "render", "ep.yaml", "--preview", "-j", "1"]
+    first = subprocess.Popen(cmd + ["--out", "a"], cwd=workspace, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(cmd + ["--out", "b"], cwd=workspace, stderr=subprocess.PIPE, text=True)
+    assert first.wait() == 0 and second.wait() == 0, first.stderr.read() + second.stderr.read()
+    for out in ("a", "b"):
+        assert is_valid_video(workspace / out / "inc" / "video.mp4")
+    for segment in (workspace / ".cache" / "segments").glob("*.mp4"):
+        assert is_valid_video(segment)
+    assert "3 cached, 0 rendered" in render(workspace)
+
+
+def test_interrupted_render_resumes(workspace):
+    (workspace / "ep.yaml").write_text(EPISODE, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "bilicast.cli", "render", "ep.yaml", "--preview", "-j", "1"],
+                            cwd=workspace, stderr=subprocess.DEVNULL, start_new_session=True)
+    manifests = workspace / ".cache" / "manifests" / "inc"
+    deadline = time.monotonic() + 120
+    while not (manifests.exists() and any(manifests.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)   # like a crash or a closed terminal: no clean-up runs
+    proc.wait()
+    out = render(workspace)
+    cached = int(out.split("segments: ")[1].split(" cached")[0])
+    assert cached >= 1, out
+    assert is_valid_video(workspace / "out" / "inc" / "video.mp4")
