@@ -92,7 +92,7 @@ class SceneRegistry:
                 continue
             module = import_file(file, "scenes")
             for name, obj in vars(module).items():
-                if (inspect.isclass(obj) and issubclass(obj, BilicastScene) and obj is not BilicastScene
+                if (inspect.isclass(obj) and issubclass(obj, BilicastScene) and not name.startswith("_")
                         and obj.__module__ == module.__name__):
                     self._scenes[f"{file.stem}.{name}"] = obj
 

@@ -1,7 +1,8 @@
 """Data scenes fed by measured results (fill their params with templates):
 an animated bar chart, a counter that rolls to a value, a before/after size
 comparison. Each shows the result's provenance line (filled in automatically)."""
-from manim import DOWN, LEFT, UP, DecimalNumber, FadeIn, GrowFromEdge, Rectangle, Square, Transform, VGroup, linear
+from manim import (DOWN, LEFT, UP, FadeIn, GrowFromEdge, Rectangle, Square, Transform, ValueTracker, VGroup,
+                   always_redraw, linear)
 from pydantic import Field, model_validator
 
 from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
@@ -77,11 +78,16 @@ class Counter(_DataScene):
         p = self.params
         self.show_provenance()
         label = self.text(p.label, size=44).move_to(UP * 1.8)
-        digits = max(0, min(3, 3 - len(str(int(abs(p.value))))))
-        number = DecimalNumber(0, num_decimal_places=digits, font_size=150, color=self.style["accent"]).move_to(UP * 0.1)
+        digits = max(0, min(2, 3 - len(str(int(abs(p.value))))))
+        tracker = ValueTracker(0.0)
+        colour = self.style["accent"]
+        # Text (Pango), not DecimalNumber: no LaTeX needed, and the same CJK-capable font.
+        number = always_redraw(lambda: self.text(f"{tracker.get_value():,.{digits}f}", size=110, bold=True,
+                                                 color=colour).move_to(UP * 0.1))
         self.play(FadeIn(label), FadeIn(number), run_time=0.4)
-        self.play(number.animate.set_value(p.value), run_time=1.6, rate_func=linear)
-        final = self.text(p.text, size=110, bold=True, color=self.style["accent"]).move_to(number)
+        self.play(tracker.animate.set_value(p.value), run_time=1.6, rate_func=linear)
+        final = self.text(p.text, size=110, bold=True, color=colour).move_to(UP * 0.1)
+        number.clear_updaters()
         self.play(Transform(number, final), run_time=0.3)
         if p.caption:
             self.play(FadeIn(self.text(p.caption, size=34).next_to(final, DOWN, buff=0.5)), run_time=0.4)
