@@ -74,8 +74,9 @@ def main():
     plan = make_plan(episode.script, ws, args.preview, episode.scenes)
     jobs = plan_segments(plan, episode.scenes, episode)
     audio = build_audio_track(plan)
-    started = time.monotonic()
-    assemble.join([Path(j["target"]) for j in jobs], audio, ws / "assembly.mp4")
+    started = time.monotonic()   # assembly = encoding the audio track + joining everything
+    assemble.encode_audio(audio.with_suffix(".wav"), ws / "audio.m4a")
+    assemble.join([Path(j["target"]) for j in jobs], ws / "audio.m4a", ws / "assembly.mp4")
     assembly = time.monotonic() - started
     fps = plan.settings.fps
     started = time.monotonic()

@@ -52,6 +52,22 @@ def _metric_pairs(result: Result, suffix: str) -> dict:
             if name.endswith("." + suffix) and name.count(".") == 1}
 
 
+def inputs(kind: str, result: Result, fields: list[str] | None = None) -> dict:
+    """The part of a result a chart reads: its cache key (another number in the
+    same result leaves the chart alone)."""
+    if kind == "bar_compare":
+        names = fields or [n for n in result.metrics if n.endswith(".size_mb") and n.count(".") == 1]
+        return {n: result.metrics[n].model_dump() for n in names}
+    if kind == "latency":
+        names = fields or [n for n in result.timings if n.endswith("latency_1t")]
+        return {n: result.timings[n].model_dump() for n in names}
+    if kind == "size_vs_accuracy":
+        return {"size": _metric_pairs(result, "size_mb"), "acc": _metric_pairs(result, "acc")}
+    if kind == "training_curve":
+        return {k: result.series.get(k) for k in ("train.loss", "val.loss", "val.acc")}
+    return {"confusion": result.series.get("confusion")}
+
+
 def render_chart(kind: str, result: Result, style, size: tuple[int, int], target: Path, title: str = "",
                  provenance: str = "", fields: list[str] | None = None) -> list[tuple[str, float, str, str]]:
     """Draw `kind` from `result` into a PNG of `size`; returns (text, value, field, filter) shown."""

@@ -62,12 +62,26 @@ def probe(path) -> dict:
 
 
 def is_valid_video(path) -> bool:
-    """A cache entry that ffprobe cannot read (partial, corrupt) is a miss."""
-    try:
-        info = probe(path)
-    except StageError:
-        return False
-    return any(s.get("codec_type") == "video" for s in info.get("streams", []))
+    """Cheap structural check of an MP4 we wrote: its top-level boxes add up to
+    the file size and include moov and mdat. A truncated or partial file fails.
+    (Writes are atomic, so this only has to catch damage done afterwards.)"""
+    from pathlib import Path
+    path = Path(path)
+    size, pos, names = path.stat().st_size, 0, set()
+    with open(path, "rb") as f:
+        while pos < size:
+            f.seek(pos)
+            head = f.read(16)
+            if len(head) < 8:
+                return False
+            box = int.from_bytes(head[:4], "big")
+            if box == 1:
+                box = int.from_bytes(head[8:16], "big")
+            if box < 8:
+                return False
+            names.add(head[4:8])
+            pos += box
+    return pos == size and {b"moov", b"mdat"} <= names
 
 
 def video_encode_args(fps: int, preview: bool) -> list[str]:
@@ -80,4 +94,5 @@ def video_encode_args(fps: int, preview: bool) -> list[str]:
 
 
 def audio_encode_args() -> list[str]:
-    return ["-c:a", "aac", "-b:a", "192k", "-ar", str(AUDIO_RATE), "-ac", "2"]
+    # the "fast" coder: ~4x faster than the default at 192 kbps, where the difference isn't audible
+    return ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k", "-ar", str(AUDIO_RATE), "-ac", "2"]

@@ -155,7 +155,8 @@ def render_overlay(plan: Plan, episode: Episode, index: int) -> dict | None:
     res = episode.resolution
     file = res.key_files[ov.data]
     result = res.results[file]
-    key = digest({"chart": ov.model_dump(), "result": file_hash(file), "size": box[:2],
+    key = digest({"chart": ov.model_dump(), "data": charts.inputs(ov.chart, result, ov.fields), "size": box[:2],
+                  "provenance": res.provenance[ov.data],
                   "style": plan.script.episode.style.model_dump(), "code": file_hash(ENGINE / "charts.py")})
     png = plan.cache.entry("charts", f"{seg.id}-{ov.chart}", key, "png")
     numbers = png.with_suffix(".json")   # what the chart prints, kept beside it
@@ -185,12 +186,12 @@ EFFECTS = ("timing", "subtitles", "resolved")
 def plan_segments(plan: Plan, scenes, episode: Episode | None = None) -> list[dict]:
     """One job per segment, keyed by everything that shapes its picture. Each
     job keeps its key's components so `plan` can say why it would rebuild."""
-    import manim
+    from importlib.metadata import version
 
     script, settings = plan.script, plan.settings
     raw = episode.raw if episode else script
     style = script.episode.style.model_dump()
-    tools = {"manim": manim.__version__, "ffmpeg": ffmpeg_version()}
+    tools = {"manim": version("manim"), "ffmpeg": ffmpeg_version()}
     engine_code = _code_version(ENGINE / "animate.py", ENGINE / "scenekit.py", ENGINE / "media.py")
     jobs = []
     for index, (seg, timing) in enumerate(zip(script.segments, plan.timeline)):
@@ -287,7 +288,7 @@ def _render_segments(todo: list[dict], jobs: int | None) -> None:
 
 
 def build_audio_track(plan: Plan) -> Path:
-    """The mixed, loudness-normalized episode audio (cached by its inputs)."""
+    """The mixed, loudness-normalized episode audio as AAC (cached by its inputs)."""
     script = plan.script
     voice = [(a.path, plan.timeline[i].start + plan.timeline[i].lines[j].start)
              for (i, j), a in sorted(plan.line_audio.items())]
@@ -298,10 +299,14 @@ def build_audio_track(plan: Plan) -> Path:
     key = digest({"duration": plan.duration, "voice": [(str(p), round(t, 4)) for p, t in voice],
                   "music": music and [file_hash(music[0]), music[1], music[2]], "loudness": assemble.LOUDNESS,
                   "code": file_hash(ENGINE / "assemble.py")})
-    target = plan.cache.entry("audio", script.episode.id, key, "wav")
-    if not narrate._usable(target):
-        assemble.build_audio(plan.duration, voice, target, music)
-    return target
+    wav = plan.cache.entry("audio", script.episode.id, key, "wav")
+    aac = wav.with_suffix(".m4a")
+    if usable(aac, lambda p: p.stat().st_size > 0):
+        return aac
+    if not narrate._usable(wav):
+        assemble.build_audio(plan.duration, voice, wav, music)
+    assemble.encode_audio(wav, aac)
+    return aac
 
 
 def write_subtitles(plan: Plan, out_dir: Path, formats=SUBTITLE_FORMATS) -> list[Path]:
