@@ -40,7 +40,7 @@ def cmd_validate(args) -> int:
 
 def _list_bundle(out_dir: Path) -> None:
     for name in ("video.mp4", "subtitles.srt", "subtitles.ass", "subtitles.bcc.json", "cover.jpg",
-                 "cover_4x3.jpg", "description.txt", "upload.yaml", "numbers.json", "timeline.json"):
+                 "cover_4x3.jpg", "description.txt", "upload.yaml", "numbers.json", "timeline.json", "storyboard.png"):
         if (out_dir / name).exists():
             print(f"  {out_dir / name}")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import animate, assemble, narrate, publish, subtitles
-from .cache import Cache, digest, file_hash, usable, write_text_atomic
-from .errors import StageError, UserError
+from .cache import Cache, atomic_path, digest, file_hash, usable, write_text_atomic
+from .errors import StageError
 from .media import ffmpeg_version, is_valid_video, run_ffmpeg
 from .script import PREVIEW, Script
 from .timeline import SegmentTiming, plan_timeline, total_duration
@@ -65,7 +65,7 @@ def load_episode(path: str | Path, require_results: bool = True) -> Episode:
     script, located = load_script_located(path, scenes, demos, workspace)
     try:
         names, files, key_files = resolve.load_results(script, demos, workspace / "results")
-    except UserError:
+    except resolve.MissingResult:
         if require_results:
             raise
         return Episode(path, script, script, located, scenes, workspace, None)   # validate without results
@@ -325,28 +325,56 @@ def write_subtitles(plan: Plan, out_dir: Path, formats=SUBTITLE_FORMATS) -> list
     return written
 
 
-def write_cover(plan: Plan, out_dir: Path, video: Path | None = None) -> list[Path]:
-    """Cover from the theme, or from a frame of the chosen segment (needs the video)."""
+def grab_frame(video: Path, t: float):
+    """One frame of the video at t seconds, as a PIL image."""
     import tempfile
 
     from PIL import Image
+    with tempfile.TemporaryDirectory(prefix="bilicast-") as tmp:
+        frame = Path(tmp) / "frame.png"
+        run_ffmpeg(["-ss", f"{t:.3f}", "-i", str(video), "-frames:v", "1", str(frame)], "grabbing a frame")
+        return Image.open(frame).copy()
 
+
+def write_cover(plan: Plan, out_dir: Path, video: Path | None = None) -> list[Path]:
+    """Cover from the theme, or from a frame of the chosen segment (needs the video)."""
     from .cover import make_cover
     spec = plan.script.episode.cover
     background = None
     if spec.background.startswith("segment:") and video and video.exists():
-        index = [s.id for s in plan.script.segments].index(spec.background[8:])
-        seg = plan.timeline[index]
-        with tempfile.TemporaryDirectory(prefix="bilicast-") as tmp:
-            frame = Path(tmp) / "frame.png"
-            # the segment's last moment: its picture is complete and no subtitle is on screen
-            run_ffmpeg(["-ss", f"{seg.start + seg.duration - 0.25:.3f}", "-i", str(video), "-frames:v", "1",
-                        str(frame)], "grabbing the cover frame")
-            background = Image.open(frame).copy()
+        seg = plan.timeline[[s.id for s in plan.script.segments].index(spec.background[8:])]
+        # the segment's last moment: its picture is complete and no subtitle is on screen
+        background = grab_frame(video, seg.start + seg.duration - 0.25)
     elif spec.background.startswith("segment:"):
         print("note: the cover uses the theme background until the video is rendered", file=sys.stderr)
     return make_cover(plan.script.episode.style, spec.title or plan.script.episode.title, spec.badge, background,
                       out_dir)
+
+
+def write_storyboard(plan: Plan, out_dir: Path, video: Path) -> Path:
+    """storyboard.png: a contact sheet, one frame per segment (during its last
+    line, so the full picture and a subtitle show), labelled with id and time."""
+    from PIL import Image, ImageDraw
+
+    from .cover import _font
+    from .publish import _stamp
+    columns, thumb_w = 3, 480
+    thumb_h = thumb_w * plan.settings.height // plan.settings.width
+    label_h, pad = 44, 16
+    rows = -(-len(plan.timeline) // columns)
+    sheet = Image.new("RGB", (columns * (thumb_w + pad) + pad, rows * (thumb_h + label_h + pad) + pad), "#0b0c10")
+    draw = ImageDraw.Draw(sheet)
+    font = _font(24, bold=False)
+    for n, seg in enumerate(plan.timeline):
+        t = seg.start + ((seg.lines[-1].start + seg.lines[-1].end) / 2 if seg.lines else seg.duration - 0.25)
+        x = pad + (n % columns) * (thumb_w + pad)
+        y = pad + (n // columns) * (thumb_h + label_h + pad)
+        sheet.paste(grab_frame(video, t).convert("RGB").resize((thumb_w, thumb_h)), (x, y))
+        draw.text((x, y + thumb_h + 8), f"{n + 1:02d}  {seg.id}  {_stamp(seg.start)}", font=font, fill="#d0d3da")
+    target = out_dir / "storyboard.png"
+    with atomic_path(target) as tmp:
+        sheet.save(tmp, "PNG", optimize=True)
+    return target
 
 
 def write_publish(plan: Plan, out_dir: Path) -> None:
@@ -384,7 +412,7 @@ def write_numbers(plan: Plan, episode: Episode, out_dir: Path) -> None:
 
 
 BUNDLE = ("video.mp4", "subtitles.srt", "subtitles.ass", "subtitles.bcc.json", "cover.jpg", "cover_4x3.jpg",
-          "description.txt", "upload.yaml", "timeline.json")
+          "description.txt", "upload.yaml", "timeline.json", "storyboard.png")
 
 
 def bundle_key(plan: Plan, segment_jobs: list[dict], audio: Path) -> str:
@@ -425,6 +453,7 @@ def render_episode(episode: Episode, out_root: Path, preview: bool = False, jobs
     assemble.join([Path(j["target"]) for j in segment_jobs], audio, video)
     write_subtitles(plan, out_dir)
     write_cover(plan, out_dir, video)
+    write_storyboard(plan, out_dir, video)
     write_publish(plan, out_dir)
     write_timeline(plan, out_dir)
     write_text_atomic(out_dir / ".bilicast-build.json", json.dumps({"key": key}))

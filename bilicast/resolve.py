@@ -27,6 +27,10 @@ from .results import Result, read_result
 # -- measured values that remember where they came from ---------------------
 
 
+class MissingResult(UserError):
+    """A bench entry has no result yet (validate can go on without it)."""
+
+
 class Measured(float):
     """A float from a result (or arithmetic on such floats), with the
     expression that recomputes it from the result files."""
@@ -105,6 +109,8 @@ class Namespace:
 
 
 def _nest(flat: dict) -> dict:
+    """{"fp32.size_mb": v} -> {"fp32": {"size_mb": v}}. A name that is both a
+    value and a group (x and x.y) is a demo bug: say so."""
     root: dict = {}
     for name, value in flat.items():
         node = root
@@ -112,9 +118,10 @@ def _nest(flat: dict) -> dict:
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                break
-        else:
-            node[parts[-1]] = value
+                raise UserError(f"result field '{name}' clashes with the field '{part}': rename one in the demo")
+        if isinstance(node.get(parts[-1]), dict):
+            raise UserError(f"result field '{name}' clashes with fields named '{name}.…': rename one in the demo")
+        node[parts[-1]] = value
     return root
 
 
@@ -319,7 +326,7 @@ def load_results(script, registry, results_dir: Path) -> tuple[dict, dict, dict]
                 chosen = path
                 break
         if chosen is None:
-            raise UserError(f"bench '{key}' ({entry.demo}) has no result yet: run `bilicast bench SCRIPT` "
+            raise MissingResult(f"bench '{key}' ({entry.demo}) has no result yet: run `bilicast bench SCRIPT` "
                             "(or `bilicast bench SCRIPT --tiny` for a quick one)")
         result = read_result(chosen)
         files[str(chosen)] = result

@@ -356,7 +356,15 @@ def _check_segments(script: Script, located, scenes) -> list[Problem]:
             problems += [_problem_from_error(err, located, ("segments", i, "params")) for err in e.errors()]
             continue
         count = scene_cls.beat_count(params)
+        first_line = {}
         for j, line_spec in enumerate(seg.narration):
+            for b in line_spec.beats:
+                if b in first_line:
+                    line, col = located.position(("segments", i, "narration", j, "beat"))
+                    problems.append(Problem(line, col, f"segments[{i}].narration[{j}].beat",
+                                            f"beat {b} is already brought in by narration[{first_line[b]}]",
+                                            "give each beat to one line"))
+                first_line.setdefault(b, j)
             bad = [b for b in line_spec.beats if b > count]
             if bad:
                 line, col = located.position(("segments", i, "narration", j, "beat"))

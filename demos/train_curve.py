@@ -51,6 +51,6 @@ def run(p: Params, ctx):
     ctx.metric("test.acc", float(np.mean(predicted == yte)), "ratio")
     per_class = confusion.diagonal() / confusion.sum(axis=1)
     worst = int(np.argmin(per_class))
-    ctx.metric("worst_class", worst, "digit")
-    ctx.metric("worst_class.acc", float(per_class[worst]), "ratio")
+    ctx.metric("worst.digit", worst, "digit")
+    ctx.metric("worst.acc", float(per_class[worst]), "ratio")
     ctx.metric("final.val_acc", ctx.series["val.acc"][-1], "ratio")

@@ -1,5 +1,5 @@
 """Title cards."""
-from manim import DOWN, UP, FadeIn, GrowFromEdge, LEFT, Rectangle, Write
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, GrowFromEdge, Rectangle, Write
 from pydantic import Field
 
 from bilicast.scenekit import BilicastScene, SceneParams
@@ -26,3 +26,21 @@ class TitleCard(BilicastScene):
             extras.append(self.text(p.subtitle, size=40).next_to(bar, DOWN, buff=0.45))
         if extras:
             self.play(*[FadeIn(m, shift=UP * 0.2) for m in extras], run_time=0.5)
+
+
+class Heading(BilicastScene):
+    """A heading at the top left, leaving the frame free for a chart overlay
+    (`overlay: {position: right}` or `full`) or for the narration alone."""
+
+    class Params(SceneParams):
+        title: str = Field(min_length=1, max_length=30)
+        note: str = Field("", max_length=60)
+
+    def build(self):
+        title = self.text(self.params.title, size=52, bold=True).to_corner(UP + LEFT, buff=0.6)
+        bar = Rectangle(width=1.2, height=0.08, fill_opacity=1, stroke_width=0,
+                        color=self.style["accent"]).next_to(title, DOWN, buff=0.2, aligned_edge=LEFT)
+        self.play(FadeIn(title, shift=RIGHT * 0.2), GrowFromEdge(bar, LEFT), run_time=0.5)
+        if self.params.note:
+            note = self.text(self.params.note, size=30, color=self.style["highlight"], max_width=5.6)
+            self.play(FadeIn(note.next_to(bar, DOWN, buff=0.4, aligned_edge=LEFT)), run_time=0.4)

@@ -95,7 +95,8 @@ def test_extend_lengthens_the_pause_after_a_short_line(workspace):
     assert seg.lines[2].start - seg.lines[1].end == pytest.approx(0.3 + (0.8 - 0.5), abs=1e-3)
 
 
-@pytest.mark.parametrize("beat,needle", [("5", "has no beat 5"), ("[1, 7]", "has no beat 7"), ("0", "at least 1")])
+@pytest.mark.parametrize("beat,needle", [("5", "has no beat 5"), ("[1, 7]", "has no beat 7"), ("0", "at least 1"),
+                                         ("1", "already brought in by narration[0]")])
 def test_unknown_beat_is_a_validation_error(workspace, capsys, beat, needle):
     path = workspace / "ep.yaml"
     path.write_text(EPISODE.replace("voice: {mode: recorded}", "voice: {mode: silent}")

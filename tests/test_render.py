@@ -93,6 +93,7 @@ EVERY_SCENE = """\
 episode: {id: scenes, title: 场景全集, subtitles: {burn_in: false}}
 segments:
   - {id: t, scene: titles.TitleCard, params: {title: 标题, subtitle: 副标题, kicker: 小字}, min_duration: 1.5}
+  - {id: h, scene: titles.Heading, params: {title: 小标题, note: 注释}, min_duration: 1}
   - {id: f, scene: pipeline.Flow, params: {steps: [一, 二, 三, 四, 五, 六], title: 流程}, min_duration: 2}
   - {id: c, scene: bullets.Checklist, params: {items: [甲, 乙], title: 清单}, min_duration: 1.5}
   - id: b
@@ -114,4 +115,4 @@ def test_every_builtin_scene_renders(workspace):
     used = {line.split("scene: ")[1].split(",")[0].strip() for line in EVERY_SCENE.splitlines() if "scene: " in line}
     assert used == set(SceneRegistry(workspace).names())
     info = ffprobe(workspace / "out" / "scenes" / "video.mp4")
-    assert abs(float(info["format"]["duration"]) - 12.0) < 0.2
+    assert abs(float(info["format"]["duration"]) - 13.0) < 0.2
