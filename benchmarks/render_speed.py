@@ -122,7 +122,8 @@ def naive_pipeline(plan, jobs, audio, ws, preview) -> float:
     for job in jobs:
         scratch = ws / "naive" / job["segment"]
         scratch.mkdir(parents=True)
-        raws.append(render_scene(job, scratch))
+        job = {**job, "timing": {**job["timing"], "render_holds": True}}   # Manim renders every frame
+        raws.append(render_scene(job, scratch)[0])
     w, h = plan.settings.width, plan.settings.height
     base = concatenate_videoclips([VideoFileClip(str(p)) for p in raws])
     layers = [base]

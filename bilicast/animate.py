@@ -15,8 +15,9 @@ from .errors import StageError
 from .media import run_ffmpeg, video_encode_args
 
 
-def render_scene(job: dict, media: Path) -> Path:
-    """Render one segment's scene with Manim; return the raw movie path."""
+def render_scene(job: dict, media: Path) -> tuple[Path, list]:
+    """Render one segment's scene with Manim; return the raw movie path and
+    its holds (frame index, extra copies)."""
     import manim
     from manim import tempconfig
 
@@ -27,21 +28,29 @@ def render_scene(job: dict, media: Path) -> Path:
     settings = {
         "pixel_width": job["width"], "pixel_height": job["height"], "frame_rate": job["fps"],
         "media_dir": str(media), "output_file": job["slug"], "progress_bar": "none",
-        "verbosity": "ERROR", "disable_caching": True, "write_to_movie": True, "format": "mp4",
+        "verbosity": "ERROR", "disable_caching": True,
+        # Manim's file is an intermediate (finish_segment encodes the delivery file):
+        # encode it fast and nearly lossless instead of Manim's default medium/crf 23.
+        "video_encoder_options": {"preset": "ultrafast", "crf": "12"}, "write_to_movie": True, "format": "mp4",
     }
     with tempconfig(settings):
         manim.config.frame_width = manim.config.frame_height * job["width"] / job["height"]
         scene = scene_cls(params=job["params"], timing=job["timing"], style=job["style"])
         scene.render()
-        return Path(scene.renderer.file_writer.movie_file_path)
+        return Path(scene.renderer.file_writer.movie_file_path), scene.holds
 
 
-def finish_segment(raw: Path, job: dict, target: Path) -> None:
-    """Re-encode to the delivery spec with exactly the planned frame count
-    (holding the last frame if Manim came out short), composite the chart
+def finish_segment(raw: Path, holds: list, job: dict, target: Path) -> None:
+    """Re-encode to the delivery spec: expand the holds (one rendered frame
+    repeated), make exactly the planned frame count, composite the chart
     overlay if any, and burn in subtitles."""
     inputs = ["-i", str(raw)]
-    graph = f"[0:v]tpad=stop_mode=clone:stop_duration={job['timing']['duration'] + 1:.3f}[v0]"
+    loops, added = [], 0
+    for index, extra in holds:   # earlier holds shift later frames by what they added
+        loops.append(f"loop=loop={extra}:size=1:start={index + added}")
+        added += extra
+    graph = ("[0:v]" + "".join(f"{x}," for x in loops) + f"setpts=N/({job['fps']}*TB),"
+             f"tpad=stop_mode=clone:stop_duration={job['timing']['duration'] + 1:.3f}[v0]")
     last = "v0"
     overlay = job.get("overlay")
     if overlay:
@@ -71,8 +80,8 @@ def build_segment(job: dict) -> float:
     # of the same episode at once never write the same partial files.
     scratch = Path(tempfile.mkdtemp(prefix=f"{job['segment']}-", dir=Path(job["scratch"])))
     try:
-        raw = render_scene(job, scratch)
-        finish_segment(raw, job, target)
+        raw, holds = render_scene(job, scratch)
+        finish_segment(raw, holds, job, target)
     except StageError:
         raise
     except Exception as e:   # a scene bug: report it with the scene's traceback

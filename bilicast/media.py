@@ -88,7 +88,7 @@ def video_encode_args(fps: int, preview: bool) -> list[str]:
     """H.264 High, yuv420p, a keyframe every 2 s (Bilibili wants one at least
     every 10 s), peak bitrate well under the 60 Mbps limit."""
     return ["-c:v", "libx264", "-profile:v", "high", "-pix_fmt", "yuv420p",
-            "-preset", "veryfast" if preview else "faster", "-crf", "23" if preview else "18",
+            "-preset", "veryfast", "-crf", "23" if preview else "18",
             "-maxrate", "40M", "-bufsize", "80M", "-g", str(2 * fps), "-r", str(fps),
             "-video_track_timescale", str(fps * 1000)]
 

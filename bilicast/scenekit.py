@@ -32,6 +32,8 @@ class BilicastScene(mn.Scene):
         self.params = self.Params.model_validate(params)
         self.timing = timing          # {"duration": s, "lines": [{"start", "end", "text"}]}
         self.style = style
+        self.holds: list[tuple[int, int]] = []   # (index of a rendered frame, extra copies of it)
+        self.held_frames = 0
         super().__init__(**kwargs)
 
     # -- for scene authors -------------------------------------------------
@@ -47,14 +49,31 @@ class BilicastScene(mn.Scene):
             t.scale_to_fit_width(max_width)
         return t
 
+    # Holds are where explainer videos spend most of their time. Manim renders
+    # one frame of a held picture; `holds` records how many more copies of it
+    # the finishing step (ffmpeg's loop filter) puts in, so Manim never renders
+    # or encodes the still frames.
+    @property
+    def fps(self) -> int:
+        return self.camera.frame_rate
+
     @property
     def now(self) -> float:
-        return self.renderer.time
+        """Segment time (seconds) of the next frame, holds included."""
+        return (round(self.renderer.time * self.fps) + self.held_frames) / self.fps
 
     def wait_until(self, t: float) -> None:
         """Hold the picture until segment time t (seconds)."""
-        if t - self.now > 1e-3:
-            self.wait(t - self.now)
+        frames = round((t - self.now) * self.fps)
+        if frames <= 0:
+            return
+        if self.timing.get("render_holds"):   # plain Manim behaviour (benchmarks compare against it)
+            self.wait(frames / self.fps)
+            return
+        self.wait(1 / self.fps)
+        if frames > 1:
+            self.holds.append((round(self.renderer.time * self.fps) - 1, frames - 1))
+            self.held_frames += frames - 1
 
     # -- beats -------------------------------------------------------------
     # A scene with beats overrides beat_count() (e.g. one per step) and plays
@@ -70,7 +89,7 @@ class BilicastScene(mn.Scene):
         start, run_time = self.timing["beats"][str(k)]
         # A play's first frame still shows the old picture: start one frame
         # early so the first changed frame lands on the planned start.
-        self.wait_until(start - 1 / self.camera.frame_rate)
+        self.wait_until(start - 1 / self.fps)
         # Ease-out: the change is visible from the first frame, so the beat lands on the word.
         self.play(*animations, run_time=run_time, rate_func=mn.rate_functions.ease_out_cubic)
 

@@ -55,11 +55,9 @@ class Strict(BaseModel):
             allowed = sorted(cls.model_fields)
             for key in data:
                 if key not in cls.model_fields:
-                    close = difflib.get_close_matches(str(key), allowed, n=1)
                     raise PydanticCustomError(
                         "unknown_key", "unknown key '{key}'",
-                        {"key": key, "hint": (f"did you mean '{close[0]}'? " if close else "")
-                         + "allowed keys here: " + ", ".join(allowed)})
+                        {"key": key, "hint": did_you_mean(key, allowed) + "allowed keys here: " + ", ".join(allowed)})
         return data
 
 
@@ -313,6 +311,18 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     return out
 
 
+def _unknown(located, path: tuple, kind: str, name: str, known: list[str]) -> Problem:
+    """An unknown scene or demo name, with the closest known one."""
+    line, col = located.position(path)
+    return Problem(line, col, _where(path), f"unknown {kind} '{name}'",
+                   did_you_mean(name, known) + f"{kind}s in {kind}s/: " + ", ".join(known))
+
+
+def did_you_mean(name: str, known) -> str:
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
 def has_template(value) -> bool:
     if isinstance(value, str):
         return "{{" in value or "{%" in value
@@ -342,11 +352,7 @@ def _check_segments(script: Script, located, scenes) -> list[Problem]:
             continue
         scene_cls = scenes.get(seg.scene)
         if scene_cls is None:
-            line, col = located.position(("segments", i, "scene"))
-            close = difflib.get_close_matches(seg.scene, scenes.names(), n=1)
-            problems.append(Problem(line, col, f"segments[{i}].scene", f"unknown scene '{seg.scene}'",
-                                    (f"did you mean '{close[0]}'? " if close else "")
-                                    + "scenes in scenes/: " + ", ".join(scenes.names())))
+            problems.append(_unknown(located, ("segments", i, "scene"), "scene", seg.scene, scenes.names()))
             continue
         if has_template(seg.params):
             continue   # checked again once the templates are filled in (validate_resolved)
@@ -387,11 +393,7 @@ def _check_bench(script: Script, located, demos) -> list[Problem]:
         return problems
     for key, entry in script.bench.items():
         if entry.demo not in demos.names():
-            line, col = located.position(("bench", key, "demo"))
-            close = difflib.get_close_matches(entry.demo, demos.names(), n=1)
-            problems.append(Problem(line, col, f"bench.{key}.demo", f"unknown demo '{entry.demo}'",
-                                    (f"did you mean '{close[0]}'? " if close else "")
-                                    + "demos in demos/: " + ", ".join(demos.names())))
+            problems.append(_unknown(located, ("bench", key, "demo"), "demo", entry.demo, demos.names()))
             continue
         try:
             demos.module(entry.demo).Params.model_validate(entry.params)

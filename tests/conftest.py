@@ -7,6 +7,28 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+DEMOS = ["tflite_quantize", "serve_skew", "tf_function", "train_curve"]
+
+
+@pytest.fixture(scope="session")
+def tiny_workspace(tmp_path_factory):
+    """A workspace where every demo has run once for real in --tiny mode
+    (shared by the bench tests and the season renders)."""
+    import shutil
+    import subprocess
+    import sys
+    ws = tmp_path_factory.mktemp("season")
+    for folder in ("scenes", "assets"):
+        (ws / folder).symlink_to(ROOT / folder)
+    shutil.copytree(ROOT / "demos", ws / "demos")
+    shutil.copytree(ROOT / "scripts", ws / "scripts")
+    for demo in DEMOS:
+        proc = subprocess.run([sys.executable, "-m", "bilicast.cli", "bench", "--demo", demo, "--tiny"],
+                              capture_output=True, text=True, cwd=ws)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return ws
+
+
 @pytest.fixture
 def workspace(tmp_path):
     """A fresh workspace (own cache, own output) using the project's scenes."""
