@@ -1,6 +1,7 @@
-"""Segment stage: Manim renders the scene, ffmpeg finishes it at the delivery
-spec (exact frame count, burned-in subtitles). Runs in worker processes, one
-segment per call, because Manim's config is process-global."""
+"""Segment stage: Manim renders the scene (one frame per hold), ffmpeg finishes
+it at the delivery spec (holds expanded, exact frame count, overlay, burned-in
+subtitles). Runs in worker processes, one segment per call, because Manim's
+config is process-global."""
 from __future__ import annotations
 
 import logging

@@ -41,7 +41,7 @@ def run(p: Params, ctx):
     ctx.series["epoch.seconds"] = seconds
     ctx.metric("train.seconds", sum(seconds), "s")
     ctx.metric("epoch.first_s", seconds[0], "s")   # includes graph tracing
-    ctx.timings["epoch"] = summarize([s * 1000 for s in seconds[1:]], warmup=1, threads=os.cpu_count() or 1)
+    ctx.timings["epoch.time"] = summarize([s * 1000 for s in seconds[1:]], warmup=1, threads=os.cpu_count() or 1)
 
     predicted = np.argmax(model.predict(xte, verbose=0), axis=1)
     confusion = np.zeros((10, 10), dtype=int)
