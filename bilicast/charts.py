@@ -14,7 +14,7 @@ from .results import Result
 CHARTS = ("bar_compare", "latency", "size_vs_accuracy", "training_curve", "confusion")
 
 
-def _setup(style, size):
+def _setup(style, size, font_scale):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -23,7 +23,7 @@ def _setup(style, size):
     for bold in (False, True):
         font_manager.fontManager.addfont(str(font_file(bold)))
     w, h = size
-    scale = h / 1080
+    scale = font_scale
     plt.rcParams.update({
         "font.family": ["Noto Sans CJK SC", "Noto Sans CJK JP", "DejaVu Sans"], "font.size": 26 * scale,
         "axes.titlesize": 40 * scale, "axes.labelsize": 28 * scale, "xtick.labelsize": 26 * scale,
@@ -69,10 +69,13 @@ def inputs(kind: str, result: Result, fields: list[str] | None = None) -> dict:
 
 
 def render_chart(kind: str, result: Result, style, size: tuple[int, int], target: Path, title: str = "",
-                 provenance: str = "", fields: list[str] | None = None) -> list[tuple[str, float, str, str]]:
-    """Draw `kind` from `result` into a PNG of `size`; returns (text, value, field, filter) shown."""
-    plt, fig, scale = _setup(style, size)
-    ax = fig.add_axes([0.1, 0.2, 0.85, 0.62])
+                 provenance: str = "", fields: list[str] | None = None,
+                 video_height: int | None = None) -> list[tuple[str, float, str, str]]:
+    """Draw `kind` from `result` into a PNG of `size` (a panel of a video
+    `video_height` tall: text is sized for the video, not the panel); returns
+    (text, value, field, filter) for each number it prints."""
+    plt, fig, scale = _setup(style, size, (video_height or size[1]) / 1080)
+    ax = fig.add_axes([0.26 if kind == "latency" else 0.14, 0.2, 0.7 if kind == "latency" else 0.8, 0.62])
     shown: list[tuple[str, float, str, str]] = []
     colours = [style.accent, style.highlight, "#f6c453", "#6bd490", "#b084f5", "#f08a5d"]
 
@@ -109,11 +112,10 @@ def render_chart(kind: str, result: Result, style, size: tuple[int, int], target
         variants = [v for v in sizes if v in accs]
         for i, v in enumerate(variants):
             ax.scatter(sizes[v], accs[v] * 100, s=900 * scale, color=colours[i % len(colours)], zorder=3)
-            text = f"{v}  {FILTERS['mb'](sizes[v])} · {FILTERS['pct'](accs[v])}"
-            ax.annotate(text, (sizes[v], accs[v] * 100), xytext=(22 * scale, -6 * scale), textcoords="offset points",
-                        fontsize=24 * scale)
-            shown += [(FILTERS["mb"](sizes[v]), sizes[v], f"{v}.size_mb", "mb"),
-                      (FILTERS["pct"](accs[v]), accs[v], f"{v}.acc", "pct")]
+            text = f"{v} {FILTERS['mb'](sizes[v])}"
+            ax.annotate(text, (sizes[v], accs[v] * 100), xytext=(0, 22 * scale), textcoords="offset points",
+                        ha="center", fontsize=24 * scale, rotation=20)
+            shown.append((FILTERS["mb"](sizes[v]), sizes[v], f"{v}.size_mb", "mb"))
         ax.set_xlabel("模型体积 (MB)")
         ax.set_ylabel("测试准确率 (%)")
         ax.margins(x=0.35, y=0.25)

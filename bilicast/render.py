@@ -166,7 +166,7 @@ def render_overlay(plan: Plan, episode: Episode, index: int) -> dict | None:
         shown = None
     if shown is None:
         shown = charts.render_chart(ov.chart, result, plan.script.episode.style, box[:2], png, ov.title,
-                                    res.provenance[ov.data], ov.fields)
+                                    res.provenance[ov.data], ov.fields, video_height=h)
         write_text_atomic(numbers, json.dumps(shown, ensure_ascii=False))
     for text, value, field, how in shown:
         res.numbers.append(ShownNumber(f"segments[{index}].overlay", seg.id, text, value, how, (),

@@ -79,7 +79,13 @@ def evaluate(expr, lookup) -> float:
 
 
 def raw_value(result: Result, name: str) -> float:
-    """A result field by its dotted name: metrics, or timing.stat."""
+    """A result field by its name: a metric, timing.stat, or series:NAME:i[:j]."""
+    if name.startswith("series:"):
+        _, series, *index = name.split(":")
+        value = result.series[series]
+        for i in index:
+            value = value[int(i)]
+        return float(value)
     if name in result.metrics:
         return result.metrics[name].value
     timing, _, stat = name.rpartition(".")
@@ -131,6 +137,12 @@ def _to_namespace(tree, path=""):
     return tree
 
 
+def _measured_series(values, file, path):
+    if isinstance(values, list):
+        return [_measured_series(v, file, f"{path}:{i}") for i, v in enumerate(values)]
+    return Measured(values, ("src", file, path))
+
+
 def provenance_line(result: Result) -> str:
     p = result.provenance
     threads = {t.threads for t in result.timings.values()}
@@ -150,7 +162,7 @@ def result_namespace(key: str, result: Result, file: str) -> Namespace:
         stats.update(samples=t.samples, warmup=t.warmup, threads=t.threads)
         flat[name] = Namespace(stats, f"{key}.{name}")
     tree = _nest(flat)
-    tree["series"] = result.series
+    tree["series"] = {name: _measured_series(values, file, f"series:{name}") for name, values in result.series.items()}
     tree["notes"] = result.notes
     tree["provenance"] = provenance_line(result)
     return _to_namespace(tree, key)

@@ -10,8 +10,8 @@ from .timeline import SegmentTiming
 
 # Atoms a line break must never split: a Latin word or number together with its
 # unit (80MB, 3.5 ms, 95%, CIFAR-10, @tf.function, 12毫秒); else one character.
-_UNITS = r"(?:\s?(?:ms|MB|KB|GB|fps|FPS|s|x|%)\b|毫秒|秒|帧|倍|兆|个|层|张|次|轮|分钟|小时|%)"
-_ATOM = re.compile(rf"[@#]?[A-Za-z0-9_][A-Za-z0-9_.\-+/:%]*{_UNITS}?|\s+|.", re.S)
+_UNITS = r"(?:\s?(?:(?:ms|MB|KB|GB|fps|FPS|s|x)(?![A-Za-z])|毫秒|秒|帧|倍|兆|个|层|张|次|轮|分钟|小时|%|×))"
+_ATOM = re.compile(rf"[−+±-]?[@#]?[A-Za-z0-9_][A-Za-z0-9_.\-+/:%]*{_UNITS}?|\s+|.", re.S)
 _BREAK_AFTER = set("，。！？；：、,.!?;:）)」』”")
 _NO_LINE_START = set("，。！？；：、,.!?;:）)」』”%")
 _TRAILING = "，。；、,;"
@@ -31,7 +31,16 @@ def width(text: str) -> float:
 
 def wrap(text: str, max_chars: int) -> list[str]:
     """Break text into lines of at most max_chars full-width characters,
-    preferring breaks after punctuation, never inside a word or number+unit."""
+    preferring breaks after punctuation, never inside a word or number+unit,
+    and without a one- or two-character last line."""
+    return _wrap(text, max_chars, balance=True)
+
+
+def wrap_greedy(text: str, max_chars: int) -> list[str]:
+    return _wrap(text, max_chars, balance=False)
+
+
+def _wrap(text: str, max_chars: int, balance: bool) -> list[str]:
     atoms = _ATOM.findall(text.strip())
     lines, current, last_break = [], [], None
     for atom in atoms:
@@ -55,7 +64,20 @@ def wrap(text: str, max_chars: int) -> list[str]:
             last_break = len(current)
     if current:
         lines.append("".join(current))
-    return [ln.strip() for ln in lines if ln.strip()]
+    lines = [ln.strip() for ln in lines if ln.strip()]
+    if not balance:
+        return lines
+    # No widows: a last line of a character or two reads badly; even the lines out.
+    if len(lines) > 1 and width(lines[-1]) < max_chars * 0.3:
+        even = max_chars
+        while even > max_chars // 2:
+            even -= 1
+            shorter = wrap_greedy(text, even)
+            if len(shorter) != len(lines):
+                break
+            if width(shorter[-1]) >= max_chars * 0.3:
+                return shorter
+    return lines
 
 
 def _tidy(line: str) -> str:

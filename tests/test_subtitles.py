@@ -50,3 +50,10 @@ def test_srt_and_ass_parse_with_the_same_timing():
     assert [(e.start, e.end) for e in srt] == [(e.start, e.end) for e in ass] == [(500, 1500), (2000, 3250)]
     assert [e.plaintext for e in srt] == ["第一句", "第二句！"]
     assert ass.styles["Default"].fontname == "Noto Sans CJK SC"
+
+
+def test_no_widow_and_signed_numbers_stay_whole():
+    assert wrap("速度要在真机上测，服务器上的数字只能参考。", 20) == ["速度要在真机上测，", "服务器上的数字只能参考。"]
+    lines = wrap("精度呢？量化前后，测试准确率变化了−0.2%。", 14)
+    assert any("−0.2%" in ln for ln in lines), lines
+    assert any("6.68 MB" in ln for ln in wrap("最直接的办法是量化。MobileNetV2从6.68 MB降到了1.89 MB。", 20))
