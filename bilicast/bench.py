@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from .cache import atomic_path, digest, file_hash, write_text_atomic
 from .errors import StageError, UserError
@@ -93,11 +96,14 @@ def run_demo(registry: DemoRegistry, name: str, params: dict, results_dir: Path,
             tail = "\n".join(log.strip().splitlines()[-25:])
             raise StageError(f"demo {name} failed; the previous result (if any) is untouched. Full log: {log_path}",
                              tail)
-        result = Result.model_validate_json(out.read_text(encoding="utf-8"))
+        try:
+            result = Result.model_validate_json(out.read_text(encoding="utf-8"))
+        except ValidationError as e:   # the demo recorded something the schema refuses
+            raise StageError(f"demo {name} wrote a result that does not match the schema; log: {log_path}",
+                             str(e)) from None
         # Artifacts (TensorBoard logs, models) move beside the result.
         if any(tmp_work.iterdir()):
             if workdir.exists():
-                import shutil
                 shutil.rmtree(workdir)
             tmp_work.rename(workdir)
             result = result.model_copy(update={"artifacts": {

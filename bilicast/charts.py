@@ -105,6 +105,7 @@ def render_chart(kind: str, result: Result, style, size: tuple[int, int], target
                         fontsize=26 * scale, fontweight="bold")
             shown.append((text, t.median, f"{name}.median", "ms"))
         ax.set_yticks(list(y), labels)
+        ax.set_xlim(0, max(t.p90 for t in timings) * 1.4)   # room for the value labels
         ax.invert_yaxis()
         ax.set_xlabel("毫秒（中位数，误差线：最小值–p90）")
     elif kind == "size_vs_accuracy":
@@ -113,12 +114,14 @@ def render_chart(kind: str, result: Result, style, size: tuple[int, int], target
         for i, v in enumerate(variants):
             ax.scatter(sizes[v], accs[v] * 100, s=900 * scale, color=colours[i % len(colours)], zorder=3)
             text = f"{v} {FILTERS['mb'](sizes[v])}"
-            ax.annotate(text, (sizes[v], accs[v] * 100), xytext=(0, 22 * scale), textcoords="offset points",
-                        ha="center", fontsize=24 * scale, rotation=20)
+            above = i % 2 == 0   # alternate above/below: variants of equal size and accuracy stay readable
+            ax.annotate(text, (sizes[v], accs[v] * 100), xytext=(0, (22 if above else -44) * scale),
+                        textcoords="offset points", ha="center", fontsize=24 * scale)
             shown.append((FILTERS["mb"](sizes[v]), sizes[v], f"{v}.size_mb", "mb"))
         ax.set_xlabel("模型体积 (MB)")
         ax.set_ylabel("测试准确率 (%)")
-        ax.margins(x=0.35, y=0.25)
+        ax.margins(x=0.35, y=0.6)
+        ax.set_ylim(top=min(100.5, ax.get_ylim()[1]))
     elif kind == "training_curve":
         s = result.series
         epochs = range(1, len(s["train.loss"]) + 1)

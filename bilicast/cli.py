@@ -10,18 +10,6 @@ from .errors import StageError, UserError
 from .yamlsource import ScriptProblems
 
 
-def _load(path: str):
-    """Validate one script against the scenes and demos of its workspace."""
-    from .bench import DemoRegistry
-    from .scenekit import SceneRegistry
-    from .script import load_script
-    from .workspace import find_workspace
-
-    workspace = find_workspace(Path(path))
-    scenes = SceneRegistry(workspace)
-    return load_script(path, scenes, DemoRegistry(workspace), workspace), scenes, workspace
-
-
 def cmd_validate(args) -> int:
     from .render import load_episode
 
@@ -123,20 +111,20 @@ def cmd_bench(args) -> int:
     if args.demo:
         runs = [(args.demo, args.demo, dict(_parse_param(p) for p in args.param))]
     else:
-        script, _, _ = _load(args.script)
+        from .script import load_script
+        script = load_script(args.script, demos=registry, workspace=workspace)
         runs = [(key, entry.demo, entry.params) for key, entry in script.bench.items()]
         if not runs:
             print(f"{args.script}: the script has no `bench:` entries; nothing to run")
             return 0
     for key, demo, params in runs:
+        from pydantic import ValidationError
         try:
             result, path, what = bench.run_demo(registry, demo, params, results_dir, tiny=args.tiny,
                                                 force=args.force)
-        except Exception as e:
-            from pydantic import ValidationError
-            if isinstance(e, ValidationError):
-                raise UserError(f"demo {demo}: bad params: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}") from None
-            raise
+        except ValidationError as e:   # --param values that the demo's Params refuse
+            err = e.errors()[0]
+            raise UserError(f"demo {demo}: bad param {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
         print(f"== {key}: {demo} ({what}) {path}")
         print(bench.summary(result))
     return 0
