@@ -476,13 +476,9 @@ def describe_plan(episode: Episode, out_root: Path, preview: bool = False) -> st
     head = (f"{episode.script.episode.id}: {len(segment_jobs)} segments, {plan.duration:.1f} s at "
             f"{settings.width}x{settings.height} {settings.fps} fps")
     out_dir = out_root / episode.script.episode.id
-    voice = [(a.path, 0) for a in plan.line_audio.values()]
-    audio_state = "narration cached" if voice else "silent"
+    audio_state = f"{len(plan.line_audio)} voiced lines ready" if plan.line_audio else "silent"
     tail = f"  estimated render time: ~{total:.0f} s" if total else "  nothing to render"
     if not total:
-        key_ready = all(_is_cached(j) for j in segment_jobs)
-        if key_ready:
-            audio = build_audio_track(plan)
-            current = bundle_is_current(out_dir, bundle_key(plan, segment_jobs, audio))
-            tail += "; bundle up to date" if current else "; bundle to assemble (seconds)"
+        current = bundle_is_current(out_dir, bundle_key(plan, segment_jobs, build_audio_track(plan)))
+        tail += "; bundle up to date" if current else "; bundle to assemble (seconds)"
     return "\n".join([head, *rows, f"  audio: {audio_state}", tail])
