@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from .errors import StageError, UserError
-from .media import probe
+from .media import probe, top_level_boxes
 
 MAX_VIDEO_BPS = 60_000_000
 MAX_AUDIO_BPS = 320_000
@@ -37,25 +37,6 @@ def _packets(path: Path, stream: str) -> list[tuple[float, int, bool]]:
         if len(parts) >= 3 and parts[0] not in ("", "N/A"):
             packets.append((float(parts[0]), int(parts[1]), "K" in parts[2]))
     return sorted(packets)
-
-
-def _atoms(path: Path) -> list[str]:
-    names = []
-    with open(path, "rb") as f:
-        while True:
-            head = f.read(8)
-            if len(head) < 8:
-                break
-            size = int.from_bytes(head[:4], "big")
-            names.append(head[4:].decode("latin-1"))
-            if size == 1:
-                size = int.from_bytes(f.read(8), "big") - 8
-            elif size == 0:
-                break
-            if size < 8:
-                break
-            f.seek(size - 8, 1)
-    return names
 
 
 def check_video(path: Path) -> list[Check]:
@@ -101,7 +82,7 @@ def check_video(path: Path) -> list[Check]:
         checks.append(Check("audio 48 kHz", rate == 48000, f"{rate} Hz"))
         checks.append(Check("audio stereo", channels == 2, f"{channels} channel(s)"))
         checks.append(Check("audio bitrate <= 320 kbps", 0 < bps <= MAX_AUDIO_BPS, f"{bps // 1000} kbps"))
-    atoms = _atoms(path)
+    atoms = top_level_boxes(path)[0]
     fast = "moov" in atoms and "mdat" in atoms and atoms.index("moov") < atoms.index("mdat")
     checks.append(Check("moov before mdat (+faststart)", fast, " ".join(atoms[:5])))
     return checks

@@ -27,8 +27,8 @@ def cmd_validate(args) -> int:
 
 
 def _list_bundle(out_dir: Path) -> None:
-    for name in ("video.mp4", "subtitles.srt", "subtitles.ass", "subtitles.bcc.json", "cover.jpg",
-                 "cover_4x3.jpg", "description.txt", "upload.yaml", "numbers.json", "timeline.json", "storyboard.png"):
+    from .render import BUNDLE
+    for name in (*BUNDLE, "numbers.json"):   # numbers.json: when the script shows results
         if (out_dir / name).exists():
             print(f"  {out_dir / name}")
 

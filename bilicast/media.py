@@ -61,27 +61,34 @@ def probe(path) -> dict:
     return json.loads(proc.stdout)
 
 
-def is_valid_video(path) -> bool:
-    """Cheap structural check of an MP4 we wrote: its top-level boxes add up to
-    the file size and include moov and mdat. A truncated or partial file fails.
-    (Writes are atomic, so this only has to catch damage done afterwards.)"""
+def top_level_boxes(path) -> tuple[list[str], bool]:
+    """An MP4's top-level box names in file order, and whether the boxes add
+    up exactly to the file size (a truncated file's do not)."""
     from pathlib import Path
     path = Path(path)
-    size, pos, names = path.stat().st_size, 0, set()
+    size, pos, names = path.stat().st_size, 0, []
     with open(path, "rb") as f:
         while pos < size:
             f.seek(pos)
             head = f.read(16)
             if len(head) < 8:
-                return False
+                return names, False
             box = int.from_bytes(head[:4], "big")
             if box == 1:
                 box = int.from_bytes(head[8:16], "big")
-            if box < 8:
-                return False
-            names.add(head[4:8])
+            if box < 8:   # 0 ("to the end of the file") never appears in files we write
+                return names, False
+            names.append(head[4:8].decode("latin-1"))
             pos += box
-    return pos == size and {b"moov", b"mdat"} <= names
+    return names, pos == size
+
+
+def is_valid_video(path) -> bool:
+    """Cheap structural check of an MP4 we wrote: complete top-level boxes,
+    moov and mdat among them. (Writes are atomic, so this only has to catch
+    damage done afterwards.)"""
+    names, complete = top_level_boxes(path)
+    return complete and {"moov", "mdat"} <= set(names)
 
 
 def video_encode_args(fps: int, preview: bool) -> list[str]:

@@ -66,7 +66,8 @@ def wav_seconds(path: Path) -> float:
         return w.getnframes() / w.getframerate()
 
 
-def _usable(path: Path) -> bool:
+def usable_wav(path: Path) -> bool:
+    """A cached WAV counts only if it reads back (else it is a miss, with a warning)."""
     return usable(path, lambda p: wav_seconds(p) > 0)
 
 
@@ -91,20 +92,19 @@ def prepare(script: Script, base: Path, cache: Cache, progress=None) -> dict[tup
     for i, seg in enumerate(script.segments):
         mode = line_mode(script, seg)
         for j, line in enumerate(seg.narration):
-            if line.audio:
-                source = base / line.audio
-                key = digest({"take": file_hash(source)})
+            if progress:
+                progress()
+            if line.audio or seg.audio:
+                if line.audio:   # one take per line
+                    source, start, end = base / line.audio, 0.0, None
+                else:            # one take for the segment, cut at the line starts
+                    starts = seg.audio.starts
+                    source, start, end = base / seg.audio.file, starts[j], (starts[j + 1] if j + 1 < len(starts)
+                                                                            else None)
+                key = digest({"take": file_hash(source), "start": start, "end": end})
                 path = cache.entry("takes", f"{seg.id}-{j}", key, "wav")
-                if not _usable(path):
-                    _to_48k_stereo(source, path)
-            elif seg.audio:
-                source = base / seg.audio.file
-                starts = seg.audio.starts
-                end = starts[j + 1] if j + 1 < len(starts) else None
-                key = digest({"take": file_hash(source), "start": starts[j], "end": end})
-                path = cache.entry("takes", f"{seg.id}-{j}", key, "wav")
-                if not _usable(path):
-                    _to_48k_stereo(source, path, starts[j], end)
+                if not usable_wav(path):
+                    _to_48k_stereo(source, path, start, end)
             elif mode == "tts":
                 if backend is None:
                     if voice.backend not in BACKENDS:
@@ -113,7 +113,7 @@ def prepare(script: Script, base: Path, cache: Cache, progress=None) -> dict[tup
                     backend_version = backend.version()
                 key = digest({"text": line.text, "voice": voice.model_dump(), "backend": backend_version})
                 path = cache.entry("tts", f"{seg.id}-{j}", key, "wav")
-                if not _usable(path):
+                if not usable_wav(path):
                     raw = path.with_suffix(".raw.wav")
                     raw.parent.mkdir(parents=True, exist_ok=True)
                     backend.synthesize(line.text, voice, raw)
@@ -124,6 +124,4 @@ def prepare(script: Script, base: Path, cache: Cache, progress=None) -> dict[tup
             else:
                 continue
             out[(i, j)] = LineAudio(path, wav_seconds(path))
-            if progress:
-                progress()
     return out

@@ -110,8 +110,8 @@ def make_plan(script: Script, workspace: Path, preview: bool = False, scenes=Non
     scenes = scenes or SceneRegistry(workspace)
     settings = RenderSettings.for_script(script, preview)
     cache = Cache(workspace / ".cache")
-    voiced = sum(1 for s in script.segments for _ in s.narration)
-    with tqdm(total=voiced, desc="narration", unit="line", file=sys.stderr, leave=False, disable=None) as bar:
+    lines = sum(len(s.narration) for s in script.segments)
+    with tqdm(total=lines, desc="narration", unit="line", file=sys.stderr, leave=False, disable=None) as bar:
         line_audio = narrate.prepare(script, workspace, cache, progress=lambda: bar.update(1))
     beat_info = {}
     for i, seg in enumerate(script.segments):
@@ -303,7 +303,7 @@ def build_audio_track(plan: Plan) -> Path:
     aac = wav.with_suffix(".m4a")
     if usable(aac, lambda p: p.stat().st_size > 0):
         return aac
-    if not narrate._usable(wav):
+    if not narrate.usable_wav(wav):
         assemble.build_audio(plan.duration, voice, wav, music)
     assemble.encode_audio(wav, aac)
     return aac
