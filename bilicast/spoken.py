@@ -34,14 +34,14 @@ LEXICON = {
     "TFLiteConverter": "踢艾弗莱特康沃特", "Converter": "康沃特", "Interpreter": "因特普瑞特",
     "tf.function": "踢艾弗点方克申", "tf.image": "踢艾弗点伊美吉", "tf.data": "踢艾弗点迪塔", "function": "方克申",
     "Python": "派森", "NumPy": "南派", "OpenCV": "欧喷西维", "MLOps": "艾姆艾勒欧普斯", "DevOps": "德沃普斯",
-    "App": "艾普", "Eager": "伊格", "Trainer": "切纳", "Evaluator": "伊维留诶特", "Serving": "瑟文",
+    "App": "艾普", "Eager": "伊格", "Trainer": "切纳", "Evaluator": "伊维留诶特",
     "Transform": "全斯佛姆", "Pusher": "普舍", "Optimization": "奥普替迈泽申", "CUDA": "库达",
     "cuDNN": "库迪恩恩", "Bilibili": "哔哩哔哩", "epoch": "伊泊克", "epochs": "伊泊克", "Android": "安卓",
     "iOS": "艾欧艾斯", "XNNPACK": "艾克斯恩恩派克", "Flex": "弗莱克斯", "Lite": "莱特", "Model": "莫德尔",
     "batch": "拜奇", "Dropout": "卓普奥特", "Dense": "丹斯", "Conv2D": "康夫兔迪", "ReLU": "瑞鲁",
     "Softmax": "索夫特麦克斯", "Adam": "亚当", "GitHub": "吉特哈布", "Manim": "马尼姆", "TF": "踢艾弗",
     "Google": "谷歌", "Jupyter": "朱皮特", "Colab": "扣莱布", "Linux": "林纳克斯", "Windows": "温豆斯",
-    "ARM": "阿姆", "x86": "艾克斯八六", "RGB": "阿尔吉必", "BGR": "必吉阿尔",
+    "ARM": "阿姆", "loss": "落斯", "Toolkit": "图尔吉特", "accuracy": "阿克瑞西", "Serving": "瑟文", "x86": "艾克斯八六", "RGB": "阿尔吉必", "BGR": "必吉阿尔",
 }
 
 # Units after a number, read as a presenter says them.
