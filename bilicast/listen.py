@@ -24,13 +24,14 @@ import numpy as np
 
 from .cache import atomic_path
 from .errors import StageError, UserError
-from .spoken import to_spoken
+from .spoken import say_latin_words
 
 INSTALL_HINT = ("the listening check needs the `speech` extra: `.venv/bin/pip install -e '.[speech]'` "
                 "(make setup installs it)")
 PROMPT = "以下是普通话的句子，使用简体中文。"
 FLAG_CER = 0.20          # a line above this would not be understood
 RATE = 16000
+PAD = 0.1                # seconds of pause kept around a line (lines are 0.3 s apart)
 
 
 def model_path() -> Path:
@@ -129,17 +130,27 @@ def cn_value(words: str) -> str:
 
 
 def comparable(text: str, pronounce: dict | None = None) -> str:
-    """What `text` says, as Chinese characters: simplified, numbers written
-    either way brought to one reading, Latin terms through the lexicon."""
-    text = _CN_NUMBER.sub(lambda m: cn_value(m.group()), simplified(text))
-    return "".join(re.findall(r"[\u4e00-\u9fff]", to_spoken(text, pronounce).text))
+    """What `text` says, in one normal form: simplified characters; numbers as
+    digits whichever way they were written (五百五十一千 and 551,000 are both
+    551000; 百分之九十九点二 and 99.2% are both %99.2; 第一 and 第1 are both 第1);
+    Latin terms as their readings; then Chinese characters, digits, '.' and '%' only."""
+    text = simplified(text).replace("百分之", "%")
+    text = re.sub(r"(\d[\d,]*(?:\.\d+)?)\s*[%％]", r"%\1", text)
+    text = re.sub(r"[-−](?=%?\d)", "负", text)
+    text = re.sub(r"(?<![\d.])1/(\d+(?:\.\d+)?)", r"\1分之1", text)
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
+    text = _CN_NUMBER.sub(lambda m: cn_value(m.group()), text)
+    text = say_latin_words(text, pronounce)
+    return "".join(re.findall(r"[\u4e00-\u9fff0-9.%]", text)).strip(".")
 
 
 def sounds(chars: str) -> list[str]:
     """Each character's syllable without tone: characters that sound alike
-    (权重 / 全中) compare equal, as they do for a listener."""
+    (权重 / 全中) compare equal, as they do for a listener. Digits and marks
+    stay themselves."""
     from pypinyin import Style, lazy_pinyin
-    return lazy_pinyin(chars, style=Style.NORMAL)
+    return [syllable for c in chars for syllable in
+            (lazy_pinyin(c, style=Style.NORMAL) if "\u4e00" <= c <= "\u9fff" else [c])]
 
 
 def edit_distance(a, b) -> int:
@@ -216,7 +227,8 @@ def check_speech(bundle: Path, progress=None) -> list[LineScore]:
     audio = read_audio(video)
     scores = []
     for row in rows:
-        a, b = int(row["start"] * RATE), int(row["end"] * RATE)
+        # a little of the pause on each side, so no first or last sound is clipped
+        a, b = int(max(0.0, row["start"] - PAD) * RATE), int((row["end"] + PAD) * RATE)
         heard, _ = recognizer.transcribe(audio[a:b])
         scores.append(score(row, heard, data.get("pronounce")))
         if progress:

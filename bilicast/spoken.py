@@ -26,17 +26,17 @@ LETTERS = {
 
 # The field's vocabulary. Keys match case-insensitively as whole tokens.
 LEXICON = {
-    "TensorFlow": "坦瑟弗洛", "Keras": "凯拉斯", "TFLite": "踢艾弗莱特", "LiteRT": "莱特阿尔踢",
-    "SavedModel": "赛弗德莫德尔", "TFX": "踢艾弗艾克斯", "TensorBoard": "坦瑟波德", "MobileNet": "莫拜尔耐特",
-    "MobileNetV2": "莫拜尔耐特维二", "CIFAR": "赛法", "scikit-learn": "赛基特勒恩", "sklearn": "艾斯凯勒恩",
-    "float32": "弗洛特三十二", "float16": "弗洛特十六", "float": "弗洛特", "int8": "因特八", "uint8": "优因特八",
-    "int": "因特", "fp32": "艾弗批三十二", "fp16": "艾弗批十六",
+    "TensorFlow": "坦色福楼", "Keras": "凯拉斯", "TFLite": "踢艾弗莱特", "LiteRT": "莱特阿尔踢",
+    "SavedModel": "塞夫德莫德尔", "TFX": "踢艾弗艾克斯", "TensorBoard": "坦色波德", "MobileNet": "摩拜耳奈特",
+    "MobileNetV2": "摩拜耳奈特维二", "CIFAR": "赛法", "scikit-learn": "赛基特勒恩", "sklearn": "艾斯凯勒恩",
+    "float32": "福楼特三十二", "float16": "福楼特十六", "float": "福楼特", "int8": "硬特八", "uint8": "优硬特八",
+    "int": "硬特", "fp32": "艾弗批三十二", "fp16": "艾弗批十六",
     "TFLiteConverter": "踢艾弗莱特康沃特", "Converter": "康沃特", "Interpreter": "因特普瑞特",
-    "tf.function": "踢艾弗点方克申", "tf.image": "踢艾弗点伊美吉", "tf.data": "踢艾弗点迪塔", "function": "方克申",
+    "tf.function": "踢艾弗点房克胜", "tf.image": "踢艾弗点伊美吉", "tf.data": "踢艾弗点迪塔", "function": "房克胜",
     "Python": "派森", "NumPy": "南派", "OpenCV": "欧喷西维", "MLOps": "艾姆艾勒欧普斯", "DevOps": "德沃普斯",
-    "App": "艾普", "Eager": "伊格", "Trainer": "切纳", "Evaluator": "伊维留诶特",
+    "App": "艾普", "Eager": "一格", "Trainer": "切纳", "Evaluator": "伊维留诶特",
     "Transform": "全斯佛姆", "Pusher": "普舍", "Optimization": "奥普替迈泽申", "CUDA": "库达",
-    "cuDNN": "库迪恩恩", "Bilibili": "哔哩哔哩", "epoch": "伊泊克", "epochs": "伊泊克", "Android": "安卓",
+    "cuDNN": "库迪恩恩", "Bilibili": "哔哩哔哩", "epoch": "一波克", "epochs": "一波克", "Android": "安卓",
     "iOS": "艾欧艾斯", "XNNPACK": "艾克斯恩恩派克", "Flex": "弗莱克斯", "Lite": "莱特", "Model": "莫德尔",
     "batch": "拜奇", "Dropout": "卓普奥特", "Dense": "丹斯", "Conv2D": "康夫兔迪", "ReLU": "瑞鲁",
     "Softmax": "索夫特麦克斯", "Adam": "亚当", "GitHub": "吉特哈布", "Manim": "马尼姆", "TF": "踢艾弗",
@@ -46,7 +46,7 @@ LEXICON = {
 
 # Units after a number, read as a presenter says them.
 UNITS = {
-    "KB": "千字节", "MB": "兆字节", "GB": "吉字节", "TB": "太字节", "B": "字节", "ms": "毫秒", "μs": "微秒",
+    "KB": "开必", "MB": "兆字节", "GB": "吉字节", "TB": "太字节", "B": "字节", "ms": "毫秒", "μs": "微秒",
     "us": "微秒", "ns": "纳秒", "s": "秒", "min": "分钟", "h": "小时", "FPS": "帧每秒", "fps": "帧每秒",
     "px": "像素", "GHz": "吉赫兹", "MHz": "兆赫兹", "Hz": "赫兹", "dB": "分贝", "K": "千", "M": "百万",
     "x": "倍", "×": "倍", "%": "",
@@ -54,6 +54,7 @@ UNITS = {
 
 VERSIONED = {"tf", "tensorflow", "python", "keras", "litert", "numpy", "manim", "moviepy", "cuda", "ios", "android"}
 
+_WORD = r"[A-Za-z][A-Za-z0-9]*(?:[.\-][A-Za-z0-9]+)*"
 _NUM = r"[0-9][0-9,]*(?:\.[0-9]+)?"
 _UNIT = "|".join(sorted((re.escape(u) for u in UNITS), key=len, reverse=True))
 _TOKEN = re.compile(
@@ -61,7 +62,7 @@ _TOKEN = re.compile(
     rf"|(?P<version>(?<![0-9.])\d+\.\d+\.\d+(?![0-9.]))"
     rf"|(?P<frac>(?<![\d.])1/(?P<den>{_NUM}))"
     rf"|(?P<sign>[-−+±])?(?P<num>(?<![A-Za-z0-9_.]){_NUM})\s*(?P<unit>(?:{_UNIT})(?![A-Za-z]))?"
-    rf"|(?P<word>[A-Za-z][A-Za-z0-9]*(?:[.\-][A-Za-z0-9]+)*)"
+    rf"|(?P<word>{_WORD})"
 )
 
 
@@ -123,6 +124,18 @@ def spell(word: str) -> str:
     return "".join(LETTERS.get(c.upper(), read_digits(c) if c.isdigit() else "") for c in word)
 
 
+def lexicon_with(overrides: dict[str, str] | None) -> dict[str, str]:
+    lexicon = {k.lower(): v for k, v in LEXICON.items()}
+    lexicon.update({k.lower(): v for k, v in (overrides or {}).items()})
+    return lexicon
+
+
+def say_latin_words(text: str, overrides: dict[str, str] | None = None) -> str:
+    """Only the Latin words of `text` replaced by their readings (numbers untouched)."""
+    lexicon = lexicon_with(overrides)
+    return re.sub(_WORD, lambda m: _say_word(m.group(), lexicon, []), text)
+
+
 def _say_word(word: str, lexicon: dict[str, str], warnings: list[str]) -> str:
     key = word.lower()
     if key in lexicon:
@@ -145,8 +158,7 @@ def _say_word(word: str, lexicon: dict[str, str], warnings: list[str]) -> str:
 
 def to_spoken(text: str, overrides: dict[str, str] | None = None) -> Spoken:
     """The spoken form of one written line, plus warnings for words guessed."""
-    lexicon = {k.lower(): v for k, v in LEXICON.items()}
-    lexicon.update({k.lower(): v for k, v in (overrides or {}).items()})
+    lexicon = lexicon_with(overrides)
     warnings: list[str] = []
     previous_word = ""
 

@@ -14,7 +14,7 @@ from conftest import ROOT
 
 SPOKEN = [
     # units and numbers the way a presenter says them
-    ("体积551 KB", "体积五百五十一千字节"),
+    ("体积551 KB", "体积五百五十一开必"),
     ("只有0.55 MB", "只有零点五五兆字节"),
     ("延迟0.0529 ms", "延迟零点零五二九毫秒"),
     ("每秒18,886 FPS", "每秒一万八千八百八十六帧每秒"),
@@ -34,11 +34,11 @@ SPOKEN = [
     ("TF 2.21", "踢艾弗二点二一"), ("版本2.21.0", "版本二点二一点零"),
     ("测于2026-11-26", "测于二零二六年十一月二十六日"), ("2026年", "二零二六年"),
     # the lexicon, case-insensitively, with attached numbers
-    ("把float32换成int8", "把弗洛特三十二换成因特八"),
+    ("把float32换成int8", "把福楼特三十二换成硬特八"),
     ("用TFLite和tflite", "用踢艾弗莱特和踢艾弗莱特"),
     ("先训练CIFAR-10", "先训练赛法十"),
-    ("用tf.function编译", "用踢艾弗点方克申编译"),
-    ("MobileNetV2", "莫拜尔耐特维二"),
+    ("用tf.function编译", "用踢艾弗点房克胜编译"),
+    ("MobileNetV2", "摩拜耳奈特维二"),
     # acronyms letter by letter
     ("GPU和CPU", "吉批优和西批优"), ("ONNX", "欧恩恩艾克斯"),
     # plain Chinese passes through
@@ -145,7 +145,7 @@ def test_round_trip_synthesis_then_recognition(workspace):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     timeline = json.loads((workspace / "out" / "listen" / "timeline.json").read_text("utf-8"))
     lines = [e for e in timeline["events"] if "line" in e]
-    assert lines[1]["spoken"] == "把弗洛特三十二的权重换成因特八，体积从五百五十一千字节降到一百四十五千字节。"
+    assert lines[1]["spoken"] == "把福楼特三十二的权重换成硬特八，体积从五百五十一开必降到一百四十五开必。"
     assert all(e["voiced"] for e in lines)
     proc = run("check", "--speech", "out/listen")
     assert proc.returncode == 0, proc.stdout + proc.stderr
