@@ -167,10 +167,12 @@ def cer(reference: str, hypothesis: str) -> float:
     return edit_distance(reference, hypothesis) / max(len(reference), 1)
 
 
-def read_audio(path: Path, start: float = 0.0, end: float | None = None) -> np.ndarray:
-    """16 kHz mono float32 samples of any media file (optionally a time slice)."""
+def read_audio(path: Path, start: float = 0.0, end: float | None = None, filters: str | None = None) -> np.ndarray:
+    """16 kHz mono float32 samples of any media file (optionally a time slice,
+    optionally through ffmpeg audio filters)."""
     cut = ["-ss", f"{start:.3f}"] + (["-to", f"{end:.3f}"] if end is not None else [])
-    proc = subprocess.run(["ffmpeg", "-v", "error", *cut, "-i", str(path), "-vn", "-ac", "1", "-ar", str(RATE),
+    af = ["-af", filters] if filters else []
+    proc = subprocess.run(["ffmpeg", "-v", "error", *cut, "-i", str(path), "-vn", *af, "-ac", "1", "-ar", str(RATE),
                            "-f", "f32le", "-"], capture_output=True)
     if proc.returncode != 0:
         raise StageError(f"ffmpeg cannot read the audio of {path}", proc.stderr.decode(errors="replace")[-800:])
