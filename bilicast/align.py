@@ -252,10 +252,10 @@ def align(audio: np.ndarray, rate: int, lines: list[tuple[str, str]], recognizer
         e = after[0] if after else end
         found[i].start = round(max(0.0, s - LEAD), 3)
         found[i].end = round(min(duration, max(e, s + 0.2) + TAIL), 3)
-    used = [False] * len(tokens)
-    for occ in chosen:
-        if occ:
-            used[occ.first:occ.last + 1] = [True] * (occ.last - occ.first + 1)
+    used = [False] * len(tokens)   # earlier readings of a repeated line are script too
+    for i, occ in enumerate(chosen):
+        for o in ([occ] if occ else []) + [o for o in candidates[i] if o.quality(len(refs[i])) >= GOOD]:
+            used[o.first:o.last + 1] = [True] * (o.last - o.first + 1)
     extra, k = [], 0
     while k < len(tokens):   # unused runs of 4+ syllables: said, but not in the script
         if used[k]:
@@ -277,10 +277,10 @@ def take_key(take: Path, lines: list[tuple[str, str]], pronounce, clean: bool) -
 
 
 def align_take(take: Path, lines: list[tuple[str, str]], cache: Cache, pronounce=None, clean: bool = False,
-               optional: set[int] = frozenset(), recognizer=None) -> tuple[Alignment, bool]:
+               optional: set[int] = frozenset()) -> tuple[Alignment, bool]:
     """The alignment of `take`, from the cache when the take and lines are
     unchanged. Returns (alignment, reused)."""
-    from .listen import RATE, Recognizer, read_audio
+    from .listen import RATE, read_audio, shared_recognizer
     path = cache.entry("align", take.stem, take_key(take, lines, pronounce, clean), "json")
     if path.exists():
         try:
@@ -288,13 +288,14 @@ def align_take(take: Path, lines: list[tuple[str, str]], cache: Cache, pronounce
         except (ValueError, KeyError, TypeError):
             pass
     audio = read_audio(take, filters=CLEAN_FILTERS if clean else None)
-    result = align(audio, RATE, lines, recognizer or Recognizer(), pronounce, optional)
+    result = align(audio, RATE, lines, shared_recognizer(), pronounce, optional)
     write_text_atomic(path, result.to_json())
     return result, False
 
 
-# ffmpeg filters for `clean: true`: rumble off, steady noise down, clicks out
-CLEAN_FILTERS = "highpass=f=80,afftdn=nf=-25,adeclick"
+# ffmpeg filters for `clean: true`: rumble and hum off (24 dB/octave below 80 Hz),
+# steady noise down, clicks out
+CLEAN_FILTERS = "highpass=f=80,highpass=f=80,afftdn=nf=-25,adeclick"
 
 
 def report(result: Alignment, take: Path) -> str:

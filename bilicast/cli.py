@@ -53,6 +53,34 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def cmd_align(args) -> int:
+    """Find the script's lines in its recorded takes and show what was found."""
+    from . import align
+    from .cache import Cache
+    from .narrate import takes_to_align
+    from .render import load_episode
+
+    episode = load_episode(args.script)
+    script, cache = episode.script, Cache(episode.workspace / ".cache")
+    takes = takes_to_align(script)
+    if not takes:
+        print(f"{args.script}: no take to align (segment takes with `starts:` are placed by hand)")
+        return 0
+    missing = 0
+    for take in takes:
+        path = episode.workspace / take.file
+        print(f"aligning {take.file} …", file=sys.stderr)
+        result, reused = align.align_take(path, take.keyed_lines(script), cache, script.episode.pronounce,
+                                          take.clean, take.optional)
+        print(align.report(result, take.file) + ("\n(from the cache: the take and lines are unchanged)"
+                                                 if reused else ""))
+        missing += sum(not x.found and k not in take.optional for k, x in enumerate(result.lines))
+    if missing:
+        print(f"{missing} line(s) not found: re-record them or give them their own take", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_subs(args) -> int:
     from .render import SUBTITLE_FORMATS, load_episode, make_plan, write_subtitles
 
@@ -178,6 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("script", metavar="SCRIPT")
     p.add_argument("--out", default="out")
     p.set_defaults(func=cmd_cover)
+    p = sub.add_parser("align", help="find each narration line in the recorded takes; report misread, skipped "
+                       "and repeated lines (exit 2 if a line is missing)")
+    p.add_argument("script", metavar="SCRIPT")
+    p.set_defaults(func=cmd_align)
     p = sub.add_parser("check", help="check an MP4 or a bundle folder against Bilibili's delivery spec")
     p.add_argument("path", metavar="PATH")
     p.add_argument("--speech", action="store_true", help="listen: transcribe each narration line of a bundle "

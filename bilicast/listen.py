@@ -11,6 +11,7 @@ is the character error rate (edit distance / reference length).
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -77,6 +78,12 @@ class Recognizer:
         # on unclear audio whisper may repeat its prompt back: that was not heard
         text = "".join(s.text for s in segments).replace(PROMPT, "").strip()
         return text, segments
+
+
+@functools.lru_cache(maxsize=1)
+def shared_recognizer() -> Recognizer:
+    """One recognizer per process (loading it takes about a second)."""
+    return Recognizer()
 
 
 _t2s = None

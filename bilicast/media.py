@@ -43,10 +43,12 @@ def ffmpeg_stderr(args: list[str]) -> str:
     return proc.stderr
 
 
-def loudness(path) -> tuple[float, float]:
-    """(integrated loudness in LUFS, true peak in dBTP) by EBU R128."""
+def loudness(path, filters: str = "") -> tuple[float, float]:
+    """(integrated loudness in LUFS, true peak in dBTP) by EBU R128, of the
+    audio as it comes out of `filters` (ffmpeg audio filters, optional)."""
     import re
-    err = ffmpeg_stderr(["-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-"])
+    chain = f"{filters},ebur128=peak=true" if filters else "ebur128=peak=true"
+    err = ffmpeg_stderr(["-i", str(path), "-map", "0:a:0", "-af", chain, "-f", "null", "-"])
     summary = err[err.rindex("Summary:"):]
     integrated = float(re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary).group(1))
     peak = float(re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", summary).group(1))

@@ -182,7 +182,7 @@ REASONS = {  # component -> why a segment is rebuilt; the first group are causes
     "narration": "narration changed", "params": "params changed", "overlay": "overlay changed",
     "scene_code": "scene code changed", "engine": "engine code changed", "tools": "tool versions changed",
     "look": "style or output settings changed", "timing": "timing changed (audio or lines)",
-    "subtitles": "subtitles changed", "resolved": "resolved params changed",
+    "subtitles": "subtitles changed", "resolved": "resolved params changed", "take": "take changed",
 }
 EFFECTS = ("timing", "subtitles", "resolved")
 
@@ -218,10 +218,13 @@ def plan_segments(plan: Plan, scenes, episode: Episode | None = None) -> list[di
             "scene_code": file_hash(scene_file), "engine": engine_code, "tools": tools,
             "look": [style, settings.width, settings.height, settings.fps, settings.preview],
             "timing": job["timing"], "subtitles": ass, "resolved": seg.params,
+            "take": _take_hashes(script, index, plan.workspace),
         }
         components = {k: digest(v) for k, v in components.items()}
         components.update(_result_components(episode, index))
-        key = digest(components)
+        # the take itself doesn't shape the picture (its timing does): it is
+        # kept only so `plan` can name it as the cause of a timing change
+        key = digest({k: v for k, v in components.items() if k != "take"})
         job.update(key=key, slug=f"{seg.id}-{key[:16]}", components=components,
                    target=str(plan.cache.entry("segments", seg.id, key, "mp4")),
                    scratch=str(plan.cache.root / "tmp"),
@@ -229,6 +232,15 @@ def plan_segments(plan: Plan, scenes, episode: Episode | None = None) -> list[di
                                 f"{seg.id}-{'preview' if settings.preview else 'full'}.json"))
         jobs.append(job)
     return jobs
+
+
+def _take_hashes(script: Script, index: int, workspace: Path) -> list[str]:
+    """Content hashes of the recordings this segment's lines come from."""
+    seg, voice = script.segments[index], script.episode.voice
+    files = [line.audio for line in seg.narration if line.audio] + ([seg.audio.file] if seg.audio else [])
+    if not seg.audio and voice.take and narrate.line_mode(script, seg) == "recorded":
+        files.append(voice.take)
+    return [file_hash(workspace / f) for f in files if (workspace / f).is_file()]
 
 
 def _result_components(episode: Episode | None, index: int) -> dict:

