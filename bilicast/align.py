@@ -207,8 +207,10 @@ def silences(audio: np.ndarray, rate: int, min_gap: float = 0.12) -> list[tuple[
 
 
 def _longest_pause(pauses, lo: float, hi: float):
-    inside = [(max(a, lo), min(b, hi)) for a, b in pauses if b > lo and a < hi]
-    return max(inside, key=lambda p: p[1] - p[0], default=None)
+    """The pause overlapping [lo, hi] the most, whole (the recognizer's
+    estimate may fall inside the pause, but speech starts where it ends)."""
+    overlapping = [(a, b) for a, b in pauses if b > lo and a < hi]
+    return max(overlapping, key=lambda p: min(p[1], hi) - max(p[0], lo), default=None)
 
 
 # --- the whole stage ----------------------------------------------------------
@@ -264,7 +266,9 @@ def align(audio: np.ndarray, rate: int, lines: list[tuple[str, str]], recognizer
         e = k
         while e < len(tokens) and not used[e]:
             e += 1
-        if e - k >= 4:
+        inside = sum(max(0.0, min(b, tokens[e - 1].end) - max(a, tokens[k].start)) for a, b in pauses)
+        # whisper invents text ("请您订阅") in long silences: a run heard mostly in a pause is not speech
+        if e - k >= 4 and inside < 0.5 * (tokens[e - 1].end - tokens[k].start):
             extra.append({"start": round(tokens[k].start, 2), "end": round(tokens[e - 1].end, 2),
                           "heard": simplified("".join(t.char for t in tokens[k:e]))})
         k = e

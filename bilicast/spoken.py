@@ -33,7 +33,7 @@ LEXICON = {
     "int": "硬特", "fp32": "艾弗批三十二", "fp16": "艾弗批十六",
     "TFLiteConverter": "踢艾弗莱特康沃特", "Converter": "康沃特", "Interpreter": "因特普瑞特",
     "tf.function": "踢艾弗点房克胜", "tf.image": "踢艾弗点伊美吉", "tf.data": "踢艾弗点迪塔", "function": "房克胜",
-    "Python": "派森", "NumPy": "南派", "OpenCV": "欧喷西维", "MLOps": "艾姆艾勒欧普斯", "DevOps": "德沃普斯",
+    "Python": "派森", "NumPy": "南派", "OpenCV": "欧喷西维", "Open": "欧喷", "MLOps": "艾姆艾勒欧普斯", "DevOps": "德沃普斯",
     "App": "艾普", "Eager": "一格", "Trainer": "切纳", "Evaluator": "伊维留诶特",
     "Transform": "全斯佛姆", "Pusher": "普舍", "Optimization": "奥普替迈泽申", "CUDA": "库达",
     "cuDNN": "库迪恩恩", "Bilibili": "哔哩哔哩", "epoch": "一波克", "epochs": "一波克", "Android": "安卓",

@@ -196,7 +196,17 @@ class Voice:
         """Speak `text` (Chinese characters and punctuation); clauses are
         synthesized one by one with a short pause between them."""
         import re
-        clauses = [c for c in re.split(r"(?<=[，。！？；：、,.!?;:])", text) if re.search(r"[\u4e00-\u9fff]", c)]
+        clauses = []
+        for piece in re.split(r"(?<=[，。！？；：、,.!?;:])", text):
+            if not re.search(r"[\u4e00-\u9fff]", piece):
+                continue
+            # a clause of one or two syllables (图、权重) is spoken badly on its own
+            if clauses and len(re.findall(r"[\u4e00-\u9fff]", clauses[-1])) < 3:
+                clauses[-1] += piece
+            else:
+                clauses.append(piece)
+        if len(clauses) > 1 and len(re.findall(r"[\u4e00-\u9fff]", clauses[-1])) < 3:
+            clauses[-2] += clauses.pop()
         pieces = []
         gap = np.zeros(int(pause * SAMPLE_RATE), np.float32)
         for clause in clauses:
