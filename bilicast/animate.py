@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .cache import atomic_path
 from .errors import StageError
+from .lifeline import fault
 from .media import run_ffmpeg, video_encode_args
 
 
@@ -37,6 +38,7 @@ def render_scene(job: dict, media: Path) -> tuple[Path, list]:
     with tempconfig(settings):
         manim.config.frame_width = manim.config.frame_height * job["width"] / job["height"]
         scene = scene_cls(params=job["params"], timing=job["timing"], style=job["style"])
+        fault("manim")
         scene.render()
         return Path(scene.renderer.file_writer.movie_file_path), scene.holds
 
@@ -67,6 +69,7 @@ def finish_segment(raw: Path, holds: list, job: dict, target: Path) -> None:
             graph += f";[{last}]ass=filename={ass_file}[v2]"
             last = "v2"
         with atomic_path(target) as out:
+            fault("finish")
             run_ffmpeg([*inputs, "-filter_complex", graph, "-map", f"[{last}]", "-frames:v", str(job["frames"]),
                         "-an", *video_encode_args(job["fps"], job["preview"]), "-f", "mp4", str(out)],
                        f"encoding segment '{job['segment']}'")

@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .cache import atomic_path, digest, file_hash, write_text_atomic
+from .lifeline import die_with_parent
 from .errors import StageError, UserError
 from .results import Result, read_result
 from .workspace import ENGINE, import_file
@@ -117,12 +118,17 @@ def _run_logged(cmd: list[str], log_path: Path) -> str:
     """Run the worker, echo its `progress:` lines, keep everything in the log."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     lines = []
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("progress:"):
-                print("  " + line[len("progress:"):].strip(), file=sys.stderr)
-        proc.wait()
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                          preexec_fn=die_with_parent) as proc:
+        try:
+            for line in proc.stdout:
+                lines.append(line)
+                if line.startswith("progress:"):
+                    print("  " + line[len("progress:"):].strip(), file=sys.stderr)
+            proc.wait()
+        except BaseException:   # interrupted: the worker goes too
+            proc.kill()
+            raise
     text = "".join(lines)
     write_text_atomic(log_path, text)
     return text

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from .lifeline import die_with_parent
 from .errors import StageError, UserError
 from .media import probe, top_level_boxes
 
@@ -30,7 +31,7 @@ class Check:
 def _packets(path: Path, stream: str) -> list[tuple[float, int, bool]]:
     out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", stream, "-show_entries",
                           "packet=pts_time,size,flags", "-of", "csv=p=0", str(path)],
-                         capture_output=True, text=True).stdout
+                         capture_output=True, text=True, preexec_fn=die_with_parent).stdout
     packets = []
     for row in out.split():
         parts = row.split(",")

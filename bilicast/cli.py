@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import time
 from pathlib import Path
@@ -223,11 +224,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tiny", action="store_true", help="shrink data and runs (tests, CI)")
     p.add_argument("--force", action="store_true", help="rerun even if a current result exists")
     p.set_defaults(func=cmd_bench)
+    for name in ("validate", "render", "plan", "overlays", "subs", "cover", "align", "bench"):
+        sub.choices[name].add_argument(
+            "--allow-outside", action="append", default=[], metavar="DIR",
+            help="let the script name files in DIR, outside the workspace (repeatable; off by default)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    from .lifeline import terminate_as_interrupt
     args = build_parser().parse_args(argv)
+    terminate_as_interrupt()
+    if getattr(args, "allow_outside", None):
+        from .workspace import ALLOW_OUTSIDE_ENV
+        os.environ[ALLOW_OUTSIDE_ENV] = os.pathsep.join(str(Path(d).resolve()) for d in args.allow_outside)
+    if os.environ.get("BILICAST_KILL_AT"):   # fault-injection tests: workers need to know whom to kill
+        os.environ["BILICAST_MAIN_PID"] = str(os.getpid())
     try:
         return args.func(args)
     except ScriptProblems as e:
@@ -244,6 +258,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished segments are cached and will be reused", file=sys.stderr)
         return 130
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            print(f"error: the disk is full (or a file size limit was hit) while writing "
+                  f"{e.filename or 'a file'}; free some space and run again: finished work is cached",
+                  file=sys.stderr)
+            return 1
+        raise
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .cache import atomic_path
+from .lifeline import die_with_parent
 from .errors import StageError, UserError
 from .spoken import say_latin_words
 
@@ -180,7 +181,7 @@ def read_audio(path: Path, start: float = 0.0, end: float | None = None, filters
     cut = ["-ss", f"{start:.3f}"] + (["-to", f"{end:.3f}"] if end is not None else [])
     af = ["-af", filters] if filters else []
     proc = subprocess.run(["ffmpeg", "-v", "error", *cut, "-i", str(path), "-vn", *af, "-ac", "1", "-ar", str(RATE),
-                           "-f", "f32le", "-"], capture_output=True)
+                           "-f", "f32le", "-"], capture_output=True, preexec_fn=die_with_parent)
     if proc.returncode != 0:
         raise StageError(f"ffmpeg cannot read the audio of {path}", proc.stderr.decode(errors="replace")[-800:])
     return np.frombuffer(proc.stdout, np.float32)

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 
+from .lifeline import die_with_parent
 from .errors import StageError
 
 AUDIO_RATE = 48_000
@@ -20,15 +21,19 @@ def _tool(name: str) -> str:
 
 @functools.lru_cache(maxsize=None)
 def ffmpeg_version() -> str:
-    out = subprocess.run([_tool("ffmpeg"), "-version"], capture_output=True, text=True).stdout
+    out = subprocess.run([_tool("ffmpeg"), "-version"], capture_output=True, text=True,
+                         preexec_fn=die_with_parent).stdout
     return out.splitlines()[0] if out else "unknown"
 
 
 def run_ffmpeg(args: list[str], what: str) -> None:
     """Run ffmpeg; on failure raise StageError with its stderr and a hint."""
     cmd = [_tool("ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=die_with_parent)
     if proc.returncode != 0:
+        if "No space left on device" in proc.stderr or "File too large" in proc.stderr:
+            raise StageError(f"the disk is full (or a file size limit was hit) while {what}",
+                             "free some space and run again: finished work is cached")
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
         raise StageError(f"ffmpeg failed while {what} (exit {proc.returncode})",
                          f"{tail}\ncommand: {' '.join(cmd)}\nhint: check that the input exists and that "
@@ -37,7 +42,8 @@ def run_ffmpeg(args: list[str], what: str) -> None:
 
 def ffmpeg_stderr(args: list[str]) -> str:
     """Run ffmpeg for what it reports (loudness measurements); return stderr."""
-    proc = subprocess.run([_tool("ffmpeg"), "-hide_banner", "-nostdin", "-y", *args], capture_output=True, text=True)
+    proc = subprocess.run([_tool("ffmpeg"), "-hide_banner", "-nostdin", "-y", *args], capture_output=True,
+                          text=True, preexec_fn=die_with_parent)
     if proc.returncode != 0:
         raise StageError("ffmpeg failed while measuring", proc.stderr.strip()[-2000:])
     return proc.stderr
@@ -57,7 +63,7 @@ def loudness(path, filters: str = "") -> tuple[float, float]:
 
 def probe(path) -> dict:
     proc = subprocess.run([_tool("ffprobe"), "-v", "error", "-print_format", "json", "-show_format",
-                           "-show_streams", str(path)], capture_output=True, text=True)
+                           "-show_streams", str(path)], capture_output=True, text=True, preexec_fn=die_with_parent)
     if proc.returncode != 0:
         raise StageError(f"ffprobe cannot read {path}", proc.stderr.strip())
     return json.loads(proc.stdout)

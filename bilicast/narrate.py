@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cache import Cache, atomic_path, digest, file_hash, usable
+from .lifeline import die_with_parent, fault
 from .errors import StageError, UserError
 from .media import AUDIO_RATE, run_ffmpeg
 from .script import Script
@@ -73,7 +74,8 @@ class EspeakBackend(TTSBackend):
         return exe
 
     def version(self) -> str:
-        version = subprocess.run([self._exe(), "--version"], capture_output=True, text=True).stdout.strip()
+        version = subprocess.run([self._exe(), "--version"], capture_output=True, text=True,
+                                 preexec_fn=die_with_parent).stdout.strip()
         return f"{version} {self.VOICE} pinyin-1"
 
     @staticmethod
@@ -87,7 +89,7 @@ class EspeakBackend(TTSBackend):
     def synthesize(self, text, voice, target):
         proc = subprocess.run([self._exe(), "-v", self.VOICE, "-s", str(round(175 * voice.rate)),
                                "-p", str(voice.pitch), "-w", str(target), self.pinyin(text)],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, preexec_fn=die_with_parent)
         if proc.returncode != 0 or not Path(target).exists():
             raise StageError(f"espeak-ng failed for {text!r}", proc.stderr.strip())
 
@@ -253,6 +255,7 @@ def prepare(script: Script, base: Path, cache: Cache, progress=None, on_take=Non
                     raw = path.with_suffix(".raw.wav")
                     raw.parent.mkdir(parents=True, exist_ok=True)
                     backend.synthesize(spoken.text, voice, raw)
+                    fault("tts")
                     try:
                         _to_48k_stereo(raw, path)
                     finally:

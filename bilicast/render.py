@@ -2,7 +2,6 @@
 renders the rest in parallel and writes the bundle."""
 from __future__ import annotations
 
-import concurrent.futures as cf
 import json
 import multiprocessing
 import os
@@ -16,6 +15,7 @@ from tqdm import tqdm
 from . import animate, assemble, narrate, publish, subtitles
 from .cache import Cache, atomic_path, digest, file_hash, usable, write_text_atomic
 from .errors import StageError
+from .lifeline import die_with_parent, fault
 from .media import ffmpeg_version, is_valid_video, run_ffmpeg
 from .script import PREVIEW, Script
 from .timeline import SegmentTiming, plan_timeline, total_duration
@@ -284,23 +284,29 @@ def _is_cached(job: dict) -> bool:
     return usable(Path(job["target"]), is_valid_video)
 
 
+def _build_one(job: dict) -> tuple[dict, float]:
+    return job, animate.build_segment(job)
+
+
 def _render_segments(todo: list[dict], jobs: int | None) -> None:
+    """Segments in a pool of worker processes. Workers die with this process
+    (even on kill -9); on any error or interrupt they are terminated at once,
+    not left to finish their segment."""
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool, \
-            tqdm(total=len(todo), desc="render segments", unit="seg", file=sys.stderr, disable=None) as bar:
-        futures = {pool.submit(animate.build_segment, j): j for j in todo}
-        try:
-            for fut in cf.as_completed(futures):
-                seconds = fut.result()
-                job = futures[fut]
+    pool = ctx.Pool(workers, initializer=die_with_parent, maxtasksperchild=None)
+    try:
+        with tqdm(total=len(todo), desc="render segments", unit="seg", file=sys.stderr, disable=None) as bar:
+            for job, seconds in pool.imap_unordered(_build_one, todo):
                 write_text_atomic(job["manifest"], json.dumps({"key": job["key"], "components": job["components"],
                                                                "seconds": seconds, "frames": job["frames"]}))
                 bar.update(1)
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
 
 
 def build_audio_track(plan: Plan) -> Path:
@@ -320,6 +326,7 @@ def build_audio_track(plan: Plan) -> Path:
     if usable(aac, lambda p: p.stat().st_size > 0):
         return aac
     if not narrate.usable_wav(wav):
+        fault("audio")
         assemble.build_audio(plan.duration, voice, wav, music)
     assemble.encode_audio(wav, aac)
     return aac
@@ -466,6 +473,7 @@ def render_episode(episode: Episode, out_root: Path, preview: bool = False, jobs
         print("bundle: up to date, nothing to assemble", file=sys.stderr)
         return out_dir
     video = out_dir / "video.mp4"
+    fault("join")
     assemble.join([Path(j["target"]) for j in segment_jobs], audio, video)
     write_subtitles(plan, out_dir)
     write_cover(plan, out_dir, video)

@@ -183,6 +183,8 @@ class FilterError(jinja2.TemplateRuntimeError):
 
 
 def _number(value, name):
+    if isinstance(value, jinja2.Undefined):   # a missing key: say which, and what exists
+        value._fail_with_undefined_error()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise FilterError(f"the filter '{name}' needs a number, got {type(value).__name__} {value!r}")
     if not math.isfinite(value):

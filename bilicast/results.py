@@ -89,20 +89,99 @@ class Result(_Model):
         return json.dumps(self.model_dump(by_alias=True), ensure_ascii=False, indent=1)
 
 
+MAX_RESULT_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 32
+# metric name suffix -> the unit it must carry, and whether it may be negative
+UNITS = {"size_mb": ("MB", False), "size_kb": ("KB", False), "rss_growth_mb": ("MB", True),
+         "seconds": ("s", False), "first_s": ("s", False), "fps_1t": ("fps", False), "fps_all": ("fps", False),
+         "acc": ("ratio", False), "val_acc": ("ratio", False), "acc_change": ("ratio", True),
+         "drop": ("ratio", True), "size_ratio": ("x", False), "speedup": ("x", False),
+         "speedup_1t": ("x", False), "slowdown": ("x", False), "size_saving": ("ratio", True),
+         "params_m": ("M", False), "latency_ms": ("ms", False)}
+
+
+def _depth(text: str) -> int:
+    """How deeply arrays and objects nest, without parsing (so a hostile file
+    can't exhaust the parser's recursion)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for c in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_DEPTH:
+                    return deepest
+        elif c in "]}":
+            depth -= 1
+    return deepest
+
+
+def _non_finite(value, where: str):
+    """The first NaN or infinity in `value`, by its field path."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return where
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for k, v in items:
+        found = _non_finite(v, f"{where}.{k}" if where else str(k))
+        if found:
+            return found
+    return None
+
+
+def _check_values(result: "Result") -> list[str]:
+    problems = []
+    for name, metric in result.metrics.items():
+        expected = UNITS.get(name.rsplit(".", 1)[-1])
+        if expected and metric.unit != expected[0]:
+            problems.append(f"metrics.{name}: unit is {metric.unit!r}, a {name.rsplit('.', 1)[-1]} "
+                            f"is measured in {expected[0]!r}")
+        if expected and not expected[1] and metric.value < 0:
+            problems.append(f"metrics.{name}: {metric.value} is negative; a size, time, rate or accuracy can't be")
+    return problems
+
+
 def read_result(path: Path) -> Result:
-    """Load and check a result file; a corrupt or foreign file is a UserError."""
+    """Load and check a result file, own or imported. A corrupt, hostile or
+    foreign file is a UserError naming the problem (exit 2), never a crash:
+    size and nesting are limited before parsing, NaN and infinities, negative
+    sizes or times and wrong units are refused with the field named."""
+    path = Path(path)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_RESULT_BYTES:
+            raise UserError(f"{path}: {path.stat().st_size / 1e6:.0f} MB is too large for a result "
+                            f"(limit {MAX_RESULT_BYTES // 2 ** 20} MB)")
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: cannot read the result file ({e})") from None
+    if _depth(text) > MAX_DEPTH:
+        raise UserError(f"{path}: arrays or objects nested more than {MAX_DEPTH} deep; not a bilicast result")
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as e:
         raise UserError(f"{path}:{e.lineno}:{e.colno}: not valid JSON ({e.msg}); "
                         "the result file is corrupt: rerun the demo with `bilicast bench --force`") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise UserError(f"{path}: not a bilicast result (expected \"schema\": \"{SCHEMA}\", "
                         f"got {data.get('schema') if isinstance(data, dict) else type(data).__name__!r})")
+    bad = _non_finite(data, "")
+    if bad:
+        raise UserError(f"{path}: {bad} is NaN or infinite; a measurement must be a finite number")
     try:
-        return Result.model_validate(data)
+        result = Result.model_validate(data)
     except ValidationError as e:
         lines = [f"  {'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()[:10]]
         raise UserError(f"{path}: the result does not match schema {SCHEMA}:\n" + "\n".join(lines)) from None
+    problems = _check_values(result)
+    if problems:
+        raise UserError(f"{path}: the result has impossible values:\n" + "\n".join(f"  {p}" for p in problems))
+    return result

@@ -446,8 +446,17 @@ def _check_audio(script: Script, located, workspace: Path | None) -> list[Proble
     problems = []
 
     def missing(path_parts, file):
-        if workspace is not None and not (Path(workspace) / file).is_file():
-            line, col = located.position(path_parts)
+        from .workspace import outside_workspace
+        if workspace is None:
+            return
+        line, col = located.position(path_parts)
+        real = outside_workspace(file, workspace)
+        if real is not None:
+            problems.append(Problem(line, col, _where(path_parts),
+                                    f"'{file}' is outside the workspace {Path(workspace).resolve()} (it is {real})",
+                                    "keep assets inside the workspace, or allow their folder with "
+                                    "--allow-outside DIR"))
+        elif not (Path(workspace) / file).is_file():
             problems.append(Problem(line, col, _where(path_parts), f"the file '{file}' does not exist",
                                     f"paths are relative to the workspace {workspace}"))
 

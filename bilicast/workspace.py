@@ -3,6 +3,7 @@ results/, which the engine discovers from a script's location."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,19 @@ def find_workspace(script_path: Path | None = None) -> Path:
         if (folder / "scenes").is_dir():
             return folder
     return Path.cwd()
+
+
+ALLOW_OUTSIDE_ENV = "BILICAST_ALLOW_OUTSIDE"   # folders outside the workspace a script may name (os.pathsep)
+
+
+def outside_workspace(file: str | Path, workspace: Path) -> Path | None:
+    """None when `file` (relative to the workspace) resolves, after symlinks,
+    inside the workspace or a folder allowed with --allow-outside; else where
+    it really points."""
+    real = (Path(workspace) / file).resolve()
+    roots = [Path(workspace).resolve()] + [Path(p).resolve() for p in
+                                           os.environ.get(ALLOW_OUTSIDE_ENV, "").split(os.pathsep) if p]
+    return None if any(real.is_relative_to(root) for root in roots) else real
 
 
 def import_file(file: Path, prefix: str):

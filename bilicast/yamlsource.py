@@ -78,6 +78,53 @@ def _syntax_hint(problem: str) -> str:
     return "check the indentation and the quotes on this line and the one before"
 
 
+def _syntax_problem(e: yaml.MarkedYAMLError) -> ScriptProblems:
+    """Point at where the broken construct starts (a quote, a bracket), and
+    say where the parser gave up, instead of only the latter."""
+    start, end = e.context_mark, e.problem_mark
+    problem = " ".join(x for x in (e.problem, e.context and f"({e.context})") if x)
+    if start and end and (start.line, start.column) != (end.line, end.column):
+        if "quoted scalar" in (e.context or ""):
+            what = f"the quote opened on line {start.line + 1} is never closed"
+            hint = "close the quote on the same line (or the line the text ends on)"
+        elif "flow" in (e.context or ""):
+            what = f"the bracket opened on line {start.line + 1} is never closed properly"
+            hint = "close every [ with ] and every { with }"
+        else:
+            what = f"YAML syntax error in what starts on line {start.line + 1}: {problem}"
+            hint = _syntax_hint(problem)
+        return _fail(start.line + 1, start.column + 1, f"{what} (the parser gave up on line {end.line + 1}: "
+                     f"{e.problem})", hint)
+    mark = end or start
+    return _fail(mark.line + 1, mark.column + 1, f"YAML syntax error: {problem}", _syntax_hint(problem))
+
+
+def _flow_too_deep(text: str) -> tuple[int, int] | None:
+    """(line, col) where [ and { brackets first nest deeper than MAX_DEPTH,
+    found without parsing (quotes and comments skipped)."""
+    depth, quote, line, col = 0, "", 1, 0
+    previous = "\n"
+    for c in text:
+        col += 1
+        if c == "\n":
+            line, col = line + 1, 0
+            if quote == "#":
+                quote = ""
+        elif quote:
+            if c == quote and quote != "#":
+                quote = ""
+        elif c in "\"'" or (c == "#" and previous in " \t\n"):
+            quote = c
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line, col
+        elif c in "]}":
+            depth -= 1
+        previous = c
+    return None
+
+
 def load(path: Path) -> Located:
     """Read and parse a YAML file safely. Raises ScriptProblems on any problem."""
     try:
@@ -111,16 +158,19 @@ def parse(raw: bytes) -> Located:
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise _fail(1, 1, "the file is empty", "an episode script needs `episode:` and `segments:`")
+    too_deep = _flow_too_deep(text)
+    if too_deep:
+        raise _fail(*too_deep, f"brackets nest more than {MAX_DEPTH} levels deep here",
+                    f"a script may nest lists and mappings at most {MAX_DEPTH} levels; close the brackets")
     try:
         documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        problem = " ".join(x for x in (e.problem, e.context and f"({e.context})") if x)
-        raise _fail(mark.line + 1, mark.column + 1, f"YAML syntax error: {problem}",
-                    _syntax_hint(problem)) from None
-    except (yaml.YAMLError, RecursionError) as e:
-        raise _fail(1, 1, f"YAML error: {e.__class__.__name__}",
-                    "simplify the file: it is nested too deeply or malformed") from None
+        raise _syntax_problem(e) from None
+    except RecursionError:
+        raise _fail(1, 1, f"the file nests lists or mappings far deeper than the {MAX_DEPTH} levels a script "
+                    "may use", "flatten the structure") from None
+    except yaml.YAMLError as e:
+        raise _fail(1, 1, f"YAML error: {e}", "check the file's syntax") from None
     if len(documents) != 1:
         line = documents[0].end_mark.line + 1 if documents else 1
         raise _fail(line, 1, "a script holds exactly one YAML document",

@@ -18,8 +18,8 @@ def tiny_workspace(tmp_path_factory):
     import subprocess
     import sys
     ws = tmp_path_factory.mktemp("season")
-    for folder in ("scenes", "assets"):
-        (ws / folder).symlink_to(ROOT / folder)
+    (ws / "scenes").symlink_to(ROOT / "scenes")
+    shutil.copytree(ROOT / "assets", ws / "assets")   # script paths must resolve inside the workspace
     shutil.copytree(ROOT / "demos", ws / "demos")
     shutil.copytree(ROOT / "scripts", ws / "scripts")
     for demo in DEMOS:

@@ -157,6 +157,8 @@ def test_render_refuses_numbers_that_disagree_with_their_source(episode):
     ("{{ quant.fp32.latency_1t.median | ms }}", "{{ quant.__class__.__mro__ }}", 26, "sandbox"),
     ("{{ quant.fp32.latency_1t.median | ms }}", "{{ ''.__class__.__mro__[1].__subclasses__() }}", 26, "sandbox"),
     ("{{ quant.fp32.latency_1t.median | ms }}", "{{ 'abc' | mb }}", 26, "needs a number"),
+    ("{{ quant.fp32.latency_1t.median | ms }}", "{{ quant.size_mb | mb }}", 26,    # a filter on a missing key
+     "'quant' has no 'size_mb'; it has: fp32, int8, notes"),
     ("{{ quant.fp32.latency_1t.median | ms }}", "{{ quant.fp32.size_mb | megabytes }}", 26, "megabytes"),
     ("{{ quant.fp32.latency_1t.median | ms }}", "{{ quant.fp32.size_mb | ms ", 26, "syntax error"),
     ('before: "{{ quant.fp32.size_mb }}"', 'before: "{{ quant.fp32 }}"', 17, "group of results"),

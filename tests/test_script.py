@@ -25,7 +25,11 @@ segments:
 
 # (name, script text, expected line, text the message must contain)
 BAD = [
-    ("yaml syntax", "episode:\n  id: t1\n  title: [unclosed\nsegments: []\n", 4, "YAML syntax error"),
+    ("yaml syntax", "episode:\n  id: t1\n  title: [unclosed\nsegments: []\n", 3,
+     "the bracket opened on line 3 is never closed"),
+    ("unclosed quote", 'episode:\n  id: t1\n  title: "unclosed\n  tags: []\nsegments:\n  - {id: a}\n', 3,
+     "the quote opened on line 3 is never closed (the parser gave up on line 7"),
+    ("deep nesting", "episode: " + "[" * 5000 + "\n", 1, "nest more than 40 levels"),
     ("tab indent", "episode:\n\tid: t1\n", 2, "tab"),
     ("unquoted colon", "episode:\n  id: t1\n  title: a: b\n", 3, 'quotes'),
     ("unknown top key", GOOD + "extra: 1\n", 10, "unknown key 'extra'"),

@@ -1,6 +1,7 @@
 """Narration audio, subtitles, covers, the upload bundle and `bilicast check`,
 with real audio and real files throughout."""
 import json
+import shutil
 import subprocess
 import sys
 import wave
@@ -110,7 +111,7 @@ segments:
 def bundle(tmp_path_factory):
     ws = tmp_path_factory.mktemp("bundle")
     (ws / "scenes").symlink_to(ROOT / "scenes")
-    (ws / "assets").symlink_to(ROOT / "assets")
+    shutil.copytree(ROOT / "assets", ws / "assets")
     (ws / "ep.yaml").write_text(EPISODE, encoding="utf-8")
     proc = subprocess.run([sys.executable, "-m", "bilicast.cli", "render", str(ws / "ep.yaml"), "--preview",
                            "--out", str(ws / "out")], capture_output=True, text=True, cwd=ws)
@@ -222,7 +223,7 @@ def test_subs_command_exports_without_rendering(workspace, capsys):
     (("  voice: {mode: tts}\n", "  voice: {mode: tts, backend: azure}\n"), 5, "unknown TTS backend"),
 ])
 def test_publishing_and_audio_errors_at_load(workspace, capsys, change, line, needle):
-    (workspace / "assets").symlink_to(ROOT / "assets")
+    shutil.copytree(ROOT / "assets", workspace / "assets")
     path = workspace / "ep.yaml"
     path.write_text(EPISODE.replace(*change), encoding="utf-8")
     assert cli.main(["validate", str(path)]) == 2

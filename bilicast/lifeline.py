@@ -1,0 +1,55 @@
+"""Child processes die with their parent: pool workers, demo workers and
+ffmpeg all ask Linux to SIGKILL them when the process that started them dies
+(even by kill -9, when no cleanup code can run). SIGTERM becomes a clean
+interrupt in the main process.
+
+`fault(point)` is the fault-injection hook of the tests: when the environment
+says BILICAST_KILL_AT=<point>, the bilicast process is killed with SIGKILL at
+that point (from a worker, its parent is), as a crash or `kill -9` would.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+
+PR_SET_PDEATHSIG = 1
+_parent = os.getpid()
+
+
+def die_with_parent() -> None:
+    """Run in a child (a pool initializer, or a subprocess's preexec_fn):
+    SIGKILL it when its parent dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:   # the parent died before we asked
+        os._exit(1)
+
+
+def terminate_as_interrupt() -> None:
+    """In the main process: SIGTERM unwinds like Ctrl-C, so pools are
+    terminated and temp files removed on the way out."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, handler)
+
+
+def fault(point: str) -> None:
+    """Test hook: kill -9 the bilicast process here when asked to."""
+    if os.environ.get("BILICAST_KILL_AT") != point:
+        return
+    marker = os.environ.get("BILICAST_KILL_MARKER")
+    if marker:   # fire once: the rerun in the same environment goes through
+        if os.path.exists(marker):
+            return
+        open(marker, "w").close()
+    main = int(os.environ.get("BILICAST_MAIN_PID", os.getpid()))
+    os.kill(main, signal.SIGKILL)
+    if main != os.getpid():
+        signal.pause()   # a worker carries on only until the parent-death signal arrives
