@@ -4,11 +4,13 @@ subtitles). Runs in worker processes, one segment per call, because Manim's
 config is process-global."""
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import shutil
 import time
-import tempfile
 import traceback
+import uuid
 from pathlib import Path
 
 from .cache import atomic_path
@@ -43,7 +45,7 @@ def render_scene(job: dict, media: Path) -> tuple[Path, list]:
         return Path(scene.renderer.file_writer.movie_file_path), scene.holds
 
 
-def finish_segment(raw: Path, holds: list, job: dict, target: Path) -> None:
+def finish_segment(raw: Path, holds: list, job: dict, target: Path, scratch: Path) -> None:
     """Re-encode to the delivery spec: expand the holds (one rendered frame
     repeated), make exactly the planned frame count, composite the chart
     overlay if any, and burn in subtitles."""
@@ -62,17 +64,27 @@ def finish_segment(raw: Path, holds: list, job: dict, target: Path) -> None:
         graph += (f";[1:v]format=rgba,fade=t=in:st={start:.3f}:d=0.4:alpha=1[ov]"
                   f";[v0][ov]overlay=x={overlay['x']}:y={overlay['y']}:enable='gte(t,{start:.3f})'[v1]")
         last = "v1"
-    with tempfile.TemporaryDirectory(prefix="bilicast-") as tmp:
-        if job["ass"]:
-            ass_file = Path(tmp) / "subs.ass"
-            ass_file.write_text(job["ass"], encoding="utf-8")
-            graph += f";[{last}]ass=filename={ass_file}[v2]"
-            last = "v2"
-        with atomic_path(target) as out:
-            fault("finish")
-            run_ffmpeg([*inputs, "-filter_complex", graph, "-map", f"[{last}]", "-frames:v", str(job["frames"]),
-                        "-an", *video_encode_args(job["fps"], job["preview"]), "-f", "mp4", str(out)],
-                       f"encoding segment '{job['segment']}'")
+    if job["ass"]:   # the subtitle file lives in the segment's scratch folder (removed with it)
+        ass_file = scratch / "subs.ass"
+        ass_file.write_text(job["ass"], encoding="utf-8")
+        graph += f";[{last}]ass=filename={ass_file}[v2]"
+        last = "v2"
+    with atomic_path(target) as out:
+        fault("finish")
+        run_ffmpeg([*inputs, "-filter_complex", graph, "-map", f"[{last}]", "-frames:v", str(job["frames"]),
+                    "-an", *video_encode_args(job["fps"], job["preview"]), "-f", "mp4", str(out)],
+                   f"encoding segment '{job['segment']}'")
+
+
+def _disk_full(error: BaseException | None) -> bool:
+    """Whether a write failed for lack of space, anywhere in the chain of
+    exceptions (Manim wraps the OSError in its own errors)."""
+    seen = 0
+    while error is not None and seen < 20:
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
 
 
 def build_segment(job: dict) -> float:
@@ -82,13 +94,17 @@ def build_segment(job: dict) -> float:
     started = time.monotonic()
     # Manim's scratch files go to a folder of this run alone, so two renders
     # of the same episode at once never write the same partial files.
-    scratch = Path(tempfile.mkdtemp(prefix=f"{job['segment']}-", dir=Path(job["scratch"])))
+    scratch = Path(job["scratch"]) / f"{job['segment']}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    scratch.mkdir(parents=True)
     try:
         raw, holds = render_scene(job, scratch)
-        finish_segment(raw, holds, job, target)
+        finish_segment(raw, holds, job, target, scratch)
     except StageError:
         raise
-    except Exception as e:   # a scene bug: report it with the scene's traceback
+    except Exception as e:   # a full disk, or a scene bug: report it with the scene's traceback
+        if _disk_full(e):
+            raise StageError(f"the disk is full (or a file size limit was hit) while rendering segment "
+                             f"'{job['segment']}'", "free some space and run again: finished work is cached") from None
         raise StageError(f"scene {job['scene_name']} failed in segment '{job['segment']}': {e}",
                          traceback.format_exc()) from None
     finally:

@@ -3,6 +3,7 @@ results in results/<demo>/<slug>.json. A result is reused while the demo code,
 its params and the library versions are unchanged."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -69,8 +70,27 @@ def run_demo(registry: DemoRegistry, name: str, params: dict, results_dir: Path,
              force: bool = False) -> tuple[Result, Path, str]:
     """Run (or reuse) one demo. Returns (result, path, what happened)."""
     eff = registry.effective_params(name, params, tiny)
-    code_hash = registry.code_hash(name)
     path = result_path(results_dir, name, eff, tiny)
+    with _demo_lock(path.parent, name):   # two benches of one demo at once: the second waits, then reuses
+        return _run_demo_locked(registry, name, eff, path, tiny, force)
+
+
+@contextlib.contextmanager
+def _demo_lock(folder: Path, name: str):
+    import fcntl
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"bench {name}: another bench of this demo is running; waiting for it", file=sys.stderr)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _run_demo_locked(registry: DemoRegistry, name: str, eff: dict, path: Path, tiny: bool,
+                     force: bool) -> tuple[Result, Path, str]:
+    code_hash = registry.code_hash(name)
     reason = "forced" if force else "not run yet"
     if path.exists() and not force:
         try:

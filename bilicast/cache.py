@@ -5,6 +5,8 @@ import contextlib
 import hashlib
 import json
 import os
+import re
+import shutil
 import uuid
 from pathlib import Path
 
@@ -24,12 +26,49 @@ def atomic_path(target: str | Path):
     block finishes, so a crash never leaves a half-written file at `target`."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}.tmp{target.suffix}")
+    # the writer's pid is in the name, so a later run can tell a dead writer's leftovers
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{target.suffix}")
     try:
         yield tmp
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    """A running process (a zombie, dead but not yet reaped, is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+_OWNED = re.compile(r"[.-](\d+)-[0-9a-z_]{8}(?:\.tmp|$)")
+
+
+def sweep_leftovers(*folders: Path) -> int:
+    """Remove temp files and scratch folders whose writer process is gone (a
+    run killed with -9 can't clean up after itself); a live run's are kept."""
+    removed = 0
+    for folder in folders:
+        if not Path(folder).exists():
+            continue
+        for path in list(Path(folder).rglob("*")):
+            m = _OWNED.search(path.name)
+            if not m or ".tmp" not in path.name and path.parent.name != "tmp" or _alive(int(m.group(1))):
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def write_text_atomic(target: str | Path, text: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import animate, assemble, narrate, publish, subtitles
-from .cache import Cache, atomic_path, digest, file_hash, usable, write_text_atomic
+from .cache import Cache, atomic_path, sweep_leftovers, digest, file_hash, usable, write_text_atomic
 from .errors import StageError
 from .lifeline import die_with_parent, fault
 from .media import ffmpeg_version, is_valid_video, run_ffmpeg
@@ -456,6 +456,7 @@ def render_episode(episode: Episode, out_root: Path, preview: bool = False, jobs
     """Render the episode and its whole upload bundle; returns the output folder.
     Only what changed is built: segments by their keys, the bundle by its key."""
     script = episode.script
+    sweep_leftovers(episode.workspace / ".cache", out_root / script.episode.id)   # from runs that were killed
     plan = make_plan(script, episode.workspace, preview, episode.scenes)
     segment_jobs = plan_segments(plan, episode.scenes, episode)
     todo = [j for j in segment_jobs if not _is_cached(j)]
