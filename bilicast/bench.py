@@ -16,8 +16,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .cache import atomic_path, digest, file_hash, write_text_atomic
-from .lifeline import die_with_parent
 from .errors import StageError, UserError
+from .lifeline import die_with_parent
 from .results import Result, read_result
 from .workspace import ENGINE, import_file
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from .lifeline import die_with_parent
 from .errors import StageError, UserError
+from .lifeline import die_with_parent
 from .media import probe, top_level_boxes
 
 MAX_VIDEO_BPS = 60_000_000

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from .cache import atomic_path
-from .lifeline import die_with_parent
 from .errors import StageError, UserError
+from .lifeline import die_with_parent
 from .spoken import say_latin_words
 
 INSTALL_HINT = ("the listening check needs the `speech` extra: `.venv/bin/pip install -e '.[speech]'` "

@@ -6,8 +6,8 @@ import json
 import shutil
 import subprocess
 
-from .lifeline import die_with_parent
 from .errors import StageError
+from .lifeline import die_with_parent
 
 AUDIO_RATE = 48_000
 

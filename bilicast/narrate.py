@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import re
 import shutil
-import sys
 import subprocess
+import sys
 import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 from .cache import Cache, atomic_path, digest, file_hash, usable
-from .lifeline import die_with_parent, fault
 from .errors import StageError, UserError
+from .lifeline import die_with_parent, fault
 from .media import AUDIO_RATE, run_ffmpeg
 from .script import Script
 from .spoken import FRONTEND_VERSION, to_spoken

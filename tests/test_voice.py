@@ -10,7 +10,6 @@ from bilicast import listen, zhvoice
 from bilicast.narrate import EspeakBackend
 from bilicast.spoken import to_spoken
 
-from conftest import ROOT
 
 SPOKEN = [
     # units and numbers the way a presenter says them
