@@ -33,7 +33,7 @@ SPOKEN = [
     ("TF 2.21", "踢艾弗二点二一"), ("版本2.21.0", "版本二点二一点零"),
     ("测于2026-11-26", "测于二零二六年十一月二十六日"), ("2026年", "二零二六年"),
     # the lexicon, case-insensitively, with attached numbers
-    ("把float32换成int8", "把福楼特三十二换成硬特八"),
+    ("把float32换成int8", "把福楼特三十二换成硬特爸"),
     ("用TFLite和tflite", "用踢艾弗莱特和踢艾弗莱特"),
     ("先训练CIFAR-10", "先训练赛法十"),
     ("用tf.function编译", "用踢艾弗点房克胜编译"),
@@ -144,7 +144,7 @@ def test_round_trip_synthesis_then_recognition(workspace):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     timeline = json.loads((workspace / "out" / "listen" / "timeline.json").read_text("utf-8"))
     lines = [e for e in timeline["events"] if "line" in e]
-    assert lines[1]["spoken"] == "把福楼特三十二的权重换成硬特八，体积从五百五十一开必降到一百四十五开必。"
+    assert lines[1]["spoken"] == "把福楼特三十二的权重换成硬特爸，体积从五百五十一开必降到一百四十五开必。"
     assert all(e["voiced"] for e in lines)
     proc = run("check", "--speech", "out/listen")
     assert proc.returncode == 0, proc.stdout + proc.stderr
