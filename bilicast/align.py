@@ -241,13 +241,15 @@ def align(audio: np.ndarray, rate: int, lines: list[tuple[str, str]], recognizer
         if line.score < GOOD:
             line.flags.append("misread")
         good = [o for o in candidates[i] if o.quality(len(refs[i])) >= GOOD]
-        if len(good) > 1:
-            line.flags.append(f"said {len(good)} times; using the last")
-        times.append((i, tokens[occ.first].start, tokens[occ.last].end))
+        if len(good) > 1:   # the last reading wins unless script order rules it out
+            which = "the last" if occ.first >= good[-1].first else f"the one at {tokens[occ.first].start:.1f} s"
+            line.flags.append(f"said {len(good)} times; using {which}")
+        # the neighbours are whatever was heard just before and after (a line or not)
+        prev_end = tokens[occ.first - 1].end if occ.first else 0.0
+        next_start = tokens[occ.last + 1].start if occ.last + 1 < len(tokens) else duration
+        times.append((i, tokens[occ.first].start, tokens[occ.last].end, prev_end, next_start))
     # move each cut into the pause between this line and its neighbours
-    for k, (i, start, end) in enumerate(times):
-        prev_end = times[k - 1][2] if k else 0.0
-        next_start = times[k + 1][1] if k + 1 < len(times) else duration
+    for i, start, end, prev_end, next_start in times:
         before = _longest_pause(pauses, max(prev_end - 0.3, 0.0), min(start + 0.4, end))
         after = _longest_pause(pauses, max(end - 0.4, start), min(next_start + 0.3, duration))
         s = before[1] if before else start
