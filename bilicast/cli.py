@@ -24,7 +24,25 @@ def cmd_validate(args) -> int:
             continue
         note = "" if episode.resolution or not episode.script.bench else "; templates not checked: no results yet"
         print(f"{path}: ok ({len(episode.script.segments)} segments{note})")
+        _warn_unspeakable(path, episode)
     return 2 if failed else 0
+
+
+def _warn_unspeakable(path, episode) -> None:
+    """Latin words the voice would only spell out, named by line (a warning:
+    the script is valid, but the creator likely wants a `pronounce:` entry)."""
+    from .narrate import line_mode
+    from .spoken import to_spoken
+    script = episode.script
+    for i, seg in enumerate(script.segments):
+        if line_mode(script, seg) != "tts":
+            continue
+        for j, line in enumerate(seg.narration):
+            if line.audio or "{{" in line.text or "{%" in line.text:   # unresolved templates: no results yet
+                continue
+            row, _ = episode.located.position(("segments", i, "narration", j))
+            for warning in to_spoken(line.text, script.episode.pronounce).warnings:
+                print(f"{path}:{row}: warning: segment {seg.id}, line {j + 1}: {warning}", file=sys.stderr)
 
 
 def _list_bundle(out_dir: Path) -> None:

@@ -63,6 +63,23 @@ def test_unknown_latin_word_is_spelled_with_a_warning_not_dropped():
     assert len(spoken.warnings) == 1 and "'Gradio'" in spoken.warnings[0] and "pronounce:" in spoken.warnings[0]
 
 
+def test_validate_warns_about_words_the_voice_would_spell(workspace):
+    path = workspace / "ep.yaml"
+    path.write_text("episode: {id: p, title: 读音, voice: {mode: tts}}\n"
+                    "segments:\n  - {id: a, scene: titles.TitleCard, params: {title: 你好}, narration: [试试Gradio吧。]}\n",
+                    encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "bilicast.cli", "validate", str(path)], capture_output=True,
+                          text=True, cwd=workspace)
+    assert proc.returncode == 0
+    assert f"{path}:3: warning: segment a, line 1: 'Gradio'" in proc.stderr
+    path.write_text(path.read_text(encoding="utf-8").replace("voice: {mode: tts}",
+                                                             "voice: {mode: tts}, pronounce: {Gradio: 格拉迪欧}"),
+                    encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "bilicast.cli", "validate", str(path)], capture_output=True,
+                          text=True, cwd=workspace)
+    assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stderr
+
+
 def test_pronounce_is_validated(workspace):
     from bilicast.yamlsource import ScriptProblems
     from bilicast.script import load_script
