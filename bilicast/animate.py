@@ -4,7 +4,6 @@ subtitles). Runs in worker processes, one segment per call, because Manim's
 config is process-global."""
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import shutil
@@ -14,7 +13,7 @@ import uuid
 from pathlib import Path
 
 from .cache import atomic_path
-from .errors import StageError
+from .errors import StageError, disk_full, disk_full_error
 from .lifeline import fault
 from .media import run_ffmpeg, video_encode_args
 
@@ -76,17 +75,6 @@ def finish_segment(raw: Path, holds: list, job: dict, target: Path, scratch: Pat
                    f"encoding segment '{job['segment']}'")
 
 
-def _disk_full(error: BaseException | None) -> bool:
-    """Whether a write failed for lack of space, anywhere in the chain of
-    exceptions (Manim wraps the OSError in its own errors)."""
-    seen = 0
-    while error is not None and seen < 20:
-        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-            return True
-        error, seen = error.__cause__ or error.__context__, seen + 1
-    return False
-
-
 def build_segment(job: dict) -> float:
     """Worker entry point: renders and finishes one segment; returns the seconds
     it took, or raises StageError carrying the log."""
@@ -102,9 +90,8 @@ def build_segment(job: dict) -> float:
     except StageError:
         raise
     except Exception as e:   # a full disk, or a scene bug: report it with the scene's traceback
-        if _disk_full(e):
-            raise StageError(f"the disk is full (or a file size limit was hit) while rendering segment "
-                             f"'{job['segment']}'", "free some space and run again: finished work is cached") from None
+        if disk_full(e):
+            raise disk_full_error(f"rendering segment '{job['segment']}'") from None
         raise StageError(f"scene {job['scene_name']} failed in segment '{job['segment']}': {e}",
                          traceback.format_exc()) from None
     finally:

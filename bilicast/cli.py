@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import sys
 import time
 from pathlib import Path
 
-from .errors import StageError, UserError
+from .errors import StageError, UserError, disk_full, disk_full_error
 from .yamlsource import ScriptProblems
 
 
@@ -277,12 +276,11 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted; finished segments are cached and will be reused", file=sys.stderr)
         return 130
     except OSError as e:
-        if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-            print(f"error: the disk is full (or a file size limit was hit) while writing "
-                  f"{e.filename or 'a file'}; free some space and run again: finished work is cached",
-                  file=sys.stderr)
-            return 1
-        raise
+        if not disk_full(e):
+            raise
+        error = disk_full_error(f"writing {e.filename or 'a file'}")
+        print(f"error: {error}\n{error.log}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ import signal
 import sys
 
 PR_SET_PDEATHSIG = 1
-_parent = os.getpid()
 
 
 def die_with_parent() -> None:

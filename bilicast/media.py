@@ -6,7 +6,7 @@ import json
 import shutil
 import subprocess
 
-from .errors import StageError
+from .errors import StageError, disk_full_error
 from .lifeline import die_with_parent
 
 AUDIO_RATE = 48_000
@@ -32,8 +32,7 @@ def run_ffmpeg(args: list[str], what: str) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=die_with_parent)
     if proc.returncode != 0:
         if "No space left on device" in proc.stderr or "File too large" in proc.stderr:
-            raise StageError(f"the disk is full (or a file size limit was hit) while {what}",
-                             "free some space and run again: finished work is cached")
+            raise disk_full_error(what)
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
         raise StageError(f"ffmpeg failed while {what} (exit {proc.returncode})",
                          f"{tail}\ncommand: {' '.join(cmd)}\nhint: check that the input exists and that "

@@ -131,6 +131,11 @@ def line_mode(script: Script, seg) -> str:
     return seg.voice or script.episode.voice.mode
 
 
+def from_episode_take(script: Script, seg) -> bool:
+    """A recorded segment without a take of its own takes its lines from the episode take."""
+    return not seg.audio and bool(script.episode.voice.take) and line_mode(script, seg) == "recorded"
+
+
 @dataclass
 class Take:
     """One recording that holds several lines, found in it by the recognizer."""
@@ -152,7 +157,7 @@ def takes_to_align(script: Script) -> list[Take]:
         if seg.audio and seg.audio.starts is None:
             takes.append(Take(seg.audio.file, seg.audio.clean, lines,
                               {k for k, (_, j) in enumerate(lines) if seg.narration[j].audio}))
-        elif not seg.audio and script.episode.voice.take and line_mode(script, seg) == "recorded":
+        elif from_episode_take(script, seg):
             episode_lines += lines
     if episode_lines:
         takes.append(Take(script.episode.voice.take, script.episode.voice.clean, episode_lines,

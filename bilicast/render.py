@@ -13,7 +13,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import animate, assemble, narrate, publish, subtitles
-from .cache import Cache, atomic_path, sweep_leftovers, digest, file_hash, usable, write_text_atomic
+from .cache import Cache, atomic_path, digest, file_hash, sweep_leftovers, usable, write_text_atomic
 from .errors import StageError
 from .lifeline import die_with_parent, fault
 from .media import ffmpeg_version, is_valid_video, run_ffmpeg
@@ -130,8 +130,9 @@ def write_timeline(plan: Plan, out_dir: Path) -> None:
     for i, seg in enumerate(plan.timeline):
         for j, line in enumerate(seg.lines):
             # `spoken`: what the TTS voice was given for this line; `voiced`: it has audio
-            rows.append({"segment": seg.id, "line": j, "text": line.text, "spoken": to_spoken(line.text, pronounce).text,
-                         "voiced": (i, j) in plan.line_audio, "beats": list(line.beats),
+            rows.append({"segment": seg.id, "line": j, "text": line.text,
+                         "spoken": to_spoken(line.text, pronounce).text, "voiced": (i, j) in plan.line_audio,
+                         "beats": list(line.beats),
                          "start": round(seg.start + line.start, 3), "end": round(seg.start + line.end, 3)})
         for beat, (start, run) in seg.beats.items():
             rows.append({"segment": seg.id, "beat": beat, "start": round(seg.start + start, 3),
@@ -139,7 +140,8 @@ def write_timeline(plan: Plan, out_dir: Path) -> None:
     segments = [{"segment": s.id, "start": round(s.start, 3), "end": round(s.start + s.duration, 3),
                  "frames": s.frames} for s in plan.timeline]
     write_text_atomic(out_dir / "timeline.json", json.dumps({"fps": plan.settings.fps, "segments": segments,
-                                                             "pronounce": pronounce, "events": rows}, ensure_ascii=False, indent=1))
+                                                             "pronounce": pronounce, "events": rows},
+                                                            ensure_ascii=False, indent=1))
 
 
 def _code_version(*files: Path) -> str:
@@ -238,7 +240,7 @@ def _take_hashes(script: Script, index: int, workspace: Path) -> list[str]:
     """Content hashes of the recordings this segment's lines come from."""
     seg, voice = script.segments[index], script.episode.voice
     files = [line.audio for line in seg.narration if line.audio] + ([seg.audio.file] if seg.audio else [])
-    if not seg.audio and voice.take and narrate.line_mode(script, seg) == "recorded":
+    if narrate.from_episode_take(script, seg):
         files.append(voice.take)
     return [file_hash(workspace / f) for f in files if (workspace / f).is_file()]
 

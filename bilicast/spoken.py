@@ -33,7 +33,8 @@ LEXICON = {
     "int": "硬特", "fp32": "艾弗批三十二", "fp16": "艾弗批十六",
     "TFLiteConverter": "踢艾弗莱特康沃特", "Converter": "康沃特", "Interpreter": "因特普瑞特",
     "tf.function": "踢艾弗点房克胜", "tf.image": "踢艾弗点伊美吉", "tf.data": "踢艾弗点迪塔", "function": "房克胜",
-    "Python": "派森", "NumPy": "南派", "OpenCV": "欧喷西维", "Open": "欧喷", "MLOps": "艾姆艾勒欧普斯", "DevOps": "德沃普斯",
+    "Python": "派森", "NumPy": "南派", "OpenCV": "欧喷西维", "Open": "欧喷", "MLOps": "艾姆艾勒欧普斯",
+    "DevOps": "德沃普斯",
     "App": "艾普", "Eager": "一格", "Trainer": "切纳", "Evaluator": "伊维留诶特",
     "Transform": "全斯佛姆", "Pusher": "普舍", "Optimization": "奥普替迈泽申", "CUDA": "库达",
     "cuDNN": "库迪恩恩", "Bilibili": "哔哩哔哩", "epoch": "一波克", "epochs": "一波克", "Android": "安卓",
@@ -41,7 +42,8 @@ LEXICON = {
     "batch": "拜奇", "Dropout": "卓普奥特", "Dense": "丹斯", "Conv2D": "康夫兔迪", "ReLU": "瑞鲁",
     "Softmax": "索夫特麦克斯", "Adam": "亚当", "GitHub": "吉特哈布", "Manim": "马尼姆", "TF": "踢艾弗",
     "Google": "谷歌", "Jupyter": "朱皮特", "Colab": "扣莱布", "Linux": "林纳克斯", "Windows": "温豆斯",
-    "ARM": "阿姆", "loss": "落斯", "Toolkit": "图尔吉特", "accuracy": "阿克瑞西", "Serving": "瑟文", "x86": "艾克斯八六", "RGB": "阿尔吉必", "BGR": "必吉阿尔",
+    "ARM": "阿姆", "loss": "落斯", "Toolkit": "图尔吉特", "accuracy": "阿克瑞西", "Serving": "瑟文",
+    "x86": "艾克斯八六", "RGB": "阿尔吉必", "BGR": "必吉阿尔",
 }
 
 # Units after a number, read as a presenter says them.
@@ -78,7 +80,7 @@ def read_integer(digits: str) -> str:
     if n == 0:
         return "零"
     if n >= 10 ** 12:
-        return "".join(DIGITS[int(d)] for d in digits)
+        return read_digits(digits)
 
     def below_10000(v: int) -> str:
         out, zero = "", False
@@ -112,7 +114,7 @@ def read_number(text: str) -> str:
     whole, _, frac = text.replace(",", "").partition(".")
     out = read_integer(whole or "0")
     if frac:
-        out += "点" + "".join(DIGITS[int(d)] for d in frac)
+        out += "点" + read_digits(frac)
     return out
 
 
@@ -168,7 +170,8 @@ def to_spoken(text: str, overrides: dict[str, str] | None = None) -> Spoken:
             y, mo, d = m.group("date").split("-")
             return f"{read_digits(y)}年{read_integer(mo)}月{read_integer(d)}日"
         if m.group("version"):
-            return "点".join(read_digits(p) if i else read_integer(p) for i, p in enumerate(m.group("version").split(".")))
+            parts = m.group("version").split(".")
+            return "点".join(read_digits(p) if i else read_integer(p) for i, p in enumerate(parts))
         if m.group("frac"):
             return read_number(m.group("den")) + "分之一"
         if m.group("word"):

@@ -11,7 +11,6 @@ should be at inference, and caches the result.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cache import atomic_path
+from .cache import atomic_path, file_hash
 from .errors import StageError
 
 SAMPLE_RATE = 24000
@@ -48,10 +47,6 @@ def model_dir() -> Path:
     except OSError:
         pass
     return Path.home() / ".cache" / "bilicast" / "models"
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # --- the flatbuffer rewrite ------------------------------------------------
@@ -128,7 +123,7 @@ def builtin_model() -> Path:
     """The FastSpeech2 model with builtin ops only, made once and cached
     (keyed by the shipped file's hash and the rewrite's version)."""
     source = package_dir() / "asset" / "fastspeech2_quan.tflite"
-    target = model_dir() / f"fastspeech2-builtin-{_sha(source)[:12]}-v{REWRITE_VERSION}.tflite"
+    target = model_dir() / f"fastspeech2-builtin-{file_hash(source)[:12]}-v{REWRITE_VERSION}.tflite"
     if target.exists():
         return target
     from ai_edge_litert.tools import flatbuffer_utils
@@ -168,9 +163,6 @@ class Voice:
         self.vocoder = Interpreter(model_path=str(package_dir() / "asset" / "mb_melgan.tflite"),
                                    num_threads=os.cpu_count() or 1)
 
-    def phonemes(self, text: str) -> str:
-        return self.processor.text_to_phone(text)[1]
-
     def _mel(self, ids: list[int], speed: float) -> np.ndarray:
         it = self.acoustic
         inputs = it.get_input_details()
@@ -196,16 +188,20 @@ class Voice:
         """Speak `text` (Chinese characters and punctuation); clauses are
         synthesized one by one with a short pause between them."""
         import re
+
+        def syllables(s: str) -> int:
+            return len(re.findall(r"[\u4e00-\u9fff]", s))
+
         clauses = []
         for piece in re.split(r"(?<=[，。！？；：、,.!?;:])", text):
-            if not re.search(r"[\u4e00-\u9fff]", piece):
+            if not syllables(piece):
                 continue
             # a clause of one or two syllables (图、权重) is spoken badly on its own
-            if clauses and len(re.findall(r"[\u4e00-\u9fff]", clauses[-1])) < 3:
+            if clauses and syllables(clauses[-1]) < 3:
                 clauses[-1] += piece
             else:
                 clauses.append(piece)
-        if len(clauses) > 1 and len(re.findall(r"[\u4e00-\u9fff]", clauses[-1])) < 3:
+        if len(clauses) > 1 and syllables(clauses[-1]) < 3:
             clauses[-2] += clauses.pop()
         pieces = []
         gap = np.zeros(int(pause * SAMPLE_RATE), np.float32)
