@@ -38,7 +38,7 @@ class DemoRegistry:
         return import_file(self.files[name], "demos")
 
     def code_hash(self, name: str) -> str:
-        return digest([file_hash(self.files[name]), file_hash(ENGINE / "demokit.py")])
+        return digest([file_hash(self.files[name]), file_hash(ENGINE / "demokit.py"), file_hash(ENGINE / "latency.py")])
 
     def effective_params(self, name: str, params: dict, tiny: bool) -> dict:
         module = self.module(name)

@@ -95,19 +95,23 @@ def render_chart(kind: str, result: Result, style, size: tuple[int, int], target
         timings = [result.timings[n] for n in names]
         labels = [n.replace(".latency_1t", "").replace(".latency_all", " (all)") for n in names]
         y = range(len(names))
+        # Error bars: the median's 95 % confidence interval (older results: min to p90).
+        with_ci = all(t.ci_low and t.ci_high for t in timings)
+        lows = [t.ci_low if with_ci else t.min for t in timings]
+        highs = [t.ci_high if with_ci else t.p90 for t in timings]
         ax.barh(y, [t.median for t in timings], color=colours[: len(names)], height=0.55)
-        ax.errorbar([t.median for t in timings], y, xerr=[[t.median - t.min for t in timings],
-                    [t.p90 - t.median for t in timings]], fmt="none", ecolor=style.foreground, capsize=8 * scale,
-                    lw=2 * scale)
+        ax.errorbar([t.median for t in timings], y, xerr=[[t.median - lo for t, lo in zip(timings, lows)],
+                    [hi - t.median for t, hi in zip(timings, highs)]], fmt="none", ecolor=style.foreground,
+                    capsize=8 * scale, lw=2 * scale)
         for i, (name, t) in enumerate(zip(names, timings)):
             text = FILTERS["ms"](t.median)
-            ax.annotate(text, (t.p90, i), xytext=(12 * scale, 0), textcoords="offset points", va="center",
-                        fontsize=26 * scale, fontweight="bold")
+            ax.annotate(text, (max(highs[i], t.median), i), xytext=(12 * scale, 0), textcoords="offset points",
+                        va="center", fontsize=26 * scale, fontweight="bold")
             shown.append((text, t.median, f"{name}.median", "ms"))
         ax.set_yticks(list(y), labels)
-        ax.set_xlim(0, max(t.p90 for t in timings) * 1.4)   # room for the value labels
+        ax.set_xlim(0, max(highs) * 1.4)   # room for the value labels
         ax.invert_yaxis()
-        ax.set_xlabel("毫秒（中位数，误差线：最小值–p90）")
+        ax.set_xlabel("毫秒（中位数，误差线：95%置信区间）" if with_ci else "毫秒（中位数，误差线：最小值–p90）")
     elif kind == "size_vs_accuracy":
         sizes, accs = _metric_pairs(result, "size_mb"), _metric_pairs(result, "acc")
         variants = [v for v in sizes if v in accs]

@@ -24,12 +24,6 @@ from pathlib import Path
 
 from .script import Strict
 
-# Latency method of the TFLite benchmark tool: warm-up, then at least
-# MIN_RUNS runs and at least MIN_SECONDS, whichever takes longer.
-WARMUP, MIN_RUNS, MIN_SECONDS = 10, 50, 1.0
-TINY_WARMUP, TINY_MIN_RUNS, TINY_MIN_SECONDS = 3, 10, 0.05
-
-
 class DemoParams(Strict):
     """Base for a demo's Params: unknown keys are errors."""
 
@@ -69,13 +63,17 @@ def accelerator() -> str | None:
 
 
 def summarize(samples_ms: list[float], warmup: int, threads: int, init_ms: float | None = None) -> dict:
+    """A timing from one process's samples, with a 95 % bootstrap interval of
+    its median (LiteRT latencies use bilicast.latency: several processes)."""
+    from .latency import bootstrap_ci
     ordered = sorted(samples_ms)
+    low, high = bootstrap_ci([ordered])
     return {
         "unit": "ms", "samples": len(ordered), "warmup": warmup,
         "median": statistics.median(ordered), "p90": ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))],
         "min": ordered[0], "max": ordered[-1], "mean": statistics.fmean(ordered),
         "stdev": statistics.stdev(ordered) if len(ordered) > 1 else 0.0,
-        "threads": threads, "init_ms": init_ms,
+        "threads": threads, "init_ms": init_ms, "ci_low": low, "ci_high": high, "processes": 1,
     }
 
 
@@ -100,19 +98,14 @@ class DemoContext:
         """Progress line, shown to the creator while the demo runs."""
         print(f"progress: {text}", flush=True)
 
-    def time_calls(self, name: str, fn, threads: int, init_ms: float | None = None) -> dict:
-        """Time fn() the benchmark-tool way and record it under `name`."""
-        warmup, min_runs, min_seconds = ((TINY_WARMUP, TINY_MIN_RUNS, TINY_MIN_SECONDS) if self.tiny
-                                         else (WARMUP, MIN_RUNS, MIN_SECONDS))
-        for _ in range(warmup):
-            fn()
-        samples, started = [], time.perf_counter()
-        while len(samples) < min_runs or time.perf_counter() - started < min_seconds:
-            t = time.perf_counter()
-            fn()
-            samples.append((time.perf_counter() - t) * 1000)
-        self.timings[name] = summarize(samples, warmup, threads, init_ms)
-        return self.timings[name]
+    def time_models(self, variants: list[dict]) -> dict:
+        """Time LiteRT models the way bilicast.latency does (batched,
+        interleaved, several fresh processes) and record each under its name.
+        variants: [{"name", "model": path, "threads", "input": .npy path}]."""
+        from .latency import measure
+        timings = measure(variants, self.tiny, progress=self.step)
+        self.timings.update(timings)
+        return timings
 
 
 def digits(tiny: bool, size: int = 8, rgb: bool = False, seed: int = 0):

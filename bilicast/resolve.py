@@ -158,8 +158,9 @@ def result_namespace(key: str, result: Result, file: str) -> Namespace:
     flat = {name: Measured(m.value, ("src", file, name)) for name, m in result.metrics.items()}
     for name, t in result.timings.items():
         stats = {s: Measured(getattr(t, s), ("src", file, f"{name}.{s}"))
-                 for s in ("median", "p90", "min", "max", "mean", "stdev")}
-        stats.update(samples=t.samples, warmup=t.warmup, threads=t.threads)
+                 for s in ("median", "p90", "min", "max", "mean", "stdev", "ci_low", "ci_high")
+                 if getattr(t, s) is not None}
+        stats.update(samples=t.samples, warmup=t.warmup, threads=t.threads, processes=t.processes)
         flat[name] = Namespace(stats, f"{key}.{name}")
     tree = _nest(flat)
     tree["series"] = {name: _measured_series(values, file, f"series:{name}") for name, values in result.series.items()}
@@ -316,9 +317,43 @@ class _StrictUndefined(jinja2.StrictUndefined):
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = _fail_undefined
 
 
+# -- tests: speed differences called only when real --------------------------
+# {% if a is slower_than(b) %}…{% elif a is faster_than(b) %}…{% else %}no measurable difference{% endif %}
+# a and b are timings (quant.int8.latency_1t); a is slower only when its 95 %
+# interval lies wholly above b's, faster only when wholly below.
+
+def _interval(timing, test: str) -> tuple[float, float]:
+    if isinstance(timing, jinja2.Undefined):
+        timing._fail_with_undefined_error()
+    if not isinstance(timing, Namespace) or "median" not in timing.keys():
+        raise FilterError(f"the test '{test}' compares two timings, e.g. "
+                          f"quant.int8.latency_1t is {test}(quant.fp32.latency_1t); got {timing!r}")
+    if "ci_low" not in timing.keys():
+        raise FilterError(f"'{timing._path}' was measured without a confidence interval (an older result): "
+                          "rerun its demo with `bilicast bench SCRIPT --force`")
+    return float(timing.ci_low), float(timing.ci_high)
+
+
+def slower_than(a, b) -> bool:
+    return _interval(a, "slower_than")[0] > _interval(b, "slower_than")[1]
+
+
+def faster_than(a, b) -> bool:
+    return _interval(a, "faster_than")[1] < _interval(b, "faster_than")[0]
+
+
+def same_speed_as(a, b) -> bool:
+    """No measurable difference: the two intervals overlap."""
+    return not slower_than(a, b) and not faster_than(a, b)
+
+
+TESTS = {"slower_than": slower_than, "faster_than": faster_than, "same_speed_as": same_speed_as}
+
+
 def _environment(recorder: _Recorder) -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=_StrictUndefined, autoescape=False, keep_trailing_newline=False)
     env.filters.update({name: recorder.wrap(name, fn) for name, fn in FILTERS.items()})
+    env.tests.update(TESTS)
     return env
 
 
@@ -384,7 +419,7 @@ def resolve(script, located, path: str, names: dict, files: dict, key_files: dic
         except (jinja2.TemplateError, TypeError, ValueError, ZeroDivisionError) as e:
             hint = "results available: " + ", ".join(names) if names else "add a `bench:` block to the script"
             if isinstance(e, FilterError):
-                hint = "filters: " + ", ".join(FILTERS)
+                hint = "filters: " + ", ".join(FILTERS) + "; tests: " + ", ".join(TESTS)
             problems.append(Problem(line, col, where, f"template error in segment '{segment}': {e}"
                                     if segment else f"template error: {e}", hint))
             return text

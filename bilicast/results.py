@@ -8,7 +8,9 @@ Schema `bilicast.result/1` (every field checked on load and on import):
     tiny        true for the shrunken CI/test run
     metrics     {"fp32.size_mb": {"value": 0.15, "unit": "MB"}, ...}   flat dotted names
     timings     {"fp32.latency_1t": {"unit": "ms", "samples", "warmup", "median", "p90",
-                 "min", "max", "mean", "stdev", "threads", "init_ms"}, ...}
+                 "min", "max", "mean", "stdev", "threads", "init_ms", "ci_low", "ci_high",
+                 "processes", "process_medians", "batch", "interleaved"}, ...}
+                (see bilicast/latency.py for how LiteRT latencies are measured)
     series      {"train.loss": [..], "confusion": [[..]..], ...}   lists of numbers
     notes       ["int8 is slower than float32 on this CPU", ...]
     artifacts   {"tensorboard": "results/train_curve/<slug>.files/logs"}  paths
@@ -50,6 +52,13 @@ class Timing(_Model):
     stdev: float = Field(ge=0)
     threads: int = Field(ge=1)
     init_ms: Optional[float] = Field(None, ge=0)
+    # 95 % confidence interval of the median (results before 2026-11 lack it)
+    ci_low: Optional[float] = Field(None, gt=0)
+    ci_high: Optional[float] = Field(None, gt=0)
+    processes: int = Field(1, ge=1)                 # fresh worker processes; median = median of their medians
+    process_medians: list[float] = []
+    batch: int = Field(1, ge=1)                     # invokes timed together as one sample
+    interleaved: bool = False                       # variants measured in turn, A B C A B C …
 
 
 class Provenance(_Model):

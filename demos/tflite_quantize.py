@@ -68,19 +68,16 @@ def accuracy(path, x, y):
     return correct / len(x)
 
 
-def time_latency(ctx, name, path, sample):
-    """Latency and FPS at 1 thread and at all cores; init time kept apart."""
+def latency_variants(name, path, sample, workdir):
+    """What bilicast.latency times for one model: at 1 thread and at all
+    cores, with its input saved beside it (quantized for an int8 model)."""
+    import numpy as np
+    interpreter, _ = make_interpreter(path, 1)
+    inp = workdir / f"{name}.input.npy"
+    np.save(inp, to_input(sample, interpreter.get_input_details()[0]))
     cores = os.cpu_count() or 1
-    medians = {}
-    for threads in sorted({1, cores}):
-        interpreter, init_ms = make_interpreter(path, threads)
-        inp = interpreter.get_input_details()[0]
-        interpreter.set_tensor(inp["index"], to_input(sample, inp))
-        label = "1t" if threads == 1 else "all"
-        timing = ctx.time_calls(f"{name}.latency_{label}", interpreter.invoke, threads, init_ms)
-        ctx.metric(f"{name}.fps_{label}", 1000 / timing["median"], "fps")
-        medians[label] = timing["median"]
-    return medians
+    return [{"name": f"{name}.latency_{'1t' if threads == 1 else 'all'}", "model": str(path), "threads": threads,
+             "input": str(inp)} for threads in sorted({1, cores})]
 
 
 def run(p: Params, ctx):
@@ -98,7 +95,7 @@ def run(p: Params, ctx):
     saved = ctx.workdir / "saved_model"
     model.export(str(saved), verbose=False)
     calibration = xtr[:p.calibration_samples]
-    sizes, latency = {}, {}
+    sizes, timed = {}, []
     for variant in VARIANTS:
         ctx.step(f"converting and measuring {variant}")
         path = ctx.workdir / f"digits_{variant}.tflite"
@@ -107,16 +104,11 @@ def run(p: Params, ctx):
         sizes[variant] = ctx.metric(f"{variant}.size_mb", path.stat().st_size / 1e6, "MB")
         ctx.metric(f"{variant}.size_kb", path.stat().st_size / 1e3, "KB")
         ctx.metric(f"{variant}.acc", accuracy(path, xte, yte), "ratio")
-        latency[variant] = time_latency(ctx, variant, path, xte[:1])
+        timed += latency_variants(variant, path, xte[:1], ctx.workdir)
 
     ctx.metric("int8.size_ratio", sizes["fp32"] / sizes["int8"], "x")
     ctx.metric("int8.size_saving", 1 - sizes["int8"] / sizes["fp32"], "ratio")
     ctx.metric("int8.acc_change", ctx.metrics["int8.acc"]["value"] - ctx.metrics["fp32.acc"]["value"], "ratio")
-    ctx.metric("int8.speedup_1t", latency["fp32"]["1t"] / latency["int8"]["1t"], "x")
-    if latency["int8"]["1t"] > latency["fp32"]["1t"]:
-        ctx.note(f"int8 is slower than float32 on this CPU at 1 thread "
-                 f"({latency['int8']['1t']:.3f} ms vs {latency['fp32']['1t']:.3f} ms)")
-
     if p.mobilenet:
         import keras
         ctx.step(f"MobileNetV2 {p.mobilenet_size}x{p.mobilenet_size} alpha {p.mobilenet_alpha} (random weights)")
@@ -128,16 +120,28 @@ def run(p: Params, ctx):
         net.export(str(saved), verbose=False)
         rng = np.random.default_rng(0)
         calib = rng.random((8, p.mobilenet_size, p.mobilenet_size, 3), dtype=np.float32)
-        mn_latency = {}
+        big = []
         for variant in ("fp32", "int8"):
             path = ctx.workdir / f"mobilenet_{variant}.tflite"
             path.write_bytes(convert(str(saved), variant, calib))
+            big.append(path)
             ctx.metric(f"mobilenet.{variant}.size_mb", path.stat().st_size / 1e6, "MB")
-            mn_latency[variant] = time_latency(ctx, f"mobilenet.{variant}", path, calib[:1])
-            path.unlink()   # large; the numbers are what we keep
+            timed += latency_variants(f"mobilenet.{variant}", path, calib[:1], ctx.workdir)
         import shutil
         shutil.rmtree(saved)
         ctx.metric("mobilenet.int8.size_ratio", ctx.metrics["mobilenet.fp32.size_mb"]["value"]
                    / ctx.metrics["mobilenet.int8.size_mb"]["value"], "x")
-        if mn_latency["int8"]["1t"] > mn_latency["fp32"]["1t"]:
-            ctx.note("MobileNetV2 int8 is slower than float32 on this CPU at 1 thread")
+
+    # All variants are timed together, interleaved, in fresh processes (bilicast/latency.py).
+    timings = ctx.time_models(timed)
+    for name, timing in timings.items():
+        ctx.metric(name.replace(".latency_", ".fps_"), 1000 / timing["median"], "fps")
+    ctx.metric("int8.speedup_1t", timings["fp32.latency_1t"]["median"] / timings["int8.latency_1t"]["median"], "x")
+    for prefix in ("", "mobilenet."):
+        fp32, int8 = timings.get(f"{prefix}fp32.latency_1t"), timings.get(f"{prefix}int8.latency_1t")
+        if fp32 and int8 and int8["ci_low"] > fp32["ci_high"]:
+            ctx.note(f"{prefix}int8 is slower than float32 on this CPU at 1 thread "
+                     f"({int8['median']:.4f} ms vs {fp32['median']:.4f} ms, 95% intervals apart)")
+    if p.mobilenet:
+        for path in big:
+            path.unlink()   # large; the numbers are what we keep

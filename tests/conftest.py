@@ -7,7 +7,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-DEMOS = ["tflite_quantize", "serve_skew", "tf_function", "train_curve"]
+DEMOS = ["tflite_quantize", "serve_skew", "tf_function", "train_curve", "continuous_training"]
 
 
 @pytest.fixture(scope="session")

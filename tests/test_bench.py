@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,9 +39,10 @@ def value(result, name):
     return result.metrics[name].value
 
 
-def check_timing(t, tiny=True):
+def check_timing(t, tiny=True, processes=1):
     assert 0 < t.min <= t.median <= t.p90 <= t.max
-    assert t.samples >= (10 if tiny else 50) and t.warmup >= 1
+    assert t.samples >= (10 if tiny else 50) * processes and t.warmup >= 1
+    assert t.ci_low <= t.median <= t.ci_high and t.processes == processes
 
 
 def test_provenance_complete(results):
@@ -59,12 +61,14 @@ def test_tflite_quantize_makes_physical_sense(results):
         assert 0.2 < value(r, f"{variant}.acc") <= 1   # above chance (0.1) after training
         for threads in ("1t", "all"):
             t = r.timings[f"{variant}.latency_{threads}"]
-            check_timing(t)
-            assert t.init_ms > 0
+            check_timing(t, processes=3)
+            assert t.init_ms > 0 and t.interleaved and len(t.process_medians) == 3
+            assert t.median == sorted(t.process_medians)[1]   # the median of the process medians
+            assert t.batch * t.min >= 0.5   # a sample is a batch of invokes lasting about a millisecond
             assert value(r, f"{variant}.fps_{threads}") == pytest.approx(1000 / t.median)
     assert value(r, "mobilenet.fp32.size_mb") / value(r, "mobilenet.int8.size_mb") >= 3
-    slower = r.timings["int8.latency_1t"].median > r.timings["fp32.latency_1t"].median
-    assert slower == any("slower" in n and "int8" in n for n in r.notes)
+    int8, fp32 = r.timings["int8.latency_1t"], r.timings["fp32.latency_1t"]
+    assert (int8.ci_low > fp32.ci_high) == any(n.startswith("int8 is slower") for n in r.notes)
 
 
 def test_serve_skew_mismatch_scores_lower(results):
@@ -93,6 +97,27 @@ def test_train_curve_series_and_tensorboard(results):
     assert 0.2 < value(r, "test.acc") <= 1
     logs = r.artifacts["tensorboard"]
     assert any(p.name.startswith("events.out.tfevents") for p in __import__("pathlib").Path(logs).rglob("*"))
+
+
+def test_continuous_training_pipeline_decides_from_measurements(results):
+    r = results["continuous_training"]
+    threshold, margin, tolerance = (value(r, n) for n in ("drift.threshold", "evaluator.margin", "evaluator.tolerance"))
+    assert value(r, "reference.drift.score") < value(r, "small.drift.score") < value(r, "large.drift.score")
+    assert value(r, "large.drift.detected") == 1 and value(r, "reference.drift.score") < threshold
+    # the large shift really hurts the model in service
+    assert value(r, "large.old_on_new.acc") < value(r, "large.old_on_old.acc") - 0.05
+    for shift in ("large", "small"):
+        assert value(r, f"{shift}.drift.detected") == (value(r, f"{shift}.drift.score") > threshold)
+        gain = value(r, f"{shift}.new_on_mix.acc") - value(r, f"{shift}.old_on_mix.acc")
+        regress = value(r, f"{shift}.new_on_old.acc") - value(r, f"{shift}.old_on_old.acc")
+        blessed = gain >= margin and regress >= -tolerance
+        assert value(r, f"{shift}.blessed") == blessed
+        pushed = r.artifacts.get(f"{shift}.pushed")
+        assert bool(pushed) == blessed and (f"{shift}.push.size_mb" in r.metrics) == blessed
+        if pushed:
+            assert (Path(pushed) / "model.tflite").stat().st_size > 1000
+            assert (Path(pushed) / "saved_model" / "saved_model.pb").exists()
+        assert len(r.series[f"{shift}.train.loss"]) == r.params["retrain_epochs"]
 
 
 def test_result_is_reused_until_params_change(bench_workspace, results):

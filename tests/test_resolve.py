@@ -208,3 +208,51 @@ def test_chart_renders_cjk_at_video_size(tmp_path):
     # CJK glyphs in the house style are real glyphs, not identical "tofu" boxes.
     a, b, c = glyph("模"), glyph("型"), glyph("\U0010fffd")
     assert not np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def timing(median, low, high):
+    return {"unit": "ms", "samples": 300, "warmup": 10, "median": median, "p90": high, "min": low, "max": high,
+            "mean": median, "stdev": 0.001, "threads": 1, "ci_low": low, "ci_high": high, "processes": 3}
+
+
+def speed_sentence(a, b):
+    """What the season's three-branch comparison says for timings a and b."""
+    from bilicast.resolve import _environment, _Recorder, result_namespace
+    from bilicast.results import Result
+    result = Result.model_validate(fake_result("tflite_quantize", {}, True, METRICS,
+                                               {"int8.latency_1t": a, "fp32.latency_1t": b}))
+    quant = result_namespace("quant", result, "r.json")
+    template = ("{% if quant.int8.latency_1t is slower_than(quant.fp32.latency_1t) %}slower"
+                "{% elif quant.int8.latency_1t is faster_than(quant.fp32.latency_1t) %}faster"
+                "{% else %}no measurable difference{% endif %}")
+    return _environment(_Recorder()).from_string(template).render(quant=quant)
+
+
+def test_speed_comparison_needs_separate_intervals():
+    # int8's median is higher, but the 95 % intervals overlap: no claim either way
+    assert speed_sentence(timing(0.052, 0.049, 0.055), timing(0.050, 0.047, 0.053)) == "no measurable difference"
+    assert speed_sentence(timing(0.060, 0.058, 0.062), timing(0.050, 0.047, 0.053)) == "slower"
+    assert speed_sentence(timing(0.030, 0.029, 0.031), timing(0.050, 0.047, 0.053)) == "faster"
+
+
+def test_speed_comparison_refuses_medians_and_old_results(episode, capsys):
+    script, path = episode
+    text = script.read_text(encoding="utf-8")
+    script.write_text(text.replace("延迟中位数 {{ quant.fp32.latency_1t.median | ms }}。",
+                                   "{% if quant.fp32.latency_1t is slower_than(quant.fp32.latency_1t) %}慢{% endif %}"),
+                      encoding="utf-8")
+    assert cli.main(["validate", str(script)]) == 2
+    err = capsys.readouterr().err
+    assert "without a confidence interval" in err and "bench" in err and "ep.yaml:" in err
+    script.write_text(text.replace("延迟中位数 {{ quant.fp32.latency_1t.median | ms }}。",
+                                   "{% if quant.fp32.latency_1t.median is slower_than(quant.fp32.latency_1t) %}慢{% endif %}"),
+                      encoding="utf-8")
+    assert cli.main(["validate", str(script)]) == 2
+    assert "compares two timings" in capsys.readouterr().err
+
+
+def test_scripts_compare_speeds_only_through_the_helper():
+    import re
+    raw = re.compile(r"(latency\w*|step)\.median\s*[<>]")
+    for script in (ROOT / "scripts").glob("*.yaml"):
+        assert not raw.search(script.read_text(encoding="utf-8")), script.name
