@@ -175,8 +175,10 @@ def summary(result: Result) -> str:
     """A readable table of what was measured."""
     p = result.provenance
     rows = [f"{name:<28} {m.value:>12.4g} {m.unit}" for name, m in result.metrics.items()]
-    rows += [f"{name:<28} {t.median:>12.4g} ms median (p90 {t.p90:.4g}, n={t.samples}, warm-up {t.warmup}, "
-             f"{t.threads} thread{'s' if t.threads > 1 else ''})" for name, t in result.timings.items()]
+    rows += [f"{name:<28} {t.median:>12.4g} ms median"
+             + (f" [95% {t.ci_low:.4g}–{t.ci_high:.4g}]" if t.ci_low is not None else "")
+             + f" (p90 {t.p90:.4g}, n={t.samples}, warm-up {t.warmup}, {t.threads} thread{'s' if t.threads > 1 else ''}"
+             + (f", {t.processes} processes" if t.processes > 1 else "") + ")" for name, t in result.timings.items()]
     rows += [f"note: {n}" for n in result.notes]
     rows.append(f"measured: {p.cpu} · {p.cores} cores · TF {p.tensorflow} · LiteRT {p.litert} · {p.date}"
                 + (f" · imported from {result.imported_from}" if result.imported_from else ""))
