@@ -70,9 +70,27 @@ def load_episode(path: str | Path, require_results: bool = True) -> Episode:
             raise
         return Episode(path, script, script, located, scenes, workspace, None)   # validate without results
     resolution = resolve.resolve(script, located, str(path), names, files, key_files)
+    _check_chart_data(script, located, path, resolution)
     _fill_provenance(resolution, scenes)
     resolved = validate_resolved(resolution.data, located, path, scenes)
     return Episode(path, resolved, script, located, scenes, workspace, resolution)
+
+
+def _check_chart_data(script: Script, located, path: Path, resolution) -> None:
+    """A chart with nothing to draw is a script error, not an empty pair of axes."""
+    from .charts import data_problem
+    from .yamlsource import Problem, ScriptProblems
+    problems = []
+    for i, seg in enumerate(script.segments):
+        if seg.overlay:
+            result = resolution.results[resolution.key_files[seg.overlay.data]]
+            problem = data_problem(seg.overlay.chart, result, seg.overlay.fields)
+            if problem:
+                field = "fields" if seg.overlay.fields else "chart"
+                line, col = located.position(("segments", i, "overlay", field))
+                problems.append(Problem(line, col, f"segments[{i}].overlay.{field}", *problem))
+    if problems:
+        raise ScriptProblems(str(path), problems)
 
 
 def _fill_provenance(resolution, scenes) -> None:

@@ -1,7 +1,9 @@
 """Subtitle cues from the timeline, Chinese-aware line breaking, SRT and ASS output."""
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -31,8 +33,8 @@ def width(text: str) -> float:
 
 def wrap(text: str, max_chars: int) -> list[str]:
     """Break text into lines of at most max_chars full-width characters,
-    preferring breaks after punctuation, never inside a word or number+unit,
-    and without a one- or two-character last line."""
+    preferring breaks after punctuation, never inside a word (Chinese words
+    found by jieba) or number+unit, and without a one- or two-character last line."""
     return _wrap(text, max_chars, balance=True)
 
 
@@ -40,10 +42,43 @@ def wrap_greedy(text: str, max_chars: int) -> list[str]:
     return _wrap(text, max_chars, balance=False)
 
 
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+@functools.lru_cache(maxsize=1)
+def _segmenter():
+    import jieba
+    jieba.setLogLevel(logging.WARNING)   # no "Building prefix dict" chatter
+    return jieba
+
+
+def atoms(text: str) -> list[str]:
+    """The pieces a line may break between: Chinese words (from the jieba
+    segmenter, so 函数 never splits into 函 / 数), a Latin word or number with
+    its unit, whitespace, punctuation."""
+    out, run = [], []
+
+    def flush():
+        if run:
+            out.extend(_segmenter().lcut("".join(run), HMM=True))
+            run.clear()
+
+    for atom in _ATOM.findall(text):
+        if len(atom) == 1 and _CJK.match(atom):
+            run.append(atom)
+        else:
+            flush()
+            out.append(atom)
+    flush()
+    return out
+
+
 def _wrap(text: str, max_chars: int, balance: bool) -> list[str]:
-    atoms = _ATOM.findall(text.strip())
+    # a "word" wider than a whole line is split into characters
+    atoms_ = [piece for atom in atoms(text.strip())
+              for piece in (list(atom) if width(atom) > max_chars and _CJK.match(atom) else [atom])]
     lines, current, last_break = [], [], None
-    for atom in atoms:
+    for atom in atoms_:
         if width("".join(current) + atom.rstrip()) > max_chars and current:
             if last_break and last_break < len(current) and width("".join(current[:last_break])) >= max_chars * 0.5:
                 cut = last_break

@@ -256,3 +256,44 @@ def test_scripts_compare_speeds_only_through_the_helper():
     raw = re.compile(r"(latency\w*|step)\.median\s*[<>]")
     for script in (ROOT / "scripts").glob("*.yaml"):
         assert not raw.search(script.read_text(encoding="utf-8")), script.name
+
+
+@pytest.mark.parametrize("overlay,needle", [
+    ("{chart: confusion, data: quant, position: right}", "lacks confusion"),
+    ("{chart: training_curve, data: quant}", "lacks train.loss, val.loss, val.acc"),
+    ("{chart: bar_compare, data: quant, fields: [fp32.step]}", "no field 'fp32.step'"),
+    ("{chart: latency, data: quant, fields: [fp32.size_mb]}", "timings there: fp32.latency_1t"),
+])
+def test_chart_with_nothing_to_draw_is_a_located_error(episode, capsys, overlay, needle):
+    script, _ = episode
+    text = script.read_text(encoding="utf-8")
+    script.write_text(text.replace("{chart: size_vs_accuracy, data: quant, position: right}", overlay), encoding="utf-8")
+    assert cli.main(["validate", str(script)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "ep.yaml:" in err and "overlay" in err, err
+    assert "Traceback" not in err
+
+
+def test_chart_labels_of_coinciding_points_do_not_overlap(tmp_path):
+    """ep01's case: dynamic and int8 both 145 KB at nearly the same accuracy."""
+    import matplotlib.pyplot as plt
+
+    from bilicast.charts import illegible_texts, render_chart
+    from bilicast.results import Result
+    from bilicast.script import Style
+    metrics = {"fp32.size_mb": (0.5485, "MB"), "dynamic.size_mb": (0.1449, "MB"), "fp16.size_mb": (0.2781, "MB"),
+               "int8.size_mb": (0.1451, "MB"), "fp32.acc": (0.9741, "ratio"), "dynamic.acc": (0.9722, "ratio"),
+               "fp16.acc": (0.9741, "ratio"), "int8.acc": (0.9722, "ratio")}
+    result = Result.model_validate(fake_result("tflite_quantize", {}, True, metrics))
+    for size in ((960, 778), (480, 389)):   # the right-hand panel at 1080p and at preview size
+        shown = render_chart("size_vs_accuracy", result, Style(), size, tmp_path / "c.png", video_height=size[1] * 1080 // 778)
+        assert {text for text, *_ in shown} == {"549 KB", "145 KB", "278 KB"}
+    # the checker render_chart runs sees overlaps when there are some
+    fig = plt.figure(figsize=(4, 3), dpi=100)
+    fig.text(0.5, 0.5, "int8 145 KB")
+    fig.text(0.52, 0.5, "dynamic 145 KB")
+    fig.text(0.1, 0.1, "far away")
+    fig.text(0.9, 0.5, "cut at the edge")
+    assert illegible_texts(fig) == ["'cut at the edge' is cut by the chart's edge",
+                                    "'int8 145 KB' and 'dynamic 145 KB' overlap"]
+    plt.close(fig)

@@ -57,3 +57,20 @@ def test_no_widow_and_signed_numbers_stay_whole():
     lines = wrap("精度呢？量化前后，测试准确率变化了−0.2%。", 14)
     assert any("−0.2%" in ln for ln in lines), lines
     assert any("6.68 MB" in ln for ln in wrap("最直接的办法是量化。MobileNetV2从6.68 MB降到了1.89 MB。", 20))
+
+
+@pytest.mark.parametrize("text,max_chars", [
+    ("第二种，用tf.function把函数编译成图。", 9),   # broke as 用tf.function把函 / 数编译成图 before
+    ("第二种，用tf.function把函数编译成图。", 12),
+    ("训练好以后，把它导出成SavedModel，计算图、权重和签名都打包在里面。", 16),
+    ("预处理也要一致，归一化少做一步，准确率就会掉。", 10),
+])
+def test_wrap_breaks_between_chinese_words(text, max_chars):
+    import jieba
+    words = set(w for w in jieba.lcut(text) if len(w) > 1 and all("\u4e00" <= c <= "\u9fff" for c in w))
+    lines = wrap(text, max_chars)
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    for a, b in zip(lines, lines[1:]):   # no word is cut across a line break
+        assert not any(w in a[-3:] + b[:3] and w not in a and w not in b for w in words), (a, b)
+    if "函数" in text:
+        assert any("函数" in ln for ln in lines), lines
