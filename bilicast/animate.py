@@ -18,9 +18,10 @@ from .lifeline import fault
 from .media import run_ffmpeg, video_encode_args
 
 
-def render_scene(job: dict, media: Path) -> tuple[Path, list]:
-    """Render one segment's scene with Manim; return the raw movie path and
-    its holds (frame index, extra copies)."""
+def render_scene(job: dict, media: Path) -> tuple[Path, list, list]:
+    """Render one segment's scene with Manim; return the raw movie path, its
+    holds (frame index, extra copies) and the texts of its final picture
+    (bilicast.legible)."""
     import manim
     from manim import tempconfig
 
@@ -41,7 +42,7 @@ def render_scene(job: dict, media: Path) -> tuple[Path, list]:
         scene = scene_cls(params=job["params"], timing=job["timing"], style=job["style"])
         fault("manim")
         scene.render()
-        return Path(scene.renderer.file_writer.movie_file_path), scene.holds
+        return Path(scene.renderer.file_writer.movie_file_path), scene.holds, scene.layout
 
 
 def finish_segment(raw: Path, holds: list, job: dict, target: Path, scratch: Path) -> None:
@@ -85,7 +86,7 @@ def build_segment(job: dict) -> float:
     scratch = Path(job["scratch"]) / f"{job['segment']}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     scratch.mkdir(parents=True)
     try:
-        raw, holds = render_scene(job, scratch)
+        raw, holds, _ = render_scene(job, scratch)
         finish_segment(raw, holds, job, target, scratch)
     except StageError:
         raise

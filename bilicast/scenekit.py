@@ -13,6 +13,7 @@ from pathlib import Path
 
 import manim as mn
 
+from .legible import SAFE_MARGIN, text_layout
 from .script import Strict
 from .workspace import import_file
 
@@ -33,6 +34,7 @@ class BilicastScene(mn.Scene):
         self.timing = timing          # {"duration": s, "lines": [{"start", "end", "text"}]}
         self.style = style
         self.holds: list[tuple[int, int]] = []   # (index of a rendered frame, extra copies of it)
+        self.layout: list[dict] = []
         self.held_frames = 0
         super().__init__(**kwargs)
 
@@ -42,12 +44,48 @@ class BilicastScene(mn.Scene):
 
     def text(self, content: str, size: float = 40, color: str | None = None, bold: bool = False,
              max_width: float = 12.5) -> mn.Text:
-        """Text in the episode's CJK font, shrunk to max_width if needed."""
+        """Text in the episode's CJK font, shrunk to max_width if needed
+        (bilicast/legible.py sets how far: wrap text that would shrink more)."""
         t = mn.Text(content, font=self.style["font"], font_size=size,
                     color=color or self.style["foreground"], weight=mn.BOLD if bold else mn.NORMAL)
         if t.width > max_width:
             t.scale_to_fit_width(max_width)
         return t
+
+    def label(self, content: str, size: float = 32, max_width: float = 4.0, max_lines: int = 3,
+              color: str | None = None, bold: bool = False) -> mn.Mobject:
+        """Text that fits max_width without becoming illegible: one line if it
+        fits, else wrapped between words (up to max_lines, centred), shrinking
+        no further than the legibility rules' smallest size."""
+        from .legible import min_font_size
+        from .subtitles import width as text_width
+        from .subtitles import wrap
+        least = min_font_size(self.style["font"])
+        sizes = [s for s in (size, size * 0.85, size * 0.72) if s >= least] + [least]
+        for s in sizes:
+            one = self.text(content, size=s, color=color, bold=bold, max_width=1e9)
+            if one.width <= max_width:
+                return one
+            for n in range(2, max_lines + 1):
+                lines = wrap(content, max(2, -(-int(text_width(content) + 0.5) // n)))
+                if len(lines) > max_lines:
+                    continue
+                group = mn.VGroup(*[self.text(ln, size=s, color=color, bold=bold, max_width=1e9)
+                                    for ln in lines]).arrange(mn.DOWN, buff=0.08)
+                if group.width <= max_width:
+                    return group
+        # more lines than asked for rather than text too small to read
+        per_line = max(2, int(max_width / self.text("国", size=least).width))
+        return mn.VGroup(*[self.text(ln, size=least, color=color, bold=bold, max_width=max_width)
+                           for ln in wrap(content, per_line)]).arrange(mn.DOWN, buff=0.08)
+
+    def note(self, content: str) -> mn.Text:
+        """The small provenance line, top right inside the title-safe area
+        (the bottom belongs to the subtitles)."""
+        t = self.text(content, size=18, color="#9aa0aa", max_width=7.5)
+        t.bilicast_role = "note"
+        safe_x = mn.config.frame_width / 2 * (1 - 2 * SAFE_MARGIN)
+        return t.move_to([safe_x - t.width / 2, 4 * (1 - 2 * SAFE_MARGIN) - t.height / 2, 0])
 
     # Holds are where explainer videos spend most of their time. Manim renders
     # one frame of a held picture; `holds` records how many more copies of it
@@ -97,6 +135,7 @@ class BilicastScene(mn.Scene):
     def construct(self) -> None:
         self.camera.background_color = self.style["background"]
         self.build()
+        self.layout = text_layout(self)   # the texts of the final picture, for the legibility rules
         self.wait_until(self.timing["duration"])
 
 

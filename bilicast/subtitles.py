@@ -45,10 +45,17 @@ def wrap_greedy(text: str, max_chars: int) -> list[str]:
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
+# Terms of the field jieba's general dictionary splits (缩放到 -> 缩 / 放到).
+TERMS = ("缩放", "双线性", "最近邻", "插值", "量化", "反量化", "张量", "卷积", "权重", "推理", "热启动", "重训",
+         "置信区间", "混淆矩阵", "准确率", "预处理", "计算图", "过拟合", "学习率", "漂移", "训练集", "测试集", "验证集")
+
+
 @functools.lru_cache(maxsize=1)
 def _segmenter():
     import jieba
     jieba.setLogLevel(logging.WARNING)   # no "Building prefix dict" chatter
+    for term in TERMS:
+        jieba.add_word(term, freq=100000)   # common enough to win against a split
     return jieba
 
 

@@ -11,15 +11,14 @@ from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
 class _DataScene(BilicastScene):
     def show_provenance(self):
         if self.params.provenance:
-            note = self.text(self.params.provenance, size=18, color="#9aa0aa", max_width=6.5)
-            note.to_corner(DOWN + LEFT, buff=0.15)   # below the subtitles' band, clear of the title
-            self.add(note)
+            self.add(self.note(self.params.provenance))
 
     def show_title(self, title: str) -> float:
         if not title:
             return 3.2
-        self.play(FadeIn(self.text(title, size=50, bold=True).move_to(UP * 3.1), shift=DOWN * 0.2), run_time=0.5)
-        return 2.4
+        # below the provenance line, which sits in the top right corner
+        self.play(FadeIn(self.text(title, size=50, bold=True).move_to(UP * 2.95), shift=DOWN * 0.2), run_time=0.5)
+        return 2.3
 
 
 class BarChart(_DataScene):
@@ -58,7 +57,7 @@ class BarChart(_DataScene):
             height = max(0.02, (top - bottom) * value / peak)
             bar = Rectangle(width=slot * 0.6, height=height, fill_color=colours[i % len(colours)], fill_opacity=1,
                             stroke_width=0).move_to([x, bottom + height / 2, 0])
-            name = self.text(label, size=28, max_width=slot * 0.95).next_to([x, bottom, 0], DOWN, buff=0.2)
+            name = self.label(label, size=28, max_width=slot * 0.95, max_lines=2).next_to([x, bottom, 0], DOWN, buff=0.2)
             text = p.texts[i] if p.texts else f"{value:.3g}"
             number = self.text(text, size=30, bold=True, max_width=slot).next_to(bar, UP, buff=0.15)
             self.play_beat(i + 1, GrowFromEdge(bar, DOWN), FadeIn(name), FadeIn(number, shift=UP * 0.1))
@@ -132,3 +131,60 @@ class BeforeAfter(_DataScene):
         if p.caption:
             self.play(FadeIn(self.text(p.caption, size=36, color=self.style["highlight"]).move_to(UP * (top - 0.2))),
                       run_time=0.4)
+
+
+class Table(_DataScene):
+    """A comparison table (e.g. formats × size / accuracy / latency): the
+    header first, then one row per beat. Cells are texts (fill them from
+    results with filters); the widest column decides the layout, long cells
+    wrap between words. Beats: one per row."""
+
+    class Params(SceneParams):
+        title: str = Field("", max_length=40)
+        columns: list[str] = Field(min_length=2, max_length=6)
+        rows: list[list[str]] = Field(min_length=1, max_length=8)
+        highlight: int = Field(0, ge=0, description="row to highlight when it appears (1-based; 0: none)")
+        provenance: str = ""
+
+        @model_validator(mode="after")
+        def _rectangular(self):
+            for i, row in enumerate(self.rows, 1):
+                if len(row) != len(self.columns):
+                    raise ValueError(f"row {i} has {len(row)} cells; the table has {len(self.columns)} columns")
+            if self.highlight > len(self.rows):
+                raise ValueError(f"highlight {self.highlight}: the table has {len(self.rows)} rows")
+            return self
+
+    @classmethod
+    def beat_count(cls, params) -> int:
+        return len(params.rows)
+
+    def build(self):
+        p = self.params
+        self.show_provenance()
+        top = self.show_title(p.title) - 0.3
+        bottom = SUBTITLE_TOP + 0.25
+        n_cols = len(p.columns)
+        col_w = min(3.2, 12.4 / n_cols)
+        row_h = min(0.9, (top - bottom) / (len(p.rows) + 1))
+        x0 = -col_w * n_cols / 2
+        accent = self.style["accent"]
+
+        def cell(text, r, c, bold=False, color=None):
+            label = self.label(text, size=30 if r else 28, max_width=col_w - 0.25, max_lines=2 if row_h >= 0.85 else 1,
+                               bold=bold, color=color)
+            if label.height > row_h - 0.1:
+                label.scale_to_fit_height(row_h - 0.1)
+            return label.move_to([x0 + col_w * (c + 0.5), top - row_h * (r + 0.5), 0])
+
+        header = VGroup(Rectangle(width=col_w * n_cols, height=row_h, fill_color=accent, fill_opacity=0.35,
+                                  stroke_width=0).move_to([0, top - row_h / 2, 0]),
+                        *[cell(name, 0, c, bold=True) for c, name in enumerate(p.columns)])
+        self.play(FadeIn(header), run_time=0.4)
+        for r, row in enumerate(p.rows, 1):
+            band = Rectangle(width=col_w * n_cols, height=row_h, stroke_width=0,
+                             fill_color=self.style["highlight"] if r == p.highlight else self.style["foreground"],
+                             fill_opacity=0.22 if r == p.highlight else (0.06 if r % 2 else 0.0))
+            band.move_to([0, top - row_h * (r + 0.5), 0])
+            cells = [cell(text, r, c, bold=c == 0) for c, text in enumerate(row)]
+            self.play_beat(r, FadeIn(band), *[FadeIn(t, shift=LEFT * 0.2) for t in cells])

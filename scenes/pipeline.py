@@ -1,11 +1,20 @@
 """Pipelines and flows: boxes joined by arrows, lit up step by step."""
-from manim import DOWN, UP, Arrow, FadeIn, GrowArrow, RoundedRectangle, VGroup
+from manim import DOWN, LEFT, RIGHT, UP, Arrow, FadeIn, GrowArrow, RoundedRectangle, VGroup
 from pydantic import Field
 
 from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
 
 
-class Flow(BilicastScene):
+class _Boxes(BilicastScene):
+    def box_label(self, text: str, width: float, height: float):
+        """A box label: one line if it fits at a readable size, else two or three lines."""
+        label = self.label(text, size=32, max_width=width, max_lines=3)
+        if label.height > height:
+            label.scale_to_fit_height(height)
+        return label
+
+
+class Flow(_Boxes):
     """One box per step, left to right (two rows past five steps). Beats: one
     per step; the step appears with its arrow and is highlighted."""
 
@@ -40,7 +49,7 @@ class Flow(BilicastScene):
                 box = RoundedRectangle(corner_radius=0.18, width=box_w, height=box_h, stroke_color=accent,
                                        stroke_width=4, fill_color=accent, fill_opacity=0.45)
                 box.move_to([(column - (per_row - 1) / 2) * (box_w + gap), y, 0])
-                boxes.append(VGroup(box, self.label(label, box_w - 0.3, box_h - 0.2).move_to(box)))
+                boxes.append(VGroup(box, self.box_label(label, box_w - 0.3, box_h - 0.2).move_to(box)))
         for i, group in enumerate(boxes):
             anims = [FadeIn(group, shift=UP * 0.15)]
             if i:
@@ -54,16 +63,77 @@ class Flow(BilicastScene):
                 anims += [GrowArrow(arrow), start.animate.set_fill(opacity=0.12)]
             self.play_beat(i + 1, *anims)
 
-    def label(self, text: str, width: float, height: float):
-        """A box label: one line if it fits at a readable size, else two centred lines."""
-        for size in (32, 27):
-            one = self.text(text, size=size)
-            if one.width <= width:
-                return one
-        from bilicast.subtitles import width as text_width
-        from bilicast.subtitles import wrap
-        lines = wrap(text, max(2, -(-int(text_width(text) + 0.5) // 2)))[:2]
-        two = VGroup(*[self.text(line, size=30) for line in lines]).arrange(DOWN, buff=0.1)
-        if two.width > width or two.height > height:
-            two.scale(min(width / two.width, height / two.height))
-        return two
+
+
+class Branch(_Boxes):
+    """Two pipelines that share a start and then diverge (training vs serving
+    preprocessing): steps at the same position that differ are the mismatch,
+    highlighted at the end. Beats: 1 the shared start, 2 the upper branch,
+    3 the lower branch, 4 the mismatched steps light up (when there are any)."""
+
+    class Params(SceneParams):
+        title: str = Field("", max_length=40)
+        shared: list[str] = Field(min_length=1, max_length=3)
+        upper_label: str = Field(max_length=12)
+        upper: list[str] = Field(min_length=1, max_length=4)
+        lower_label: str = Field(max_length=12)
+        lower: list[str] = Field(min_length=1, max_length=4)
+
+    @classmethod
+    def mismatched(cls, params) -> list[int]:
+        """Positions (0-based) where the two branches do different things."""
+        p = params
+        return [i for i in range(max(len(p.upper), len(p.lower)))
+                if i >= len(p.upper) or i >= len(p.lower) or p.upper[i] != p.lower[i]]
+
+    @classmethod
+    def beat_count(cls, params) -> int:
+        return 4 if cls.mismatched(params) else 3
+
+    def build(self):
+        p = self.params
+        accent, warn, dim = self.style["accent"], self.style["highlight"], self.style["foreground"]
+        top = 3.0
+        if p.title:
+            self.play(FadeIn(self.text(p.title, size=52, bold=True).move_to(UP * 3.2), shift=DOWN * 0.2), run_time=0.5)
+            top = 2.4
+        columns = len(p.shared) + max(len(p.upper), len(p.lower))
+        gap = 0.55
+        box_w, box_h = min(2.4, 13.0 / columns - gap), 1.1
+        mid = (top + SUBTITLE_TOP) / 2
+        rows = {"upper": mid + 1.05, "lower": mid - 1.25}
+
+        def x_of(column):
+            return (column - (columns - 1) / 2) * (box_w + gap)
+
+        def box(label, x, y, colour):
+            frame = RoundedRectangle(corner_radius=0.16, width=box_w, height=box_h, stroke_color=colour,
+                                     stroke_width=4, fill_color=colour, fill_opacity=0.3).move_to([x, y, 0])
+            return VGroup(frame, self.box_label(label, box_w - 0.25, box_h - 0.15).move_to(frame))
+
+        def chain(boxes, first_from=None):
+            arrows = []
+            previous = first_from
+            for b in boxes:
+                if previous is not None:
+                    arrows.append(Arrow(previous[0].get_right(), b[0].get_left(), buff=0.06, color=dim))
+                previous = b
+            return arrows
+
+        shared = [box(s, x_of(i), mid, accent) for i, s in enumerate(p.shared)]
+        self.play_beat(1, *[FadeIn(b, shift=UP * 0.1) for b in shared], *[GrowArrow(a) for a in chain(shared)])
+        branches = {}
+        for beat, (name, steps, label) in enumerate((("upper", p.upper, p.upper_label),
+                                                     ("lower", p.lower, p.lower_label)), 2):
+            y = rows[name]
+            boxes = [box(s, x_of(len(p.shared) + i), y, accent) for i, s in enumerate(steps)]
+            tag = self.text(label, size=30, bold=True, color=accent).next_to(boxes[0], UP, buff=0.12)
+            tag.align_to(boxes[0], LEFT)
+            branches[name] = boxes
+            self.play_beat(beat, FadeIn(tag), *[FadeIn(b, shift=RIGHT * 0.2) for b in boxes],
+                           *[GrowArrow(a) for a in chain(boxes, shared[-1])])
+        wrong = self.mismatched(p)
+        if wrong:
+            marks = [b[0].animate.set_stroke(warn, width=7).set_fill(warn, opacity=0.35)
+                     for name in ("upper", "lower") for i, b in enumerate(branches[name]) if i in wrong]
+            self.play_beat(4, *marks)

@@ -37,7 +37,7 @@ class Heading(BilicastScene):
         note: str = Field("", max_length=60)
 
     def build(self):
-        title = self.text(self.params.title, size=52, bold=True).to_corner(UP + LEFT, buff=0.6)
+        title = self.text(self.params.title, size=52, bold=True).to_corner(UP + LEFT, buff=0.85)   # inside title-safe
         bar = Rectangle(width=1.2, height=0.08, fill_opacity=1, stroke_width=0,
                         color=self.style["accent"]).next_to(title, DOWN, buff=0.2, aligned_edge=LEFT)
         self.play(FadeIn(title, shift=RIGHT * 0.2), GrowFromEdge(bar, LEFT), run_time=0.5)

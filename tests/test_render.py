@@ -105,6 +105,14 @@ segments:
     scene: data.BeforeAfter
     params: {before_label: 前, after_label: 后, before: 4, after: 1, before_text: 4 MB, after_text: 1 MB}
     min_duration: 2
+  - id: tb
+    scene: data.Table
+    params: {columns: [格式, 体积], rows: [[float32, 551 KB], [int8, 145 KB]], title: 表格}
+    min_duration: 2
+  - id: br
+    scene: pipeline.Branch
+    params: {shared: [读图], upper_label: 训练, upper: [双线性缩放], lower_label: 上线, lower: [最近邻缩放]}
+    min_duration: 2.5
 """
 
 
@@ -115,4 +123,4 @@ def test_every_builtin_scene_renders(workspace):
     used = {line.split("scene: ")[1].split(",")[0].strip() for line in EVERY_SCENE.splitlines() if "scene: " in line}
     assert used == set(SceneRegistry(workspace).names())
     info = ffprobe(workspace / "out" / "scenes" / "video.mp4")
-    assert abs(float(info["format"]["duration"]) - 13.0) < 0.2
+    assert abs(float(info["format"]["duration"]) - 17.5) < 0.2

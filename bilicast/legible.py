@@ -1,0 +1,105 @@
+"""Legibility rules for everything a scene draws, checked on the boxes Manim
+knows (not guessed from pixels). A scene records its texts on the last frame
+(`BilicastScene.layout`); `problems()` applies the rules:
+
+- no text smaller than MIN_TEXT_PX at 1080p (the provenance line: MIN_NOTE_PX),
+  measured as the height of a full-width character at the text's font size;
+- no two texts overlap;
+- everything inside the title-safe area (SAFE_MARGIN of the frame on each side);
+- nothing under the subtitle band (below SUBTITLE_TOP);
+- every character has a glyph in the episode's font or a font Pango falls
+  back to (no tofu boxes).
+"""
+from __future__ import annotations
+
+import functools
+
+MIN_TEXT_PX, MIN_NOTE_PX = 26, 20
+SAFE_MARGIN = 0.05
+FRAME_HEIGHT = 8.0   # Manim units, top to bottom
+
+
+@functools.lru_cache(maxsize=None)
+def glyph_units_per_font_size(font: str) -> float:
+    """Height in Manim units of a full-width character per unit of font size."""
+    import manim as mn
+    return mn.Text("国", font=font, font_size=100).height / 100
+
+
+def min_font_size(font: str) -> float:
+    """The smallest Manim font size that keeps ordinary text legible."""
+    return MIN_TEXT_PX / 1080 * FRAME_HEIGHT / glyph_units_per_font_size(font)
+
+
+def text_layout(scene) -> list[dict]:
+    """Every visible text on the scene's current frame: its string, role
+    ("text" or "note"), box in pixels (x0, y0, x1, y1 from the top left) and
+    size in pixels at this resolution."""
+    import manim as mn
+    cam = scene.camera
+    width_px, height_px = cam.pixel_width, cam.pixel_height
+    frame_w, frame_h = cam.frame_width, cam.frame_height
+    per_size = glyph_units_per_font_size(scene.style["font"])
+    out = []
+    seen = set()
+    for top in scene.mobjects:
+        for m in top.get_family():
+            if id(m) in seen or not isinstance(m, (mn.Text, mn.MarkupText)):
+                continue
+            seen.add(id(m))
+            glyphs = m.family_members_with_points()
+            if not glyphs or max(max(g.get_fill_opacity(), g.get_stroke_opacity()) for g in glyphs) < 0.05:
+                continue
+            (x0, y0, _), (x1, y1, _) = m.get_corner(mn.DL), m.get_corner(mn.UR)
+            out.append({
+                "text": getattr(m, "original_text", None) or m.text, "role": getattr(m, "bilicast_role", "text"),
+                "box": [(x0 + frame_w / 2) / frame_w * width_px, (frame_h / 2 - y1) / frame_h * height_px,
+                        (x1 + frame_w / 2) / frame_w * width_px, (frame_h / 2 - y0) / frame_h * height_px],
+                "size_px": m.font_size * per_size / frame_h * height_px,
+            })
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _charmap(font_path: str) -> frozenset:
+    from matplotlib.ft2font import FT2Font
+    return frozenset(FT2Font(font_path).get_charmap())
+
+
+@functools.lru_cache(maxsize=None)
+def _fallback_has(char: str) -> bool:
+    """Whether any installed font has the character (Pango falls back to it:
+    ✔ comes from DejaVu Sans, not from the CJK font)."""
+    import subprocess
+    out = subprocess.run(["fc-list", f":charset={ord(char):x}", "file"], capture_output=True, text=True)
+    return bool(out.stdout.strip())
+
+
+def problems(layout: list[dict], width: int, height: int, subtitle_top: float, font_path: str | None = None) -> list[str]:
+    """What breaks the rules in a layout (see the module docstring). subtitle_top
+    is the band's top edge in Manim units (frame spans -4..4)."""
+    scale = height / 1080
+    found = []
+    safe = (width * SAFE_MARGIN, height * SAFE_MARGIN, width * (1 - SAFE_MARGIN), height * (1 - SAFE_MARGIN))
+    band_px = (FRAME_HEIGHT / 2 - subtitle_top) / FRAME_HEIGHT * height
+    glyphs = _charmap(font_path) if font_path else None
+    for t in layout:
+        x0, y0, x1, y1 = t["box"]
+        least = (MIN_NOTE_PX if t["role"] == "note" else MIN_TEXT_PX) * scale
+        if t["size_px"] < least - 0.5:
+            found.append(f"{t['text']!r} is {t['size_px'] / scale:.0f} px at 1080p; the least is {least / scale:.0f} px")
+        if x0 < safe[0] - 0.5 or y0 < safe[1] - 0.5 or x1 > safe[2] + 0.5 or y1 > safe[3] + 0.5:
+            found.append(f"{t['text']!r} reaches outside the title-safe area")
+        if y1 > band_px + 0.5:
+            found.append(f"{t['text']!r} is under the subtitle band")
+        if glyphs is not None:
+            missing = sorted({c for c in t["text"] if not c.isspace() and ord(c) not in glyphs
+                              and not _fallback_has(c)})
+            if missing:
+                found.append(f"{t['text']!r} has no glyph for {''.join(missing)!r} in the font (tofu)")
+    for i, a in enumerate(layout):
+        for b in layout[i + 1:]:
+            if (min(a["box"][2], b["box"][2]) - max(a["box"][0], b["box"][0]) > 0.5
+                    and min(a["box"][3], b["box"][3]) - max(a["box"][1], b["box"][1]) > 0.5):
+                found.append(f"{a['text']!r} and {b['text']!r} overlap")
+    return found
