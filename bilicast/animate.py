@@ -39,7 +39,7 @@ def render_scene(job: dict, media: Path) -> tuple[Path, list, list]:
     }
     with tempconfig(settings):
         manim.config.frame_width = manim.config.frame_height * job["width"] / job["height"]
-        scene = scene_cls(params=job["params"], timing=job["timing"], style=job["style"])
+        scene = scene_cls(params=job["params"], timing=job["timing"], style=job["style"], files=job.get("files"))
         fault("manim")
         scene.render()
         return Path(scene.renderer.file_writer.movie_file_path), scene.holds, scene.layout

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from . import animate, assemble, narrate, publish, subtitles
 from .cache import Cache, atomic_path, digest, file_hash, sweep_leftovers, usable, write_text_atomic
-from .errors import StageError
+from .errors import StageError, UserError
 from .lifeline import die_with_parent, fault
 from .media import ffmpeg_version, is_valid_video, run_ffmpeg
 from .script import PREVIEW, Script
@@ -203,6 +203,7 @@ REASONS = {  # component -> why a segment is rebuilt; the first group are causes
     "scene_code": "scene code changed", "engine": "engine code changed", "tools": "tool versions changed",
     "look": "style or output settings changed", "timing": "timing changed (audio or lines)",
     "subtitles": "subtitles changed", "resolved": "resolved params changed", "take": "take changed",
+    "files": "a file it shows changed",
 }
 EFFECTS = ("timing", "subtitles", "resolved")
 
@@ -224,18 +225,22 @@ def plan_segments(plan: Plan, scenes, episode: Episode | None = None) -> list[di
             seg_cues = subtitles.segment_cues(timing, script.episode.subtitles.max_chars)
             ass = subtitles.to_ass(seg_cues, (settings.width, settings.height), style["font"]) if seg_cues else ""
         scene_file = scenes.source_file(seg.scene)
+        scene_cls = scenes.get(seg.scene)
+        files = {name: str(_workspace_file(plan.workspace, name, seg.id))
+                 for name in scene_cls.reads_files(scene_cls.Params.model_validate(seg.params))}
         overlay = render_overlay(plan, episode, index) if episode else None
         job = {
             "segment": seg.id, "scene_name": seg.scene, "scene_file": str(scene_file),
             "scene_class": seg.scene.split(".")[1], "params": seg.params, "timing": timing.for_scene(),
             "frames": timing.frames, "style": style, "width": settings.width, "height": settings.height,
-            "fps": settings.fps, "preview": settings.preview, "ass": ass, "overlay": overlay,
+            "fps": settings.fps, "preview": settings.preview, "ass": ass, "overlay": overlay, "files": files,
         }
         raw_seg = raw.segments[index]
         components = {
             "narration": [ln.model_dump() for ln in raw_seg.narration], "params": raw_seg.params,
             "overlay": overlay and [raw_seg.overlay.model_dump(), Path(overlay["png"]).name],
             "scene_code": file_hash(scene_file), "engine": engine_code, "tools": tools,
+            "files": {name: file_hash(Path(path)) for name, path in files.items()},
             "look": [style, settings.width, settings.height, settings.fps, settings.preview],
             "timing": job["timing"], "subtitles": ass, "resolved": seg.params,
             "take": _take_hashes(script, index, plan.workspace),
@@ -252,6 +257,13 @@ def plan_segments(plan: Plan, scenes, episode: Episode | None = None) -> list[di
                                 f"{seg.id}-{'preview' if settings.preview else 'full'}.json"))
         jobs.append(job)
     return jobs
+
+
+def _workspace_file(workspace: Path, name: str, segment: str) -> Path:
+    path = (workspace / name).resolve()
+    if not path.is_file():
+        raise UserError(f"segment '{segment}' shows the file {name}, which is not in the workspace ({workspace})")
+    return path
 
 
 def _take_hashes(script: Script, index: int, workspace: Path) -> list[str]:

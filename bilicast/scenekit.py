@@ -29,8 +29,9 @@ class SceneParams(Strict):
 class BilicastScene(mn.Scene):
     Params = SceneParams
 
-    def __init__(self, params: dict, timing: dict, style: dict, **kwargs):
+    def __init__(self, params: dict, timing: dict, style: dict, files: dict | None = None, **kwargs):
         self.params = self.Params.model_validate(params)
+        self.files = files or {}      # workspace-relative path -> absolute path, for what reads_files() names
         self.timing = timing          # {"duration": s, "lines": [{"start", "end", "text"}]}
         self.style = style
         self.holds: list[tuple[int, int]] = []   # (index of a rendered frame, extra copies of it)
@@ -122,6 +123,12 @@ class BilicastScene(mn.Scene):
     @classmethod
     def beat_count(cls, params) -> int:
         return 0
+
+    @classmethod
+    def reads_files(cls, params) -> list[str]:
+        """Workspace files the picture is drawn from (e.g. code shown on
+        screen): their contents join the segment's key."""
+        return []
 
     def play_beat(self, k: int, *animations) -> None:
         start, run_time = self.timing["beats"][str(k)]

@@ -46,6 +46,10 @@ CASES = {
     "branch-long": ("pipeline.Branch", {"shared": ["读取一张很大的原始图片", "解码成张量"],
                                         "upper_label": "训练时的预处理", "upper": ["用双线性插值缩放到固定大小", "减去均值再除以方差", "通道顺序RGB", "转换成float32"],
                                         "lower_label": "上线时的预处理", "lower": ["用最近邻插值缩放", "减去均值再除以方差", "通道顺序BGR", "转换成float32"]}),
+    "code": ("code.Walkthrough", {"title": "转换和量化的代码", "file": "demos/tflite_quantize.py", "function": "convert",
+                                  "highlights": ["29", "30-33", "34-38"]}),
+    "code-long": ("code.Walkthrough", {"file": "demos/tflite_quantize.py", "lines": "95-146",
+                                       "highlights": ["95-97", "135-140"]}),
 }
 
 
@@ -57,7 +61,8 @@ def job(name, params, width, height, fps):
             "scene_class": name.split(".")[1], "params": params, "style": Style().model_dump(),
             "timing": {"duration": 1.0 + 0.5 * beats, "lines": [],
                        "beats": {str(k): [0.6 + 0.5 * (k - 1), 0.4] for k in range(1, beats + 1)}},
-            "width": width, "height": height, "fps": fps, "slug": "t"}
+            "width": width, "height": height, "fps": fps, "slug": "t",
+            "files": {name: str(ROOT / name) for name in cls.reads_files(cls.Params.model_validate(params))}}
 
 
 @pytest.mark.parametrize("size", [(1920, 1080, 60), (PREVIEW["width"], PREVIEW["height"], PREVIEW["fps"])],

@@ -113,14 +113,43 @@ segments:
     scene: pipeline.Branch
     params: {shared: [读图], upper_label: 训练, upper: [双线性缩放], lower_label: 上线, lower: [最近邻缩放]}
     min_duration: 2.5
+  - id: cd
+    scene: code.Walkthrough
+    params: {file: snippet.py, function: step, highlights: ["2", "3-4"]}
+    min_duration: 2.5
 """
 
 
 def test_every_builtin_scene_renders(workspace):
     """Each scene in scenes/ renders with real Manim (no LaTeX on the machine)."""
+    (workspace / "snippet.py").write_text("def step(x):\n    y = x * 2\n    # 注释也是中文\n    return y\n",
+                                          encoding="utf-8")
     render(workspace, EVERY_SCENE, "--preview")
     from bilicast.scenekit import SceneRegistry
     used = {line.split("scene: ")[1].split(",")[0].strip() for line in EVERY_SCENE.splitlines() if "scene: " in line}
     assert used == set(SceneRegistry(workspace).names())
     info = ffprobe(workspace / "out" / "scenes" / "video.mp4")
-    assert abs(float(info["format"]["duration"]) - 17.5) < 0.2
+    assert abs(float(info["format"]["duration"]) - 20.0) < 0.2
+
+
+def test_code_on_screen_is_keyed_by_the_file(workspace):
+    """Change the shown file and only the segment showing it rebuilds, naming why."""
+    from bilicast.render import load_episode, make_plan, plan_segments
+    (workspace / "snippet.py").write_text("def step(x):\n    return x * 2\n", encoding="utf-8")
+    script = workspace / "ep.yaml"
+    script.write_text("""\
+episode: {id: code, title: 代码}
+segments:
+  - {id: t, scene: titles.TitleCard, params: {title: 标题}, min_duration: 1}
+  - {id: c, scene: code.Walkthrough, params: {file: snippet.py, lines: 1-2, highlights: ["2"]}, min_duration: 1}
+""", encoding="utf-8")
+
+    def keys():
+        ep = load_episode(script)
+        jobs = plan_segments(make_plan(ep.script, ep.workspace, preview=True), ep.scenes, ep)
+        return {j["segment"]: j["components"] for j in jobs}
+    before = keys()
+    (workspace / "snippet.py").write_text("def step(x):\n    return x * 3\n", encoding="utf-8")
+    after = keys()
+    assert before["t"] == after["t"]
+    assert [k for k in before["c"] if before["c"][k] != after["c"][k]] == ["files"]

@@ -1,0 +1,164 @@
+"""Code on screen: the real file the numbers came from, syntax-highlighted."""
+import ast
+from html import escape
+
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, MarkupText, Rectangle, Transform, VGroup
+from pydantic import Field, field_validator, model_validator
+
+from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
+
+RANGE = r"^\d+(-\d+)?$"
+MONO = "DejaVu Sans Mono"
+MAX_LINES = 14   # what fits between the title and the subtitle band at a legible size
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    first, _, last = text.partition("-")
+    return int(first), int(last or first)
+
+
+class Walkthrough(BilicastScene):
+    """Lines of a workspace file (`file:` with `lines: 40-58`, or `function:`
+    a top-level def or class), highlighted a range per beat
+    (`highlights: ["41-44", "47"]`, file line numbers). The file's contents
+    are part of the segment's key: change the code and the picture follows.
+    Beats: one per highlight."""
+
+    class Params(SceneParams):
+        file: str = Field(min_length=1, max_length=200, description="path inside the workspace, e.g. demos/x.py")
+        lines: str = Field("", pattern=r"^$|" + RANGE[1:])
+        function: str = Field("", max_length=80, description="a top-level function or class of the file")
+        highlights: list[str] = Field(default_factory=list, max_length=8)
+        title: str = Field("", max_length=40)
+
+        @field_validator("highlights")
+        @classmethod
+        def _ranges(cls, value):
+            import re
+            bad = [v for v in value if not re.match(RANGE, v)]
+            if bad:
+                raise ValueError(f"'{bad[0]}' is not a line range like 41-44 or 47")
+            return value
+
+        @model_validator(mode="after")
+        def _one_selection(self):
+            if bool(self.lines) == bool(self.function):
+                raise ValueError("give either `lines: FIRST-LAST` or `function: NAME`")
+            if self.file.startswith("/") or ".." in self.file.split("/"):
+                raise ValueError("`file` is a path inside the workspace (no leading / or ..)")
+            return self
+
+    @classmethod
+    def beat_count(cls, params) -> int:
+        return len(params.highlights)
+
+    @classmethod
+    def reads_files(cls, params) -> list[str]:
+        return [params.file]
+
+    def selection(self, source: str) -> tuple[int, int]:
+        p = self.params
+        if p.lines:
+            return parse_range(p.lines)
+        for node in ast.parse(source).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == p.function:
+                first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                return first, node.end_lineno
+        raise ValueError(f"{p.file} has no top-level function or class '{p.function}'")
+
+    def build(self):
+        from pygments import lex
+        from pygments.lexers import get_lexer_for_filename
+        from pygments.styles import get_style_by_name
+
+        p = self.params
+        source = open(self.files[p.file], encoding="utf-8").read()
+        all_lines = source.splitlines()
+        first, last = self.selection(source)
+        if not 1 <= first <= last <= len(all_lines):
+            raise ValueError(f"lines {first}-{last} are outside {p.file} ({len(all_lines)} lines)")
+        for h in p.highlights:
+            a, b = parse_range(h)
+            if not first <= a <= b <= last:
+                raise ValueError(f"highlight {h} is outside the lines shown ({first}-{last})")
+
+        top = 3.0
+        if p.title:
+            self.play(FadeIn(self.text(p.title, size=46, bold=True).move_to(UP * 3.15), shift=DOWN * 0.2),
+                      run_time=0.5)
+            top = 2.55
+        bottom = SUBTITLE_TOP + 0.2
+        shown = [ln for ln in all_lines[first - 1:last] if ln.strip()]
+        indent = min((len(ln) - len(ln.lstrip()) for ln in shown), default=0)
+        size = 19
+        line_h = (top - bottom) / MAX_LINES
+        char_w = MarkupText("x" * 20, font=MONO, font_size=size).width / 20
+        # a line longer than the frame holds at this size ends in "…" rather than shrinking the code
+        left, right = -6.3, 6.3   # inside the title-safe area
+        room = int((right - left - 0.35) / char_w) - 4 + indent
+
+        # colour each line's tokens (pygments' monokai, on the episode's dark background)
+        style = get_style_by_name("monokai")
+        marked, current, column = [], "", 0
+        for kind, value in lex(source, get_lexer_for_filename(p.file)):
+            colour = style.style_for_token(kind)["color"]
+            for i, piece in enumerate(value.split("\n")):
+                if i:
+                    marked.append(current)
+                    current, column = "", 0
+                piece = piece.replace("\t", "    ")
+                if not piece or column > room:
+                    continue
+                if column + len(piece) > room:
+                    piece = piece[:room - column] + "…"
+                column += len(piece)
+                text = escape(piece)
+                current += f'<span foreground="#{colour}">{text}</span>' if colour else text
+        marked.append(current)
+
+        def window(centre: int) -> tuple[int, int]:
+            start = max(first, min(centre - MAX_LINES // 2, last - MAX_LINES + 1))
+            return start, min(last, start + MAX_LINES - 1)
+
+        def draw(start: int, end: int) -> VGroup:
+            rows = VGroup()
+            for n in range(start, end + 1):
+                raw = all_lines[n - 1]
+                y = top - line_h * (n - start + 0.5)
+                number = MarkupText(f'<span foreground="#6b7080">{n:>3}</span>', font=MONO, font_size=size)
+                row = VGroup(number.move_to([left + number.width / 2, y, 0]))
+                if raw.strip():
+                    # drop the common indent; keep the rest as no-break spaces (Pango trims plain ones)
+                    depth = len(raw) - len(raw.lstrip()) - indent
+                    body = marked[n - 1].replace(" " * (depth + indent), "\u00a0" * depth, 1)
+                    row.add(MarkupText(body, font=MONO, font_size=size).next_to(number, RIGHT, buff=0.35).set_y(y))
+                    row[1].align_to([number.get_right()[0] + 0.35 + depth * char_w, 0, 0], LEFT)
+                rows.add(row)
+            return rows
+
+        start, end = window(first)
+        code = draw(start, end)
+        rows = code
+        self.play(FadeIn(code, shift=UP * 0.1), run_time=0.5)
+        marker = None
+        for k, h in enumerate(p.highlights, 1):
+            a, b = parse_range(h)
+            new_start, new_end = window((a + b) // 2) if (b - a) < MAX_LINES else (a, a + MAX_LINES - 1)
+            animations = []
+            if (new_start, new_end) != (start, end):
+                start, end = new_start, new_end
+                rows = draw(start, end)
+                animations.append(Transform(code, rows))
+            lo, hi = max(a, start), min(b, end)
+            upper, lower = rows[lo - start].get_top()[1] + 0.06, rows[hi - start].get_bottom()[1] - 0.06
+            box = Rectangle(width=right - left + 0.3, height=upper - lower, stroke_width=0,
+                            fill_color=self.style["accent"], fill_opacity=0.22).move_to([0, (upper + lower) / 2, 0])
+            if marker is None:
+                marker = box
+                self.add(marker)
+                self.bring_to_back(marker)
+                animations.append(FadeIn(marker))
+            else:
+                animations.append(Transform(marker, box))
+            self.play_beat(k, *animations)
+
