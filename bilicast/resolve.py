@@ -154,6 +154,16 @@ def provenance_line(result: Result) -> str:
     return f"实测：{cpu}{where} · {thread_text} · TF {'.'.join(p.tensorflow.split('.')[:2])} · {p.date[:10]}{tiny}"
 
 
+def progress_lines(log: Path) -> list[str]:
+    """The steps a demo reported while it ran (its `ctx.step` lines, from the
+    run's log; an imported result has none)."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return [line[len("progress: "):].strip() for line in text.splitlines() if line.startswith("progress: ")]
+
+
 def result_namespace(key: str, result: Result, file: str) -> Namespace:
     flat = {name: Measured(m.value, ("src", file, name)) for name, m in result.metrics.items()}
     for name, t in result.timings.items():
@@ -166,6 +176,7 @@ def result_namespace(key: str, result: Result, file: str) -> Namespace:
     tree["series"] = {name: _measured_series(values, file, f"series:{name}") for name, values in result.series.items()}
     tree["notes"] = result.notes
     tree["provenance"] = provenance_line(result)
+    tree["log"] = progress_lines(Path(file).with_suffix(".log"))
     return _to_namespace(tree, key)
 
 

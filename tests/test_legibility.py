@@ -50,6 +50,10 @@ CASES = {
                                   "highlights": ["29", "30-33", "34-38"]}),
     "code-long": ("code.Walkthrough", {"file": "demos/tflite_quantize.py", "lines": "95-146",
                                        "highlights": ["95-97", "135-140"]}),
+    "terminal": ("terminal.Session", {"title": "实测就是跑一遍", "command": "bilicast bench scripts/ep01-keras-to-phone.yaml",
+                                      "output": ["loading digits and training the CNN", "converting and measuring fp32",
+                                                 "converting and measuring int8",
+                                                 "timing 12 variants, interleaved, process 1/3 " + "x" * 80]}),
 }
 
 

@@ -117,6 +117,10 @@ segments:
     scene: code.Walkthrough
     params: {file: snippet.py, function: step, highlights: ["2", "3-4"]}
     min_duration: 2.5
+  - id: tm
+    scene: terminal.Session
+    params: {command: bilicast bench ep.yaml, output: [训练中, done]}
+    min_duration: 2.5
 """
 
 
@@ -129,7 +133,7 @@ def test_every_builtin_scene_renders(workspace):
     used = {line.split("scene: ")[1].split(",")[0].strip() for line in EVERY_SCENE.splitlines() if "scene: " in line}
     assert used == set(SceneRegistry(workspace).names())
     info = ffprobe(workspace / "out" / "scenes" / "video.mp4")
-    assert abs(float(info["format"]["duration"]) - 20.0) < 0.2
+    assert abs(float(info["format"]["duration"]) - 22.5) < 0.2
 
 
 def test_code_on_screen_is_keyed_by_the_file(workspace):

@@ -152,13 +152,13 @@ def test_render_refuses_numbers_that_disagree_with_their_source(episode):
 
 @pytest.mark.parametrize("old,new,line,needle", [
     ("{{ quant.fp32.latency_1t.median | ms }}", "{{ quant.fp33.size_mb | mb }}", 26,
-     "'quant' has no 'fp33'; it has: fp32, int8, notes"),
+     "'quant' has no 'fp33'; it has: fp32, int8, log, notes"),
     ("{{ quant.fp32.latency_1t.median | ms }}", "{{ qaunt.fp32.size_mb }}", 26, "'qaunt' is undefined"),
     ("{{ quant.fp32.latency_1t.median | ms }}", "{{ quant.__class__.__mro__ }}", 26, "sandbox"),
     ("{{ quant.fp32.latency_1t.median | ms }}", "{{ ''.__class__.__mro__[1].__subclasses__() }}", 26, "sandbox"),
     ("{{ quant.fp32.latency_1t.median | ms }}", "{{ 'abc' | mb }}", 26, "needs a number"),
     ("{{ quant.fp32.latency_1t.median | ms }}", "{{ quant.size_mb | mb }}", 26,    # a filter on a missing key
-     "'quant' has no 'size_mb'; it has: fp32, int8, notes"),
+     "'quant' has no 'size_mb'; it has: fp32, int8, log, notes"),
     ("{{ quant.fp32.latency_1t.median | ms }}", "{{ quant.fp32.size_mb | megabytes }}", 26, "megabytes"),
     ("{{ quant.fp32.latency_1t.median | ms }}", "{{ quant.fp32.size_mb | ms ", 26, "syntax error"),
     ('before: "{{ quant.fp32.size_mb }}"', 'before: "{{ quant.fp32 }}"', 17, "group of results"),
@@ -297,3 +297,11 @@ def test_chart_labels_of_coinciding_points_do_not_overlap(tmp_path):
     assert illegible_texts(fig) == ["'cut at the edge' is cut by the chart's edge",
                                     "'int8 145 KB' and 'dynamic 145 KB' overlap"]
     plt.close(fig)
+
+
+def test_log_lists_the_steps_the_demo_reported(tmp_path):
+    from bilicast.resolve import progress_lines
+    log = tmp_path / "r.log"
+    log.write_text("progress: loading digits\nI0000 tensorflow noise\nprogress: converting fp32 \n", encoding="utf-8")
+    assert progress_lines(log) == ["loading digits", "converting fp32"]
+    assert progress_lines(tmp_path / "imported.log") == []
