@@ -62,7 +62,7 @@ class BilicastScene(mn.Scene):
         from .subtitles import width as text_width
         from .subtitles import wrap
         least = min_font_size(self.style["font"])
-        sizes = [s for s in (size, size * 0.85, size * 0.72) if s >= least] + [least]
+        sizes = [size * f for f in (1, 0.9, 0.8, 0.7, 0.6, 0.5) if size * f >= least] + [least]
         for s in sizes:
             one = self.text(content, size=s, color=color, bold=bold, max_width=1e9)
             if one.width <= max_width:

@@ -106,6 +106,16 @@ def run(p: Params, ctx):
         ctx.metric(f"{variant}.acc", accuracy(path, xte, yte), "ratio")
         timed += latency_variants(variant, path, xte[:1], ctx.workdir)
 
+    # The int8 model's input quantization (scale, zero point), read back from
+    # the converted file, and a few real pixel values of a test image to map.
+    interpreter, _ = make_interpreter(ctx.workdir / "digits_int8.tflite", 1)
+    scale, zero_point = interpreter.get_input_details()[0]["quantization"]
+    ctx.metric("int8.input.scale", scale, "scale")
+    ctx.metric("int8.input.zero_point", zero_point, "int")
+    pixels = np.unique(np.round(xte[0].ravel(), 4))
+    ctx.series["int8.input.sample"] = [float(v) for v in np.quantile(pixels, [0, 0.3, 0.55, 0.8, 1.0],
+                                                                      method="nearest")]
+
     ctx.metric("int8.size_ratio", sizes["fp32"] / sizes["int8"], "x")
     ctx.metric("int8.size_saving", 1 - sizes["int8"] / sizes["fp32"], "ratio")
     ctx.metric("int8.acc_change", ctx.metrics["int8.acc"]["value"] - ctx.metrics["fp32.acc"]["value"], "ratio")

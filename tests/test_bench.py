@@ -67,6 +67,11 @@ def test_tflite_quantize_makes_physical_sense(results):
             assert t.batch * t.min >= 0.5   # a sample is a batch of invokes lasting about a millisecond
             assert value(r, f"{variant}.fps_{threads}") == pytest.approx(1000 / t.median)
     assert value(r, "mobilenet.fp32.size_mb") / value(r, "mobilenet.int8.size_mb") >= 3
+    # the int8 input's quantization, read back from the file: 0..1 pixels onto -128..127
+    assert value(r, "int8.input.scale") == pytest.approx(1 / 255, rel=0.05)
+    assert value(r, "int8.input.zero_point") == -128
+    sample = r.series["int8.input.sample"]
+    assert len(sample) == 5 and sample == sorted(sample) and 0 <= sample[0] < sample[-1] <= 1
     int8, fp32 = r.timings["int8.latency_1t"], r.timings["fp32.latency_1t"]
     assert (int8.ci_low > fp32.ci_high) == any(n.startswith("int8 is slower") for n in r.notes)
 

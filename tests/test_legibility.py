@@ -54,6 +54,9 @@ CASES = {
                                       "output": ["loading digits and training the CNN", "converting and measuring fp32",
                                                  "converting and measuring int8",
                                                  "timing 12 variants, interleaved, process 1/3 " + "x" * 80]}),
+    "numberline": ("quant.NumberLine", {"title": "float32 落到 int8 的格子上", "scale": 0.003921568859368563,
+                                        "zero_point": -128, "values": [0.0, 0.2588, 0.5176, 0.7529, 1.0],
+                                        "provenance": PROVENANCE}),
 }
 
 
