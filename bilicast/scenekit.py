@@ -80,6 +80,16 @@ class BilicastScene(mn.Scene):
         return mn.VGroup(*[self.text(ln, size=least, color=color, bold=bold, max_width=max_width)
                            for ln in wrap(content, per_line)]).arrange(mn.DOWN, buff=0.08)
 
+    def show_title(self, title: str, size: float = 52, y: float = 3.2, below: float = 2.4,
+                   without: float = 3.0) -> float:
+        """Fade in a centred title at height y; returns the top of the space
+        left for the content (`below`, or `without` when there is no title)."""
+        if not title:
+            return without
+        self.play(mn.FadeIn(self.text(title, size=size, bold=True).move_to(mn.UP * y), shift=mn.DOWN * 0.2),
+                  run_time=0.5)
+        return below
+
     def note(self, content: str) -> mn.Text:
         """The small provenance line, top right inside the title-safe area
         (the bottom belongs to the subtitles)."""

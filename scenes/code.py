@@ -2,7 +2,7 @@
 import ast
 from html import escape
 
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, MarkupText, Rectangle, Transform, VGroup
+from manim import LEFT, RIGHT, UP, FadeIn, MarkupText, Rectangle, Transform, VGroup
 from pydantic import Field, field_validator, model_validator
 
 from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
@@ -82,11 +82,7 @@ class Walkthrough(BilicastScene):
             if not first <= a <= b <= last:
                 raise ValueError(f"highlight {h} is outside the lines shown ({first}-{last})")
 
-        top = 3.0
-        if p.title:
-            self.play(FadeIn(self.text(p.title, size=46, bold=True).move_to(UP * 3.15), shift=DOWN * 0.2),
-                      run_time=0.5)
-            top = 2.55
+        top = self.show_title(p.title, size=46, y=3.15, below=2.55)
         bottom = SUBTITLE_TOP + 0.2
         shown = [ln for ln in all_lines[first - 1:last] if ln.strip()]
         indent = min((len(ln) - len(ln.lstrip()) for ln in shown), default=0)

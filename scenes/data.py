@@ -14,11 +14,8 @@ class _DataScene(BilicastScene):
             self.add(self.note(self.params.provenance))
 
     def show_title(self, title: str) -> float:
-        if not title:
-            return 3.2
         # below the provenance line, which sits in the top right corner
-        self.play(FadeIn(self.text(title, size=50, bold=True).move_to(UP * 2.95), shift=DOWN * 0.2), run_time=0.5)
-        return 2.3
+        return super().show_title(title, size=50, y=2.95, below=2.3, without=3.2)
 
 
 class BarChart(_DataScene):

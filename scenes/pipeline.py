@@ -1,5 +1,5 @@
 """Pipelines and flows: boxes joined by arrows, lit up step by step."""
-from manim import DOWN, LEFT, RIGHT, UP, Arrow, FadeIn, GrowArrow, RoundedRectangle, VGroup
+from manim import LEFT, RIGHT, UP, Arrow, FadeIn, GrowArrow, RoundedRectangle, VGroup
 from pydantic import Field
 
 from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
@@ -29,11 +29,7 @@ class Flow(_Boxes):
     def build(self):
         steps = self.params.steps
         accent, dim = self.style["accent"], self.style["foreground"]
-        top = 3.0
-        if self.params.title:
-            title = self.text(self.params.title, size=52, bold=True).move_to(UP * 3.2)
-            self.play(FadeIn(title, shift=DOWN * 0.2), run_time=0.5)
-            top = 2.4
+        top = self.show_title(self.params.title)
         # Up to five boxes in a row; more snake into a second row (right to left)
         # so every arrow is short: across a row, or straight down at the turn.
         per_row = len(steps) if len(steps) <= 5 else -(-len(steps) // 2)
@@ -93,10 +89,7 @@ class Branch(_Boxes):
     def build(self):
         p = self.params
         accent, warn, dim = self.style["accent"], self.style["highlight"], self.style["foreground"]
-        top = 3.0
-        if p.title:
-            self.play(FadeIn(self.text(p.title, size=52, bold=True).move_to(UP * 3.2), shift=DOWN * 0.2), run_time=0.5)
-            top = 2.4
+        top = self.show_title(p.title)
         columns = len(p.shared) + max(len(p.upper), len(p.lower))
         gap = 0.55
         box_w, box_h = min(2.4, 13.0 / columns - gap), 1.1

@@ -31,10 +31,7 @@ class NumberLine(BilicastScene):
         p = self.params
         if p.provenance:
             self.add(self.note(p.provenance))
-        top = 3.0
-        if p.title:
-            self.play(FadeIn(self.text(p.title, size=46, bold=True).move_to(UP * 2.95), shift=DOWN * 0.2), run_time=0.5)
-            top = 2.4
+        top = self.show_title(p.title, size=46, y=2.95, below=2.4)   # below the provenance line
         lo, hi = (-128 - p.zero_point) * p.scale, (127 - p.zero_point) * p.scale
         left, right = -4.5, 5.6
         y_float, y_int = top - 1.7, SUBTITLE_TOP + 1.3

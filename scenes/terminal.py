@@ -1,5 +1,5 @@
 """A terminal: the command that measured the numbers and what it printed."""
-from manim import DOWN, LEFT, UP, AddTextLetterByLetter, FadeIn, RoundedRectangle, Text, VGroup
+from manim import UP, AddTextLetterByLetter, FadeIn, RoundedRectangle, Text
 from pydantic import Field
 
 from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
@@ -25,11 +25,7 @@ class Session(BilicastScene):
 
     def build(self):
         p = self.params
-        top = 3.0
-        if p.title:
-            self.play(FadeIn(self.text(p.title, size=46, bold=True).move_to(UP * 3.15), shift=DOWN * 0.2),
-                      run_time=0.5)
-            top = 2.5
+        top = self.show_title(p.title, size=46, y=3.15, below=2.5)
         bottom = SUBTITLE_TOP + 0.2
         left, right = -6.2, 6.2
         window = RoundedRectangle(corner_radius=0.15, width=right - left + 0.3, height=top - bottom, stroke_width=2,
