@@ -1,8 +1,8 @@
 """Data scenes fed by measured results (fill their params with templates):
 an animated bar chart, a counter that rolls to a value, a before/after size
-comparison. Each shows the result's provenance line (filled in automatically)."""
-from manim import (DOWN, LEFT, UP, FadeIn, GrowFromEdge, Rectangle, Square, Transform, ValueTracker, VGroup,
-                   always_redraw, linear)
+comparison, a table, a curve that draws itself. Each shows the result's provenance line (filled in automatically)."""
+from manim import (DOWN, LEFT, RIGHT, UP, Create, FadeIn, GrowFromEdge, Line, Rectangle, Square, Transform,
+                   ValueTracker, VGroup, VMobject, always_redraw, linear)
 from pydantic import Field, model_validator
 
 from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
@@ -185,3 +185,66 @@ class Table(_DataScene):
             band.move_to([0, top - row_h * (r + 0.5), 0])
             cells = [cell(text, r, c, bold=c == 0) for c, text in enumerate(row)]
             self.play_beat(r, FadeIn(band), *[FadeIn(t, shift=LEFT * 0.2) for t in cells])
+
+
+class Curve(_DataScene):
+    """A measured curve that draws itself point by point (a training loss per
+    epoch), with an optional second series; axes without LaTeX. Beats: 1 the
+    axes, 2 the curve draws itself, 3 the second series (when given)."""
+
+    beat_seconds = 1.6
+
+    class Params(SceneParams):
+        title: str = Field("", max_length=40)
+        values: list[float] = Field(min_length=2, max_length=500)
+        name: str = Field("", max_length=16)
+        second: list[float] = Field(default_factory=list, max_length=500)
+        second_name: str = Field("", max_length=16)
+        x_label: str = Field("epoch", max_length=16)
+        y_label: str = Field("", max_length=16)
+        provenance: str = ""
+
+        @model_validator(mode="after")
+        def _same_length(self):
+            if self.second and len(self.second) != len(self.values):
+                raise ValueError("`second` needs as many points as `values`")
+            return self
+
+    @classmethod
+    def beat_count(cls, params) -> int:
+        return 3 if params.second else 2
+
+    def build(self):
+        p = self.params
+        self.show_provenance()
+        top = self.show_title(p.title) - 0.2
+        left, right, bottom = -4.6, 5.4, SUBTITLE_TOP + 1.0
+        lo = min(p.values + p.second)
+        hi = max(p.values + p.second)
+        if hi - lo < 1e-12:
+            lo, hi = lo - 1, hi + 1
+        fg = self.style["foreground"]
+
+        def point(i, v):
+            return [left + i / (len(p.values) - 1) * (right - left), bottom + (v - lo) / (hi - lo) * (top - bottom), 0]
+
+        axes = VGroup(Line([left, bottom, 0], [right, bottom, 0], color=fg, stroke_width=2),
+                      Line([left, bottom, 0], [left, top, 0], color=fg, stroke_width=2))
+        ticks = VGroup(
+            self.text(f"{hi:.3g}", size=26).next_to([left, top, 0], LEFT, buff=0.15),
+            self.text(f"{lo:.3g}", size=26).next_to([left, bottom, 0], LEFT, buff=0.15),
+            self.text("1", size=26).next_to([left, bottom, 0], DOWN, buff=0.15),
+            self.text(str(len(p.values)), size=26).next_to([right, bottom, 0], DOWN, buff=0.15),
+            self.text(p.x_label, size=26).next_to([(left + right) / 2, bottom, 0], DOWN, buff=0.15))
+        if p.y_label:
+            ticks.add(self.text(p.y_label, size=26).next_to(ticks[0], UP, buff=0.15).align_to(ticks[0], RIGHT))
+        self.play_beat(1, FadeIn(axes), FadeIn(ticks))
+        colours = [self.style["accent"], self.style["highlight"]]
+        for beat, (series, name) in enumerate([(p.values, p.name), (p.second, p.second_name)][:2 if p.second else 1], 2):
+            curve = VMobject(color=colours[beat - 2], stroke_width=6).set_points_as_corners(
+                [point(i, v) for i, v in enumerate(series)])
+            anims = [Create(curve, rate_func=linear)]
+            if name:   # a legend in the top right corner, one row per series
+                tag = self.text(name, size=28, color=colours[beat - 2])
+                anims.append(FadeIn(tag.move_to([right - tag.width / 2, top - 0.25 - 0.5 * (beat - 2), 0])))
+            self.play_beat(beat, *anims)

@@ -57,6 +57,9 @@ CASES = {
     "numberline": ("quant.NumberLine", {"title": "float32 落到 int8 的格子上", "scale": 0.003921568859368563,
                                         "zero_point": -128, "values": [0.0, 0.2588, 0.5176, 0.7529, 1.0],
                                         "provenance": PROVENANCE}),
+    "curve": ("data.Curve", {"title": "热启动重训的loss", "values": [0.9, 0.5, 0.33, 0.25, 0.2, 0.18, 0.15, 0.14],
+                             "name": "训练loss", "second": [1.0, 0.6, 0.4, 0.35, 0.3, 0.3, 0.29, 0.28],
+                             "second_name": "验证loss", "y_label": "loss", "provenance": PROVENANCE}),
 }
 
 

@@ -125,6 +125,10 @@ segments:
     scene: quant.NumberLine
     params: {scale: 0.0039, zero_point: -128, values: [0.1, 0.9]}
     min_duration: 2.5
+  - id: cv
+    scene: data.Curve
+    params: {values: [3, 2, 1.5, 1.2], name: loss}
+    min_duration: 2.5
 """
 
 
@@ -137,7 +141,7 @@ def test_every_builtin_scene_renders(workspace):
     used = {line.split("scene: ")[1].split(",")[0].strip() for line in EVERY_SCENE.splitlines() if "scene: " in line}
     assert used == set(SceneRegistry(workspace).names())
     info = ffprobe(workspace / "out" / "scenes" / "video.mp4")
-    assert abs(float(info["format"]["duration"]) - 25.0) < 0.2
+    assert abs(float(info["format"]["duration"]) - 27.5) < 0.2
 
 
 def test_code_on_screen_is_keyed_by_the_file(workspace):
