@@ -3,8 +3,15 @@ really draws: each renders with real Manim, beats included, at 1080p60 and at
 the preview size, and the text boxes Manim reports for its final picture must
 be large enough, apart, inside the title-safe area, above the subtitle band and
 free of tofu. Layouts that would break the rules (long labels, the most bars,
-items or steps a scene takes) must shrink or wrap instead."""
+items or steps a scene takes) must shrink or wrap instead. The preview's last
+frame is also compared with a stored reference frame (tests/frames/)."""
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
 import pytest
+from PIL import Image
 
 from bilicast import legible
 from bilicast.animate import render_scene
@@ -86,6 +93,36 @@ def test_scene_is_legible(tmp_path, case, size):
     for value in (params.get("title"), params.get("provenance")):
         assert value is None or value in texts, (value, texts)   # the layout holds what the picture shows
     assert legible.problems(layout, size[0], size[1], SUBTITLE_TOP, str(font_file(False))) == []
+    if size[1] == PREVIEW["height"]:
+        compare_reference_frame(movie, case)
+
+
+FRAMES = Path(__file__).parent / "frames"
+FRAME_SIZE = (96, 54)
+TOLERANCE = 6.0   # mean absolute difference, 0..255 grey levels, of the small frames
+
+
+def last_frame(movie, size=FRAME_SIZE) -> np.ndarray:
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-sseof", "-0.2", "-i", str(movie), "-vf",
+                          f"scale={size[0]}:{size[1]}:flags=area,format=gray", "-frames:v", "1", "-f", "rawvideo", "-"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(size[1], size[0])
+
+
+def compare_reference_frame(movie, case):
+    """Manim's graphical-unit style: the scene's last frame, made small, against
+    the stored one (BILICAST_UPDATE_FRAMES=1 stores it anew after a wanted change)."""
+    frame = last_frame(movie)
+    stored = FRAMES / f"{case}.png"
+    if os.environ.get("BILICAST_UPDATE_FRAMES") == "1" or not stored.exists():
+        FRAMES.mkdir(exist_ok=True)
+        Image.fromarray(frame).save(stored)
+        if os.environ.get("BILICAST_UPDATE_FRAMES") != "1":
+            pytest.fail(f"no reference frame for {case}: stored one at {stored}; check it and commit it")
+        return
+    reference = np.asarray(Image.open(stored).convert("L"), dtype=float)
+    difference = np.abs(frame.astype(float) - reference).mean()
+    assert difference <= TOLERANCE, f"{case}: last frame differs from {stored.name} by {difference:.1f} grey levels"
 
 
 def test_rules_catch_what_they_name():
