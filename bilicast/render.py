@@ -68,12 +68,40 @@ def load_episode(path: str | Path, require_results: bool = True) -> Episode:
     except resolve.MissingResult:
         if require_results:
             raise
+        _check_shown_files(script, located, path, scenes, workspace)
         return Episode(path, script, script, located, scenes, workspace, None)   # validate without results
     resolution = resolve.resolve(script, located, str(path), names, files, key_files)
     _check_chart_data(script, located, path, resolution)
     _fill_provenance(resolution, scenes)
     resolved = validate_resolved(resolution.data, located, path, scenes)
+    _check_shown_files(resolved, located, path, scenes, workspace)
     return Episode(path, resolved, script, located, scenes, workspace, resolution)
+
+
+def _check_shown_files(script: Script, located, path: Path, scenes, workspace: Path) -> None:
+    """Files a scene shows (code on screen) exist in the workspace and have
+    what the params select: a script error (exit 2) before anything renders."""
+    from .yamlsource import Problem, ScriptProblems
+    problems = []
+    for i, seg in enumerate(script.segments):
+        scene_cls = scenes.get(seg.scene)
+        params = scene_cls.Params.model_validate(seg.params)
+        found = {}
+        for name in scene_cls.reads_files(params):
+            file = (workspace / name).resolve()
+            if file.is_file():
+                found[name] = file
+            else:
+                line, col = located.position(("segments", i, "params"))
+                problems.append(Problem(line, col, f"segments[{i}].params", f"no file {name} in the workspace",
+                                        f"paths are relative to {workspace}"))
+        if len(found) == len(scene_cls.reads_files(params)):
+            for field, message in scene_cls.check_files(params, found):
+                line, col = located.position(("segments", i, "params", field))
+                problems.append(Problem(line, col, f"segments[{i}].params.{field}", message,
+                                        "pick lines the file has now"))
+    if problems:
+        raise ScriptProblems(str(path), problems)
 
 
 def _check_chart_data(script: Script, located, path: Path, resolution) -> None:

@@ -140,6 +140,12 @@ class BilicastScene(mn.Scene):
         screen): their contents join the segment's key."""
         return []
 
+    @classmethod
+    def check_files(cls, params, files: dict) -> list[tuple[str, str]]:
+        """(param name, problem) for what the files named by reads_files()
+        can't give (checked at validation; files: name -> absolute path)."""
+        return []
+
     def play_beat(self, k: int, *animations) -> None:
         start, run_time = self.timing["beats"][str(k)]
         # A play's first frame still shows the old picture: start one frame

@@ -56,8 +56,9 @@ class Walkthrough(BilicastScene):
     def reads_files(cls, params) -> list[str]:
         return [params.file]
 
-    def selection(self, source: str) -> tuple[int, int]:
-        p = self.params
+    @staticmethod
+    def selection(p, source: str) -> tuple[int, int]:
+        """The first and last line shown (1-based), from `lines` or `function`."""
         if p.lines:
             return parse_range(p.lines)
         for node in ast.parse(source).body:
@@ -65,6 +66,21 @@ class Walkthrough(BilicastScene):
                 first = min([node.lineno] + [d.lineno for d in node.decorator_list])
                 return first, node.end_lineno
         raise ValueError(f"{p.file} has no top-level function or class '{p.function}'")
+
+    @classmethod
+    def check_files(cls, params, files) -> list[tuple[str, str]]:
+        """(param, problem) for selections the file doesn't have: found at
+        validation, before anything renders."""
+        try:
+            source = open(files[params.file], encoding="utf-8").read()
+            first, last = cls.selection(params, source)
+        except (OSError, UnicodeDecodeError, SyntaxError, ValueError) as e:
+            return [("function" if params.function else "file", str(e))]
+        count = len(source.splitlines())
+        if not 1 <= first <= last <= count:
+            return [("lines", f"lines {first}-{last} are outside {params.file} ({count} lines)")]
+        return [("highlights", f"highlight {h} is outside the lines shown ({first}-{last})")
+                for h in params.highlights if not first <= parse_range(h)[0] <= parse_range(h)[1] <= last]
 
     def build(self):
         from pygments import lex
@@ -74,13 +90,7 @@ class Walkthrough(BilicastScene):
         p = self.params
         source = open(self.files[p.file], encoding="utf-8").read()
         all_lines = source.splitlines()
-        first, last = self.selection(source)
-        if not 1 <= first <= last <= len(all_lines):
-            raise ValueError(f"lines {first}-{last} are outside {p.file} ({len(all_lines)} lines)")
-        for h in p.highlights:
-            a, b = parse_range(h)
-            if not first <= a <= b <= last:
-                raise ValueError(f"highlight {h} is outside the lines shown ({first}-{last})")
+        first, last = self.selection(p, source)
 
         top = self.show_title(p.title, size=46, y=3.15, below=2.55)
         bottom = SUBTITLE_TOP + 0.2

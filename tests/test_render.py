@@ -3,7 +3,9 @@ import subprocess
 import sys
 
 import pysubs2
+import pytest
 
+from bilicast import cli
 from bilicast.script import load_script
 from bilicast.timeline import plan_timeline, total_duration
 from conftest import ffprobe, top_level_atoms
@@ -165,3 +167,21 @@ segments:
     after = keys()
     assert before["t"] == after["t"]
     assert [k for k in before["c"] if before["c"][k] != after["c"][k]] == ["files"]
+
+
+@pytest.mark.parametrize("params,needle", [
+    ("{file: snippet.py, lines: 1-2, highlights: ['5']}", "highlight 5 is outside the lines shown (1-2)"),
+    ("{file: snippet.py, function: nope}", "has no top-level function or class 'nope'"),
+    ("{file: missing.py, lines: 1-2}", "no file missing.py in the workspace"),
+])
+def test_code_selection_the_file_lacks_is_a_located_error(workspace, capsys, params, needle):
+    (workspace / "snippet.py").write_text("def step(x):\n    return x * 2\n", encoding="utf-8")
+    script = workspace / "ep.yaml"
+    script.write_text(f"""\
+episode: {{id: code, title: 代码}}
+segments:
+  - {{id: c, scene: code.Walkthrough, params: {params}, min_duration: 1}}
+""", encoding="utf-8")
+    assert cli.main(["validate", str(script)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "ep.yaml:3:" in err and "Traceback" not in err, err
