@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from . import animate, assemble, narrate, publish, subtitles
@@ -85,7 +86,10 @@ def _check_shown_files(script: Script, located, path: Path, scenes, workspace: P
     problems = []
     for i, seg in enumerate(script.segments):
         scene_cls = scenes.get(seg.scene)
-        params = scene_cls.Params.model_validate(seg.params)
+        try:
+            params = scene_cls.Params.model_validate(seg.params)
+        except ValidationError:   # templates not filled yet (validating without results)
+            continue
         found = {}
         for name in scene_cls.reads_files(params):
             file = (workspace / name).resolve()
