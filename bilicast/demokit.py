@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import socket
-import statistics
 import sys
 import time
 from importlib import metadata
@@ -65,16 +64,10 @@ def accelerator() -> str | None:
 def summarize(samples_ms: list[float], warmup: int, threads: int, init_ms: float | None = None) -> dict:
     """A timing from one process's samples, with a 95 % bootstrap interval of
     its median (LiteRT latencies use bilicast.latency: several processes)."""
-    from .latency import bootstrap_ci
-    ordered = sorted(samples_ms)
-    low, high = bootstrap_ci([ordered])
-    return {
-        "unit": "ms", "samples": len(ordered), "warmup": warmup,
-        "median": statistics.median(ordered), "p90": ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))],
-        "min": ordered[0], "max": ordered[-1], "mean": statistics.fmean(ordered),
-        "stdev": statistics.stdev(ordered) if len(ordered) > 1 else 0.0,
-        "threads": threads, "init_ms": init_ms, "ci_low": low, "ci_high": high, "processes": 1,
-    }
+    from .latency import bootstrap_ci, describe
+    low, high = bootstrap_ci([samples_ms])
+    return {**describe(samples_ms), "warmup": warmup, "threads": threads, "init_ms": init_ms,
+            "ci_low": low, "ci_high": high, "processes": 1}
 
 
 class DemoContext:

@@ -48,17 +48,25 @@ def bootstrap_ci(groups: list[list[float]], rounds: int = BOOTSTRAP_ROUNDS, seed
     return float(low), float(high)
 
 
+def describe(samples_ms: list[float]) -> dict:
+    """Count, median, p90, min, max, mean and stdev of samples (ms)."""
+    ordered = sorted(samples_ms)
+    return {
+        "unit": "ms", "samples": len(ordered),
+        "median": statistics.median(ordered), "p90": ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))],
+        "min": ordered[0], "max": ordered[-1], "mean": statistics.fmean(ordered),
+        "stdev": statistics.stdev(ordered) if len(ordered) > 1 else 0.0,
+    }
+
+
 def summarize_processes(per_process: list[dict], warmup: int, threads: int) -> dict:
-    """A result timing from the workers' samples of one variant."""
+    """A result timing from the workers' samples of one variant: statistics of
+    all samples, but the median is the median of the process medians."""
     groups = [p["samples"] for p in per_process]
-    pooled = sorted(s for g in groups for s in g)
     medians = [statistics.median(g) for g in groups]
     low, high = bootstrap_ci(groups)
     return {
-        "unit": "ms", "samples": len(pooled), "warmup": warmup,
-        "median": statistics.median(medians), "p90": pooled[min(len(pooled) - 1, int(0.9 * len(pooled)))],
-        "min": pooled[0], "max": pooled[-1], "mean": statistics.fmean(pooled),
-        "stdev": statistics.stdev(pooled) if len(pooled) > 1 else 0.0,
+        **describe([s for g in groups for s in g]), "warmup": warmup, "median": statistics.median(medians),
         "threads": threads, "init_ms": statistics.median(p["init_ms"] for p in per_process),
         "ci_low": low, "ci_high": high, "processes": len(per_process), "process_medians": medians,
         "batch": max(p["batch"] for p in per_process), "interleaved": True,

@@ -1,5 +1,5 @@
 """Lists: a checklist whose items tick in one by one."""
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, VGroup
+from manim import DOWN, LEFT, RIGHT, FadeIn, VGroup
 from pydantic import Field
 
 from bilicast.scenekit import BilicastScene, SceneParams
@@ -20,11 +20,7 @@ class Checklist(BilicastScene):
 
     def build(self):
         p = self.params
-        top = 3.0
-        if p.title:
-            title = self.text(p.title, size=52, bold=True).move_to(UP * 3.1)
-            self.play(FadeIn(title, shift=DOWN * 0.2), run_time=0.5)
-            top = 2.2
+        top = self.show_title(p.title, y=3.1, below=2.2)
         rows = []
         for item in p.items:
             mark = self.text(p.mark, size=40, color=self.style["highlight"])
