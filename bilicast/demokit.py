@@ -79,10 +79,16 @@ class DemoContext:
         self.series: dict = {}
         self.notes: list[str] = []
         self.artifacts: dict = {}
+        self.models: dict = {}
 
     def metric(self, name: str, value: float, unit: str) -> float:
         self.metrics[name] = {"value": float(value), "unit": unit}
         return float(value)
+
+    def model(self, name: str, model) -> None:
+        """Record a Keras model's layers as it ran (kind, output shape,
+        parameter count), for scenes that draw the real model."""
+        self.models[name] = describe_model(model)
 
     def note(self, text: str) -> None:
         self.notes.append(text)
@@ -99,6 +105,26 @@ class DemoContext:
         timings = measure(variants, self.tiny, progress=self.step)
         self.timings.update(timings)
         return timings
+
+
+def describe_model(model) -> dict:
+    def detail(layer) -> str:
+        c = layer.get_config()
+        act = c.get("activation")
+        act = f" {act}" if act and act != "linear" else ""
+        if "filters" in c:
+            return f"{c['filters']} {'×'.join(map(str, c['kernel_size']))}{act}"
+        if "units" in c:
+            return f"{c['units']}{act}"
+        if "pool_size" in c:
+            return "×".join(map(str, c["pool_size"]))
+        if "rate" in c:
+            return f"rate {c['rate']}"
+        return ""
+    layers = [{"name": layer.name, "kind": type(layer).__name__, "detail": detail(layer),
+               "output": [d for d in layer.output.shape[1:]], "params": int(layer.count_params())}
+              for layer in model.layers]
+    return {"input": list(model.inputs[0].shape[1:]), "params": int(model.count_params()), "layers": layers}
 
 
 def digits(tiny: bool, size: int = 8, rgb: bool = False, seed: int = 0):
@@ -158,7 +184,7 @@ def run_demo(demo_file: Path, params: dict, tiny: bool, workdir: Path, code_hash
     return {
         "schema": "bilicast.result/1", "demo": demo_file.stem, "params": p.model_dump(), "tiny": tiny,
         "metrics": ctx.metrics, "timings": ctx.timings, "series": ctx.series, "notes": ctx.notes,
-        "artifacts": ctx.artifacts,
+        "artifacts": ctx.artifacts, "models": ctx.models,
         "provenance": {
             **library_versions(), "platform": platform.platform(), "cpu": cpu_model(),
             "cores": os.cpu_count() or 1, "accelerator": accelerator(), "machine": socket.gethostname(),

@@ -79,7 +79,12 @@ def evaluate(expr, lookup) -> float:
 
 
 def raw_value(result: Result, name: str) -> float:
-    """A result field by its name: a metric, timing.stat, or series:NAME:i[:j]."""
+    """A result field by its name: a metric, timing.stat, series:NAME:i[:j],
+    or a model's parameter count (models:NAME:params, models:NAME:layers:i:params)."""
+    if name.startswith("models:"):
+        _, model, *path = name.split(":")
+        record = result.models[model]
+        return float(record.params if path == ["params"] else record.layers[int(path[1])].params)
     if name.startswith("series:"):
         _, series, *index = name.split(":")
         value = result.series[series]
@@ -177,7 +182,21 @@ def result_namespace(key: str, result: Result, file: str) -> Namespace:
     tree["notes"] = result.notes
     tree["provenance"] = provenance_line(result)
     tree["log"] = progress_lines(Path(file).with_suffix(".log"))
-    return _to_namespace(tree, key)
+    namespace = _to_namespace(tree, key)
+    # A model stays a plain mapping, so `{{ q.models.digits }}` fills a scene
+    # param whole; its parameter counts are checked like every shown number.
+    if result.models:
+        namespace._entries["models"] = Namespace({name: _model_values(name, m, file) for name, m in result.models.items()},
+                                                 f"{key}.models")
+    return namespace
+
+
+def _model_values(name: str, model, file: str) -> dict:
+    data = model.model_dump()
+    data["params"] = Measured(model.params, ("src", file, f"models:{name}:params"))
+    for i, layer in enumerate(data["layers"]):
+        layer["params"] = Measured(layer["params"], ("src", file, f"models:{name}:layers:{i}:params"))
+    return data
 
 
 # -- filters: fixed, documented rounding (half up) ---------------------------

@@ -14,6 +14,9 @@ Schema `bilicast.result/1` (every field checked on load and on import):
     series      {"train.loss": [..], "confusion": [[..]..], ...}   lists of numbers
     notes       ["int8 is slower than float32 on this CPU", ...]
     artifacts   {"tensorboard": "results/train_curve/<slug>.files/logs"}  paths
+    models      {"digits": {"input": [32, 32, 1], "params": 134634, "layers": [{"name": "conv2d",
+                 "kind": "Conv2D", "detail": "16 3×3 relu", "output": [32, 32, 16], "params": 160}, ..]}}
+                the Keras models the demo really ran (model.Architecture draws them)
     provenance  python, tensorflow, keras, litert, numpy, platform, cpu, cores,
                 accelerator, machine, date (ISO 8601 UTC), code_hash, duration_s
     imported_from  set when the result came in through `bilicast bench --import`
@@ -80,6 +83,20 @@ class Provenance(_Model):
 Number = Union[float, int]
 
 
+class Layer(_Model):
+    name: str = Field(max_length=80)
+    kind: str = Field(max_length=40)               # the Keras class name
+    detail: str = Field("", max_length=60)         # "16 3×3 relu"
+    output: list[Optional[int]]                     # output shape without the batch axis
+    params: int = Field(ge=0)
+
+
+class ModelRecord(_Model):
+    input: list[Optional[int]]
+    params: int = Field(ge=0)
+    layers: list[Layer] = Field(min_length=1, max_length=400)
+
+
 class Result(_Model):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     schema_: Literal["bilicast.result/1"] = Field(SCHEMA, alias="schema")
@@ -91,6 +108,7 @@ class Result(_Model):
     series: dict[str, list[Union[Number, list[Number]]]] = {}
     notes: list[str] = []
     artifacts: dict[str, str] = {}
+    models: dict[str, ModelRecord] = {}
     provenance: Provenance
     imported_from: Optional[str] = None
 

@@ -84,10 +84,23 @@ def drift(reference, current, threshold: float) -> tuple[float, int, float]:
     return float(divergences.mean()), int((divergences > threshold).sum()), float(divergences.max())
 
 
-def accuracy(model, x, y) -> float:
+def predict(model, x):
     import numpy as np
     # one direct call: these sets are small, and predict() would trace a function for each model
-    return float(np.mean(np.argmax(model(x, training=False).numpy(), axis=1) == y))
+    return np.argmax(model(x, training=False).numpy(), axis=1)
+
+
+def accuracy(model, x, y) -> float:
+    import numpy as np
+    return float(np.mean(predict(model, x) == y))
+
+
+def confusion(model, x, y) -> list[list[int]]:
+    """Rows: the true digit; columns: what the model said."""
+    import numpy as np
+    counts = np.zeros((10, 10), dtype=int)
+    np.add.at(counts, (y, predict(model, x)), 1)
+    return counts.tolist()
 
 
 def run(p: Params, ctx):
@@ -125,6 +138,7 @@ def run(p: Params, ctx):
     serving = compile_classifier(small_cnn(x.shape[1:], seed=p.seed))
     serving.fit(old_tr_x, old_tr_y, epochs=p.epochs, batch_size=32, verbose=0)
     ctx.metric("base.train.seconds", time.perf_counter() - started, "s")
+    ctx.model("cnn", serving)
     ctx.metric("base.acc", accuracy(serving, old_te_x, old_te_y), "ratio")
     stats = pixel_histograms(old_tr_x)
     ctx.metric("reference.drift.score", drift(stats, pixel_histograms(old_te_x), p.drift_threshold)[0], "JS")
@@ -155,6 +169,8 @@ def run(p: Params, ctx):
                                 epochs=p.retrain_epochs, batch_size=32, verbose=0, shuffle=True)
         ctx.metric(f"{name}.train.seconds", time.perf_counter() - started, "s")
         ctx.series[f"{name}.train.loss"] = [float(v) for v in history.history["loss"]]
+        ctx.series[f"{name}.old_on_new.confusion"] = confusion(serving, new_te_x, new_te_y)
+        ctx.series[f"{name}.new_on_new.confusion"] = confusion(candidate, new_te_x, new_te_y)
 
         # Evaluator: the held-out mix decides; the old slice must not regress.
         started = time.perf_counter()

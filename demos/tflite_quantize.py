@@ -90,6 +90,7 @@ def run(p: Params, ctx):
     model.fit(xtr, ytr, epochs=p.epochs, batch_size=32, verbose=0)
     ctx.metric("train.seconds", time.perf_counter() - started, "s")
     ctx.metric("keras.acc", model.evaluate(xte, yte, verbose=0)[1], "ratio")
+    ctx.model("digits", model)
     ctx.metric("test.samples", len(xte), "images")
 
     saved = ctx.workdir / "saved_model"

@@ -21,6 +21,14 @@ from bilicast.script import PREVIEW, Style
 from conftest import ROOT
 
 PROVENANCE = "实测：AMD EPYC · 1–2 线程 · TF 2.21 · 2026-11-27"
+DIGITS_CNN = {"input": [32, 32, 1], "params": 136586, "layers": [   # describe_model(small_cnn((32, 32, 1)))
+    {"kind": "Conv2D", "detail": "16 3×3 relu", "output": [32, 32, 16], "params": 160},
+    {"kind": "MaxPooling2D", "detail": "2×2", "output": [16, 16, 16], "params": 0},
+    {"kind": "Conv2D", "detail": "32 3×3 relu", "output": [16, 16, 32], "params": 4640},
+    {"kind": "MaxPooling2D", "detail": "2×2", "output": [8, 8, 32], "params": 0},
+    {"kind": "Flatten", "output": [2048], "params": 0},
+    {"kind": "Dense", "detail": "64 relu", "output": [64], "params": 131136},
+    {"kind": "Dense", "detail": "10", "output": [10], "params": 650}]}
 CASES = {
     "title": ("titles.TitleCard", {"kicker": "TensorFlow 实战", "title": "三步把Keras模型塞进手机", "subtitle": "训练 · 转换 · 量化"}),
     "heading": ("titles.Heading", {"title": "体积和精度", "note": "每个点是一种格式"}),
@@ -67,6 +75,18 @@ CASES = {
     "curve": ("data.Curve", {"title": "热启动重训的loss", "values": [0.9, 0.5, 0.33, 0.25, 0.2, 0.18, 0.15, 0.14],
                              "name": "训练loss", "second": [1.0, 0.6, 0.4, 0.35, 0.3, 0.3, 0.29, 0.28],
                              "second_name": "验证loss", "y_label": "loss", "provenance": PROVENANCE}),
+    "architecture": ("model.Architecture", {"title": "这次真正跑的模型", "provenance": PROVENANCE, "model": DIGITS_CNN}),
+    "architecture-10": ("model.Architecture", {"model": {"input": [224, 224, 3], "params": 2257984, "layers": [
+        {"kind": "Conv2D", "detail": "32 3×3", "output": [112, 112, 32], "params": 864},
+        {"kind": "BatchNormalization", "output": [112, 112, 32], "params": 128},
+        {"kind": "ReLU", "output": [112, 112, 32], "params": 0},
+        {"kind": "DepthwiseConv2D", "detail": "3×3", "output": [112, 112, 32], "params": 288},
+        {"kind": "BatchNormalization", "output": [112, 112, 32], "params": 128},
+        {"kind": "Conv2D", "detail": "1280 1×1", "output": [7, 7, 1280], "params": 409600},
+        {"kind": "GlobalAveragePooling2D", "output": [1280], "params": 0},
+        {"kind": "Dropout", "detail": "rate 0.2", "output": [1280], "params": 0},
+        {"kind": "Dense", "detail": "1000 softmax", "output": [1000], "params": 1281000},
+        {"kind": "Activation", "output": [1000], "params": 0}]}}),
 }
 
 

@@ -305,3 +305,33 @@ def test_log_lists_the_steps_the_demo_reported(tmp_path):
     log.write_text("progress: loading digits\nI0000 tensorflow noise\nprogress: converting fp32 \n", encoding="utf-8")
     assert progress_lines(log) == ["loading digits", "converting fp32"]
     assert progress_lines(tmp_path / "imported.log") == []
+
+
+def test_the_model_that_ran_fills_architecture_and_is_verified(episode, workspace):
+    """A demo's recorded Keras model fills model.Architecture whole; its
+    parameter counts are shown numbers with a source, checked like the rest."""
+    from test_legibility import DIGITS_CNN
+
+    from bilicast.errors import StageError
+    from bilicast.render import load_episode, make_plan, write_numbers
+    script, result = episode
+    data = json.loads(result.read_text())
+    data["models"] = {"digits": {**DIGITS_CNN, "layers": [{"name": f"l{i}", **layer}
+                                                          for i, layer in enumerate(DIGITS_CNN["layers"])]}}
+    result.write_text(json.dumps(data))
+    script.write_text(EPISODE + """\
+  - id: model
+    scene: model.Architecture
+    params: {title: 真正跑的模型, model: "{{ quant.models.digits }}"}
+    narration: ["模型一共有{{ quant.models.digits.params | cn }}个参数。"]
+""", encoding="utf-8")
+    ep = load_episode(script)
+    seg = ep.script.segments[-1]
+    assert seg.params["model"]["layers"][5] == {"name": "l5", "kind": "Dense", "detail": "64 relu", "output": [64],
+                                                "params": 131136.0}
+    assert seg.narration[0].text == "模型一共有13.66万个参数。"
+    data["models"]["digits"]["layers"][5]["params"] = 99
+    result.write_text(json.dumps(data))
+    with pytest.raises(StageError) as e:
+        write_numbers(make_plan(ep.script, ep.workspace, True), ep, script.parent)
+    assert "segments[3].params.model: shows '131136'" in e.value.log
