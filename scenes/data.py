@@ -1,8 +1,10 @@
 """Data scenes fed by measured results (fill their params with templates):
-an animated bar chart, a counter that rolls to a value, a before/after size
-comparison, a table, a curve that draws itself. Each shows the result's provenance line (filled in automatically)."""
-from manim import (DOWN, LEFT, RIGHT, UP, Create, FadeIn, GrowFromEdge, Line, Rectangle, Square, Transform,
-                   ValueTracker, VGroup, VMobject, always_redraw, linear)
+an animated bar chart (with error bars), a counter that rolls to a value, a
+before/after size comparison, a table, a curve that draws itself, a scatter
+whose labels never collide, a heatmap (a confusion matrix) that fills in. Each shows the result's provenance line (filled in automatically)."""
+from manim import (DOWN, LEFT, RIGHT, UP, Circle, Create, Dot, FadeIn, GrowFromCenter, GrowFromEdge, LaggedStart,
+                   Line, ManimColor, Rectangle, Square, Transform, ValueTracker, VGroup, VMobject, always_redraw,
+                   linear)
 from pydantic import Field, model_validator
 
 from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
@@ -19,7 +21,8 @@ class _DataScene(BilicastScene):
 
 
 class BarChart(_DataScene):
-    """Bars grow to measured values. Beats: one per bar."""
+    """Bars grow to measured values, optionally with error bars (`low`,
+    `high`: e.g. a latency's 95 % interval, ci_low / ci_high). Beats: one per bar."""
 
     @classmethod
     def beat_count(cls, params) -> int:
@@ -30,12 +33,19 @@ class BarChart(_DataScene):
         labels: list[str] = Field(min_length=1, max_length=8)
         values: list[float] = Field(min_length=1, max_length=8)
         texts: list[str] = Field(default_factory=list, description="value labels, e.g. from the mb filter")
+        low: list[float] = Field(default_factory=list, description="error bar bottoms (e.g. ci_low)")
+        high: list[float] = Field(default_factory=list, description="error bar tops (e.g. ci_high)")
+        caption: str = Field("", max_length=40)
         provenance: str = ""
 
         @model_validator(mode="after")
         def _same_lengths(self):
             if len(self.values) != len(self.labels) or (self.texts and len(self.texts) != len(self.values)):
                 raise ValueError("labels, values (and texts, if given) need the same number of items")
+            if bool(self.low) != bool(self.high) or (self.low and len(self.low) != len(self.values)):
+                raise ValueError("error bars need `low` and `high`, one of each per value")
+            if any(not lo <= v <= hi for lo, v, hi in zip(self.low, self.values, self.high)):
+                raise ValueError("each value must lie between its `low` and `high`")
             if min(self.values) < 0:
                 raise ValueError("values must not be negative")
             return self
@@ -45,9 +55,13 @@ class BarChart(_DataScene):
         self.show_provenance()
         top = self.show_title(p.title) - 0.6
         bottom = SUBTITLE_TOP + 0.9
+        if p.caption:
+            caption = self.text(p.caption, size=28, color="#c8ccd4").move_to([0, SUBTITLE_TOP + 0.2, 0])
+            self.play(FadeIn(caption), run_time=0.3)
+            bottom += 0.35
         n = len(p.values)
         slot = min(2.6, 12.0 / n)
-        peak = max(p.values) or 1.0
+        peak = max(p.high or p.values) or 1.0
         colours = [self.style["accent"], self.style["highlight"], "#f6c453", "#6bd490", "#b084f5", "#f08a5d"]
         for i, (label, value) in enumerate(zip(p.labels, p.values)):
             x = (i - (n - 1) / 2) * slot
@@ -56,8 +70,18 @@ class BarChart(_DataScene):
                             stroke_width=0).move_to([x, bottom + height / 2, 0])
             name = self.label(label, size=28, max_width=slot * 0.95, max_lines=2).next_to([x, bottom, 0], DOWN, buff=0.2)
             text = p.texts[i] if p.texts else f"{value:.3g}"
-            number = self.text(text, size=30, bold=True, max_width=slot).next_to(bar, UP, buff=0.15)
-            self.play_beat(i + 1, GrowFromEdge(bar, DOWN), FadeIn(name), FadeIn(number, shift=UP * 0.1))
+            number = self.text(text, size=30, bold=True, max_width=slot)
+            extra = []
+            if p.low:   # an I-beam from low to high
+                y0, y1 = (bottom + (top - bottom) * v / peak for v in (p.low[i], p.high[i]))
+                cap = slot * 0.15
+                whisker = VGroup(Line([x, y0, 0], [x, y1, 0]), Line([x - cap, y0, 0], [x + cap, y0, 0]),
+                                 Line([x - cap, y1, 0], [x + cap, y1, 0])).set_stroke(self.style["foreground"], 3)
+                extra.append(FadeIn(whisker))
+                number.move_to([x, max(y1, bottom + height) + 0.15 + number.height / 2, 0])
+            else:
+                number.next_to(bar, UP, buff=0.15)
+            self.play_beat(i + 1, GrowFromEdge(bar, DOWN), FadeIn(name), FadeIn(number, shift=UP * 0.1), *extra)
 
 
 class Counter(_DataScene):
@@ -248,3 +272,195 @@ class Curve(_DataScene):
                 tag = self.text(name, size=28, color=colours[beat - 2])
                 anims.append(FadeIn(tag.move_to([right - tag.width / 2, top - 0.25 - 0.5 * (beat - 2), 0])))
             self.play_beat(beat, *anims)
+
+
+def _boxes_overlap(a, b, gap: float = 0.06) -> bool:
+    return a[0] < b[2] + gap and b[0] < a[2] + gap and a[1] < b[3] + gap and b[1] < a[3] + gap
+
+
+def _box(m) -> tuple:
+    return (m.get_left()[0], m.get_bottom()[1], m.get_right()[0], m.get_top()[1])
+
+
+class Scatter(_DataScene):
+    """Measured points on two axes (size against accuracy, one per format):
+    each lands on its beat with its label, placed where it covers no other
+    label, point or axis text; points that coincide are drawn as rings around
+    each other so none hides. Beats: 1 the axes, then one per point."""
+
+    class Params(SceneParams):
+        title: str = Field("", max_length=40)
+        labels: list[str] = Field(min_length=1, max_length=8)
+        xs: list[float] = Field(min_length=1, max_length=8)
+        ys: list[float] = Field(min_length=1, max_length=8)
+        x_label: str = Field("", max_length=20)
+        y_label: str = Field("", max_length=20)
+        x_unit: str = Field("", max_length=6, description="appended to the x tick values, e.g. KB")
+        y_unit: str = Field("", max_length=6)
+        caption: str = Field("", max_length=40)
+        provenance: str = ""
+
+        @model_validator(mode="after")
+        def _same_lengths(self):
+            if not len(self.labels) == len(self.xs) == len(self.ys):
+                raise ValueError("labels, xs and ys need the same number of items")
+            return self
+
+    @classmethod
+    def beat_count(cls, params) -> int:
+        return 1 + len(params.xs)
+
+    def build(self):
+        p = self.params
+        self.show_provenance()
+        top = self.show_title(p.title) - 0.5
+        left, right, bottom = -4.4, 5.0, SUBTITLE_TOP + 1.0
+        fg = self.style["foreground"]
+
+        def span(values):
+            lo, hi = min(values), max(values)
+            pad = (hi - lo) * 0.15 or abs(hi) * 0.05 or 1.0
+            return lo - pad, hi + pad
+
+        (x0, x1), (y0, y1) = span(p.xs), span(p.ys)
+
+        def at(x, y):
+            return [left + (x - x0) / (x1 - x0) * (right - left), bottom + (y - y0) / (y1 - y0) * (top - bottom), 0]
+
+        axes = VGroup(Line([left, bottom, 0], [right, bottom, 0], color=fg, stroke_width=2),
+                      Line([left, bottom, 0], [left, top, 0], color=fg, stroke_width=2))
+        # ticks at the data's extremes, so their texts are values that were measured
+        lo, hi = at(min(p.xs), min(p.ys)), at(max(p.xs), max(p.ys))
+        ticks = VGroup(*[self.text(f"{v:.4g}{p.y_unit}", size=26).next_to([left, y, 0], LEFT, buff=0.15)
+                         for v, y in sorted({(min(p.ys), lo[1]), (max(p.ys), hi[1])})],
+                       *[self.text(f"{v:.4g}{p.x_unit}", size=26).next_to([x, bottom, 0], DOWN, buff=0.15)
+                         for v, x in sorted({(min(p.xs), lo[0]), (max(p.xs), hi[0])})])
+        ticks.add(*[Line([left - 0.08, y, 0], [left, y, 0], color=fg) for y in {lo[1], hi[1]}],
+                  *[Line([x, bottom - 0.08, 0], [x, bottom, 0], color=fg) for x in {lo[0], hi[0]}])
+        if p.x_label:
+            ticks.add(self.text(p.x_label, size=28).next_to([right, bottom, 0], UP, buff=0.15).align_to([right, 0, 0],
+                                                                                                        RIGHT))
+        if p.y_label:
+            ticks.add(self.text(p.y_label, size=28).next_to([left, top + 0.1, 0], UP, buff=0.1).align_to([left, 0, 0],
+                                                                                                     LEFT))
+        extra = []
+        if p.caption:
+            extra.append(FadeIn(self.text(p.caption, size=28, color="#c8ccd4").move_to([0, SUBTITLE_TOP + 0.2, 0])))
+        self.play_beat(1, FadeIn(axes), FadeIn(ticks), *extra)
+
+        colours = [self.style["accent"], self.style["highlight"], "#f6c453", "#6bd490", "#b084f5", "#f08a5d"]
+        points = [at(x, y) for x, y in zip(p.xs, p.ys)]
+        taken = [_box(t) for t in ticks if isinstance(t, type(ticks[0]))]
+        for i, (label, point) in enumerate(zip(p.labels, points)):
+            colour = colours[i % len(colours)]
+            under = sum(1 for q in points[:i] if abs(q[0] - point[0]) < 0.15 and abs(q[1] - point[1]) < 0.15)
+            mark = (Dot(point, radius=0.13, color=colour) if not under else
+                    Circle(radius=0.13 + 0.11 * under, color=colour, stroke_width=5).move_to(point))
+            text = self.label(label, size=28, max_width=3.2, max_lines=2, color=colour)
+            self.place(text, point, points, taken, (left, bottom))
+            taken.append(_box(text))
+            self.play_beat(2 + i, GrowFromCenter(mark), FadeIn(text))
+
+    def place(self, text, point, points, taken, origin) -> None:
+        """Move the label to the first spot around its point (right, left,
+        above, below, diagonals, then further out) that stays inside the
+        plot and the safe area, clear of the labels, points and axis texts
+        placed before."""
+        w, h = text.width / 2 + 0.3, text.height / 2 + 0.25
+        spots = [(w, 0), (-w, 0), (0, h), (0, -h), (w, h), (-w, h), (w, -h), (-w, -h)]
+        safe_x, safe_top = 6.4, 3.2
+        for reach in (1, 1.7, 2.4, 3.1):
+            for dx, dy in spots:
+                text.move_to([point[0] + dx * reach, point[1] + dy * reach, 0])
+                box = _box(text)
+                inside = origin[0] + 0.1 < box[0] and box[2] < safe_x and origin[1] + 0.1 < box[1] and box[3] < safe_top
+                clear = not any(box[0] - 0.15 < q[0] < box[2] + 0.15 and box[1] - 0.15 < q[1] < box[3] + 0.15
+                                for q in points)
+                if inside and clear and not any(_boxes_overlap(box, b) for b in taken):
+                    return
+        text.move_to([point[0] + spots[0][0], point[1], 0])   # nowhere clear: the legibility check will say so
+
+
+class Heatmap(_DataScene):
+    """A matrix of counts (a confusion matrix: rows the true class, columns
+    the predicted one) whose cells fill in row by row, each shaded by its
+    count and, where there is room, showing it. Beats: 1 the grid and its
+    labels, 2 the cells fill in, 3 (with `highlight`) the largest cell off
+    the diagonal is ringed: the mistake made most often."""
+
+    beat_seconds = 1.6
+
+    class Params(SceneParams):
+        title: str = Field("", max_length=40)
+        matrix: list[list[float]] = Field(min_length=2, max_length=12)
+        labels: list[str] = Field(default_factory=list, max_length=12)
+        row_title: str = Field("真实", max_length=8)
+        column_title: str = Field("预测", max_length=8)
+        highlight: bool = True
+        caption: str = Field("", max_length=40)
+        provenance: str = ""
+
+        @model_validator(mode="after")
+        def _square(self):
+            n = len(self.matrix)
+            if any(len(row) != n for row in self.matrix):
+                raise ValueError(f"the matrix must be square: it has {n} rows, so each row needs {n} numbers")
+            if self.labels and len(self.labels) != n:
+                raise ValueError(f"{n} rows need {n} labels (or none: 0..{n - 1})")
+            if min(min(row) for row in self.matrix) < 0:
+                raise ValueError("counts must not be negative")
+            return self
+
+    @classmethod
+    def beat_count(cls, params) -> int:
+        return 3 if params.highlight else 2
+
+    def build(self):
+        p = self.params
+        self.show_provenance()
+        top = self.show_title(p.title) - 0.45
+        n = len(p.matrix)
+        cell = min(0.62, (top - SUBTITLE_TOP - 0.3) / n)
+        x0, y0 = -cell * n / 2 - (1.2 if p.caption else -0.4), top       # top-left corner of the grid
+        labels = p.labels or [str(i) for i in range(n)]
+        fg = self.style["foreground"]
+        frame = VGroup()
+        for i, name in enumerate(labels):
+            frame.add(self.text(name, size=26).move_to([x0 - 0.3, y0 - cell * (i + 0.5), 0]))
+            frame.add(self.text(name, size=26).move_to([x0 + cell * (i + 0.5), y0 + 0.25, 0]))
+        frame.add(self.text(p.row_title, size=28, color="#c8ccd4").next_to([x0 - 0.55, y0 - cell * n / 2, 0], LEFT,
+                                                                          buff=0.1))
+        frame.add(self.text(p.column_title, size=28, color="#c8ccd4").next_to([x0 + cell * n, y0 + 0.25, 0], RIGHT,
+                                                                             buff=0.2))
+        grid = Rectangle(width=cell * n, height=cell * n, stroke_color=fg, stroke_width=2)
+        grid.move_to([x0 + cell * n / 2, y0 - cell * n / 2, 0])
+        extra = []
+        if p.caption:   # beside the grid, where the space is
+            caption = self.label(p.caption, size=30, max_width=6.3 - (x0 + cell * n + 0.5), max_lines=4,
+                                 color="#c8ccd4")
+            extra.append(FadeIn(caption.next_to([x0 + cell * n + 0.5, y0 - cell * n / 2, 0], RIGHT, buff=0)))
+        self.play_beat(1, FadeIn(frame), Create(grid), *extra)
+
+        peak = max(max(row) for row in p.matrix) or 1
+        accent = ManimColor(self.style["accent"])
+        show_numbers = cell >= 0.38   # room for a two-digit count at the least legible size
+        rows = []
+        for i, row in enumerate(p.matrix):
+            group = VGroup()
+            for j, count in enumerate(row):
+                share = count / peak
+                square = Square(side_length=cell * 0.94, stroke_width=0, fill_color=accent,
+                                fill_opacity=0.08 + 0.92 * share ** 0.5)
+                square.move_to([x0 + cell * (j + 0.5), y0 - cell * (i + 0.5), 0])
+                group.add(square)
+                if show_numbers and count:
+                    group.add(self.text(f"{count:g}", size=26, bold=share > 0.5,
+                                        color="#ffffff" if share > 0.3 else "#c8ccd4").move_to(square))
+            rows.append(group)
+        self.play_beat(2, LaggedStart(*[FadeIn(r) for r in rows], lag_ratio=0.15))
+        if p.highlight:
+            worst = max(((p.matrix[i][j], i, j) for i in range(n) for j in range(n) if i != j), default=(0, 0, 0))
+            if worst[0] > 0:
+                ring = Square(side_length=cell * 1.05, stroke_color=self.style["highlight"], stroke_width=6)
+                ring.move_to([x0 + cell * (worst[2] + 0.5), y0 - cell * (worst[1] + 0.5), 0])
+                self.play_beat(3, Create(ring))

@@ -29,6 +29,10 @@ DIGITS_CNN = {"input": [32, 32, 1], "params": 136586, "layers": [   # describe_m
     {"kind": "Flatten", "output": [2048], "params": 0},
     {"kind": "Dense", "detail": "64 relu", "output": [64], "params": 131136},
     {"kind": "Dense", "detail": "10", "output": [10], "params": 650}]}
+CONFUSION = [[26, 0, 0, 0, 1, 0, 0, 0, 0, 0], [0, 22, 1, 0, 0, 0, 0, 0, 4, 0], [0, 0, 25, 1, 0, 0, 0, 0, 0, 0],
+             [0, 0, 0, 24, 0, 1, 0, 0, 2, 0], [0, 1, 0, 0, 26, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 25, 1, 0, 0, 1],
+             [0, 0, 0, 0, 0, 0, 27, 0, 0, 0], [0, 0, 0, 0, 1, 0, 0, 25, 0, 1], [0, 3, 0, 1, 0, 0, 0, 0, 21, 1],
+             [0, 0, 0, 1, 0, 1, 0, 0, 1, 24]]
 CASES = {
     "title": ("titles.TitleCard", {"kicker": "TensorFlow 实战", "title": "三步把Keras模型塞进手机", "subtitle": "训练 · 转换 · 量化"}),
     "heading": ("titles.Heading", {"title": "体积和精度", "note": "每个点是一种格式"}),
@@ -75,6 +79,19 @@ CASES = {
     "curve": ("data.Curve", {"title": "热启动重训的loss", "values": [0.9, 0.5, 0.33, 0.25, 0.2, 0.18, 0.15, 0.14],
                              "name": "训练loss", "second": [1.0, 0.6, 0.4, 0.35, 0.3, 0.3, 0.29, 0.28],
                              "second_name": "验证loss", "y_label": "loss", "provenance": PROVENANCE}),
+    "bars-ci": ("data.BarChart", {"title": "单线程延迟（95%区间）", "labels": ["float32", "动态范围", "float16", "int8"],
+                                  "values": [0.0386, 0.0169, 0.0387, 0.0181], "low": [0.0381, 0.0166, 0.0383, 0.0179],
+                                  "high": [0.0392, 0.0173, 0.0391, 0.0184], "caption": "误差线是中位数的95%置信区间",
+                                  "texts": ["0.0386 ms", "0.0169 ms", "0.0387 ms", "0.0181 ms"],
+                                  "provenance": PROVENANCE}),
+    "scatter": ("data.Scatter", {"title": "体积和精度", "labels": ["float32 551 KB", "动态范围 145 KB", "float16 279 KB",
+                                                                 "int8 145 KB"],
+                                 "xs": [551, 145, 279, 145], "ys": [96.7, 96.7, 96.5, 96.7], "x_label": "体积",
+                                 "y_label": "准确率", "x_unit": " KB", "y_unit": "%", "provenance": PROVENANCE}),
+    "scatter-8-long": ("data.Scatter", {"labels": [f"第{i}种很长的格式名字" for i in range(8)],
+                                        "xs": [1, 1, 1, 2, 2, 3, 3, 3], "ys": [1, 1, 2, 2, 2, 3, 3, 1]}),
+    "heatmap": ("data.Heatmap", {"title": "新数据上，哪些数字被认错", "matrix": CONFUSION, "provenance": PROVENANCE,
+                                 "caption": "行是真实数字，列是模型的回答"}),
     "architecture": ("model.Architecture", {"title": "这次真正跑的模型", "provenance": PROVENANCE, "model": DIGITS_CNN}),
     "architecture-10": ("model.Architecture", {"model": {"input": [224, 224, 3], "params": 2257984, "layers": [
         {"kind": "Conv2D", "detail": "32 3×3", "output": [112, 112, 32], "params": 864},
