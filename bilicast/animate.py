@@ -16,6 +16,7 @@ from .cache import atomic_path
 from .errors import StageError, disk_full, disk_full_error
 from .lifeline import fault
 from .media import run_ffmpeg, video_encode_args
+from .transitions import keyframe_args
 
 
 def render_scene(job: dict, media: Path) -> tuple[Path, list, list]:
@@ -72,7 +73,8 @@ def finish_segment(raw: Path, holds: list, job: dict, target: Path, scratch: Pat
     with atomic_path(target) as out:
         fault("finish")
         run_ffmpeg([*inputs, "-filter_complex", graph, "-map", f"[{last}]", "-frames:v", str(job["frames"]),
-                    "-an", *video_encode_args(job["fps"], job["preview"]), "-f", "mp4", str(out)],
+                    "-an", *video_encode_args(job["fps"], job["preview"]), *keyframe_args(job["fps"]),
+                    "-f", "mp4", str(out)],
                    f"encoding segment '{job['segment']}'")
 
 

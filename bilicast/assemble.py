@@ -94,12 +94,18 @@ def encode_audio(wav: Path, target: Path) -> None:
         run_ffmpeg(["-i", str(wav), *audio_encode_args(), "-f", "mp4", str(out)], "encoding the audio")
 
 
-def join(segments: list[Path], audio: Path, target: Path) -> None:
-    """Concatenate finished segments and add the encoded audio, both by stream
-    copy (the segments share one encoding), with the moov atom first (+faststart)."""
+def join(parts: list[Path | tuple[Path, float]], audio: Path, target: Path) -> None:
+    """Concatenate finished segments (a part may be (file, seconds to skip),
+    starting on a keyframe: see transitions.py) and add the encoded audio,
+    both by stream copy (the parts share one encoding), with the moov atom
+    first (+faststart)."""
     with tempfile.TemporaryDirectory(prefix="bilicast-") as tmp:
         listing = Path(tmp) / "segments.txt"
-        listing.write_text("".join(f"file '{Path(p).resolve()}'\n" for p in segments), encoding="utf-8")
+        lines = []
+        for part in parts:
+            path, skip = part if isinstance(part, tuple) else (part, 0.0)
+            lines.append(f"file '{Path(path).resolve()}'\n" + (f"inpoint {skip:.6f}\n" if skip else ""))
+        listing.write_text("".join(lines), encoding="utf-8")
         with atomic_path(target) as out:
             run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(audio),
                         "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-movflags", "+faststart", "-f", "mp4",

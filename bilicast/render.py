@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from . import animate, assemble, narrate, publish, subtitles
+from . import animate, assemble, narrate, publish, subtitles, transitions
 from .cache import Cache, atomic_path, digest, file_hash, sweep_leftovers, usable, write_text_atomic
 from .errors import StageError, UserError
 from .lifeline import die_with_parent, fault
@@ -502,9 +502,10 @@ BUNDLE = ("video.mp4", "subtitles.srt", "subtitles.ass", "subtitles.bcc.json", "
           "description.txt", "upload.yaml", "timeline.json", "storyboard.png")
 
 
-def bundle_key(plan: Plan, segment_jobs: list[dict], audio: Path) -> str:
+def bundle_key(plan: Plan, segment_jobs: list[dict], audio: Path, heads: list) -> str:
     code = [file_hash(ENGINE / f) for f in ("render.py", "assemble.py", "cover.py", "publish.py", "subtitles.py")]
     return digest({"segments": [j["key"] for j in segment_jobs], "audio": audio.name, "code": code,
+                   "transitions": [h and h["key"] for h in heads],
                    "script": plan.script.model_dump(), "preview": plan.settings.preview})
 
 
@@ -529,17 +530,21 @@ def render_episode(episode: Episode, out_root: Path, preview: bool = False, jobs
         _render_segments(todo, jobs)
     print(f"segments: {len(segment_jobs) - len(todo)} cached, {len(todo)} rendered"
           + (f" ({', '.join(j['segment'] for j in todo)})" if todo else ""), file=sys.stderr)
+    heads = transitions.plan_heads(segment_jobs, [s.transition for s in script.segments], plan.cache)
+    for head in heads:
+        if head and not usable(Path(head["target"]), is_valid_video):
+            transitions.make_head(head)
     audio = build_audio_track(plan)
     out_dir = out_root / script.episode.id
     out_dir.mkdir(parents=True, exist_ok=True)
-    key = bundle_key(plan, segment_jobs, audio)
+    key = bundle_key(plan, segment_jobs, audio, heads)
     write_numbers(plan, episode, out_dir)   # always re-checked against the results
     if bundle_is_current(out_dir, key):
         print("bundle: up to date, nothing to assemble", file=sys.stderr)
         return out_dir
     video = out_dir / "video.mp4"
     fault("join")
-    assemble.join([Path(j["target"]) for j in segment_jobs], audio, video)
+    assemble.join(transitions.join_parts(segment_jobs, heads), audio, video)
     write_subtitles(plan, out_dir)
     write_cover(plan, out_dir, video)
     write_storyboard(plan, out_dir, video)
@@ -568,6 +573,7 @@ def describe_plan(episode: Episode, out_root: Path, preview: bool = False) -> st
     audio_state = f"{len(plan.line_audio)} voiced lines ready" if plan.line_audio else "silent"
     tail = f"  estimated render time: ~{total:.0f} s" if total else "  nothing to render"
     if not total:
-        current = bundle_is_current(out_dir, bundle_key(plan, segment_jobs, build_audio_track(plan)))
+        heads = transitions.plan_heads(segment_jobs, [s.transition for s in episode.script.segments], plan.cache)
+        current = bundle_is_current(out_dir, bundle_key(plan, segment_jobs, build_audio_track(plan), heads))
         tail += "; bundle up to date" if current else "; bundle to assemble (seconds)"
     return "\n".join([head, *rows, f"  audio: {audio_state}", tail])

@@ -187,6 +187,8 @@ class Segment(Strict):
     chapter: Optional[Text(40, 1)] = Field(
         None, description="starts a chapter in the description")
     min_duration: float = Field(0.0, ge=0.0, le=600.0, description="seconds; the segment lasts at least this long")
+    transition: Literal["cut", "crossfade", "slide"] = Field(
+        "cut", description="how the picture comes in from the segment before (bilicast/transitions.py)")
 
     @field_validator("narration", mode="before")
     @classmethod
@@ -353,6 +355,11 @@ def _check_segments(script: Script, located, scenes) -> list[Problem]:
                                     f"duplicate segment id '{seg.id}' (also segments[{seen[seg.id]}])",
                                     "give every segment its own id"))
         seen.setdefault(seg.id, i)
+        if i == 0 and seg.transition != "cut":
+            line, col = located.position(("segments", i, "transition"))
+            problems.append(Problem(line, col, f"segments[{i}].transition",
+                                    f"the first segment has no segment before it to {seg.transition} from",
+                                    "remove `transition:` here, or give it to the second segment"))
         if not seg.narration and seg.min_duration <= 0:
             line, col = located.position(("segments", i))
             problems.append(Problem(line, col, f"segments[{i}]", "the segment has no narration and no min_duration",

@@ -131,6 +131,24 @@ segments:
     scene: data.Curve
     params: {values: [3, 2, 1.5, 1.2], name: loss}
     min_duration: 2.5
+  - id: sc
+    scene: data.Scatter
+    params: {labels: [float32, int8], xs: [551, 145], ys: [96.7, 96.5], x_label: 体积, y_label: 准确率}
+    min_duration: 2.5
+    transition: crossfade
+  - id: hm
+    scene: data.Heatmap
+    params: {matrix: [[5, 1], [0, 6]], labels: [猫, 狗]}
+    min_duration: 2.5
+    transition: slide
+  - id: ar
+    scene: model.Architecture
+    params:
+      model:
+        input: [8, 8, 1]
+        params: 650
+        layers: [{kind: Flatten, output: [64], params: 0}, {kind: Dense, detail: "10", output: [10], params: 650}]
+    min_duration: 2.5
 """
 
 
@@ -138,12 +156,13 @@ def test_every_builtin_scene_renders(workspace):
     """Each scene in scenes/ renders with real Manim (no LaTeX on the machine)."""
     (workspace / "snippet.py").write_text("def step(x):\n    y = x * 2\n    # 注释也是中文\n    return y\n",
                                           encoding="utf-8")
-    render(workspace, EVERY_SCENE, "--preview")
+    script, _ = render(workspace, EVERY_SCENE, "--preview")
     from bilicast.scenekit import SceneRegistry
     used = {line.split("scene: ")[1].split(",")[0].strip() for line in EVERY_SCENE.splitlines() if "scene: " in line}
     assert used == set(SceneRegistry(workspace).names())
     info = ffprobe(workspace / "out" / "scenes" / "video.mp4")
-    assert abs(float(info["format"]["duration"]) - 27.5) < 0.2
+    planned = total_duration(plan_timeline(load_script(script), 15))   # 35 s, each segment whole frames
+    assert abs(float(info["format"]["duration"]) - planned) < 0.1, planned
 
 
 def test_code_on_screen_is_keyed_by_the_file(workspace):
@@ -185,3 +204,45 @@ segments:
     assert cli.main(["validate", str(script)]) == 2
     err = capsys.readouterr().err
     assert needle in err and "ep.yaml:3:" in err and "Traceback" not in err, err
+
+
+TRANSITIONS = """\
+episode: {id: tr, title: 转场, subtitles: {burn_in: false}}
+segments:
+  - {id: a, scene: titles.TitleCard, params: {title: 第一段}, min_duration: 2}
+  - {id: b, scene: titles.TitleCard, params: {title: 第二段}, min_duration: 2, transition: cut}
+  - {id: c, scene: bullets.Checklist, params: {items: [甲, 乙]}, min_duration: 2, transition: cut}
+"""
+
+
+def frame_hashes(video) -> list[str]:
+    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-map", "0:v", "-f", "framemd5", "-"], capture_output=True,
+                         text=True, check=True).stdout
+    return [line.split(",")[-1].strip() for line in out.splitlines() if not line.startswith("#")]
+
+
+def test_transitions_are_made_where_segments_meet(workspace):
+    """A crossfade or slide re-encodes only the first half second of the
+    segment it brings in: no segment re-renders, the frame count stays, and
+    every other frame is the very frame of the plain cut."""
+    render(workspace, TRANSITIONS, "--preview")
+    cut = frame_hashes(workspace / "out" / "tr" / "video.mp4")
+    text = TRANSITIONS.replace("transition: cut}", "transition: crossfade}", 1).replace("transition: cut}",
+                                                                                        "transition: slide}")
+    _, proc = render(workspace, text, "--preview")
+    assert "3 cached, 0 rendered" in proc.stderr
+    faded = frame_hashes(workspace / "out" / "tr" / "video.mp4")
+    assert len(faded) == len(cut) == 3 * 2 * 15
+    head = round(0.5 * 15)
+    changed = {i for i, (x, y) in enumerate(zip(cut, faded)) if x != y}
+    assert changed and changed <= set(range(30, 30 + head)) | set(range(60, 60 + head))
+    assert {30, 60} <= changed     # the first frame of each head is mostly the picture before
+
+
+def test_first_segment_has_no_transition_to_make(workspace, capsys):
+    script = workspace / "ep.yaml"
+    script.write_text(TRANSITIONS.replace("min_duration: 2}", "min_duration: 2, transition: slide}", 1),
+                      encoding="utf-8")
+    assert cli.main(["validate", str(script)]) == 2
+    err = capsys.readouterr().err
+    assert "ep.yaml:3:89: segments[0].transition" in err and "no segment before it to slide from" in err and "Traceback" not in err

@@ -1,0 +1,73 @@
+"""Transitions between segments, made where segments meet, without
+re-rendering a scene: a segment that comes in by `crossfade` or `slide` gets
+a new head, its first SECONDS re-encoded with the previous segment's last
+picture fading or sliding away over it (ffmpeg's xfade), and the join
+takes the rest of the segment by stream copy from the keyframe that every
+finished segment has at the end of its head (media.head_keyframe_args).
+
+A segment ends on a held picture, so blending its last frame is the same as
+blending its tail; the head is cached by both segments' keys."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from .cache import atomic_path, digest, file_hash
+from .media import run_ffmpeg, video_encode_args
+
+
+def keyframe_args(fps: int) -> list[str]:
+    """For finishing a segment: an IDR frame where a transition head would
+    end, so the join can start the segment there by stream copy."""
+    return ["-force_key_frames", f"expr:eq(n,{head_frames(fps)})", "-forced-idr", "1"]
+
+SECONDS = 0.5
+XFADE = {"crossfade": "fade", "slide": "slideleft"}
+
+
+def head_frames(fps: int) -> int:
+    return round(SECONDS * fps)
+
+
+def plan_heads(segment_jobs: list[dict], transitions: list[str], cache) -> list[dict | None]:
+    """For each segment, its transition head job (None for a cut)."""
+    heads = [None]
+    for before, job, kind in zip(segment_jobs, segment_jobs[1:], transitions[1:]):
+        if kind == "cut":
+            heads.append(None)
+            continue
+        key = digest({"before": before["key"], "segment": job["key"], "kind": kind, "seconds": SECONDS,
+                      "code": file_hash(Path(__file__))})
+        heads.append({"kind": kind, "before": before["target"], "segment": job["target"], "fps": job["fps"],
+                      "preview": job["preview"], "frames": head_frames(job["fps"]), "key": key,
+                      "target": str(cache.entry("transitions", job["segment"], key, "mp4"))})
+    return heads
+
+
+def make_head(head: dict) -> None:
+    """The segment's first frames with the previous segment's last picture
+    crossfading or sliding away over them."""
+    with tempfile.TemporaryDirectory(prefix="bilicast-") as tmp:
+        still = Path(tmp) / "last.png"
+        run_ffmpeg(["-sseof", "-0.25", "-i", head["before"], "-update", "1", "-q:v", "1", str(still)],
+                   "taking the last picture of the segment before a transition")
+        frames, fps = head["frames"], head["fps"]
+        graph = (f"[0:v]loop=loop=-1:size=1,fps={fps},trim=end_frame={frames},setpts=N/({fps}*TB),settb=1/{fps},format=yuv420p[a];"
+                 f"[1:v]trim=end_frame={frames},setpts=N/({fps}*TB),settb=1/{fps},format=yuv420p[b];"
+                 f"[a][b]xfade=transition={XFADE[head['kind']]}:duration={frames / fps:.6f}:offset=0[v]")
+        with atomic_path(head["target"]) as out:
+            run_ffmpeg(["-i", str(still), "-i", head["segment"], "-filter_complex", graph, "-map", "[v]",
+                        "-frames:v", str(frames), "-an", *video_encode_args(fps, head["preview"]), "-f", "mp4",
+                        str(out)], "encoding a transition")
+
+
+def join_parts(segment_jobs: list[dict], heads: list[dict | None]) -> list[tuple[Path, float]]:
+    """What the join concatenates, as (file, seconds to skip at its start): a
+    segment with a transition is its head, then the segment itself from the
+    keyframe where the head ends."""
+    parts = []
+    for job, head in zip(segment_jobs, heads):
+        if head:
+            parts.append((Path(head["target"]), 0.0))
+        parts.append((Path(job["target"]), head["frames"] / head["fps"] if head else 0.0))
+    return parts
