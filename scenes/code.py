@@ -2,7 +2,7 @@
 import ast
 from html import escape
 
-from manim import LEFT, RIGHT, UP, FadeIn, MarkupText, Rectangle, Transform, VGroup
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, MarkupText, Rectangle, ReplacementTransform, Transform, VGroup
 from pydantic import Field, field_validator, model_validator
 
 from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
@@ -22,7 +22,9 @@ class Walkthrough(BilicastScene):
     a top-level def or class), highlighted a range per beat
     (`highlights: ["41-44", "47"]`, file line numbers). The file's contents
     are part of the segment's key: change the code and the picture follows.
-    Beats: one per highlight."""
+    With `aside_labels` / `aside_texts` (e.g. the measured step time of each
+    highlighted variant), a column beside the code shows one measured value
+    per highlight, arriving with it. Beats: one per highlight."""
 
     class Params(SceneParams):
         file: str = Field(min_length=1, max_length=200, description="path inside the workspace, e.g. demos/x.py")
@@ -30,6 +32,10 @@ class Walkthrough(BilicastScene):
         function: str = Field("", max_length=80, description="a top-level function or class of the file")
         highlights: list[str] = Field(default_factory=list, max_length=8)
         title: str = Field("", max_length=40)
+        aside_title: str = Field("", max_length=16)
+        aside_labels: list[str] = Field(default_factory=list, max_length=4)
+        aside_texts: list[str] = Field(default_factory=list, max_length=4, description="e.g. '{{ fn.eager.step.median | ms }}'")
+        provenance: str = ""
 
         @field_validator("highlights")
         @classmethod
@@ -46,6 +52,8 @@ class Walkthrough(BilicastScene):
                 raise ValueError("give either `lines: FIRST-LAST` or `function: NAME`")
             if self.file.startswith("/") or ".." in self.file.split("/"):
                 raise ValueError("`file` is a path inside the workspace (no leading / or ..)")
+            if len(self.aside_labels) != len(self.aside_texts) or len(self.aside_texts) > len(self.highlights):
+                raise ValueError("`aside_labels` and `aside_texts` go in pairs, at most one per highlight")
             return self
 
     @classmethod
@@ -92,7 +100,9 @@ class Walkthrough(BilicastScene):
         all_lines = source.splitlines()
         first, last = self.selection(p, source)
 
-        top = self.show_title(p.title, size=46, y=3.15, below=2.55)
+        if p.provenance:
+            self.add(self.note(p.provenance))
+        top = self.show_title(p.title, size=46, y=3.0 if p.provenance else 3.15, below=2.45)
         bottom = SUBTITLE_TOP + 0.2
         shown = [ln for ln in all_lines[first - 1:last] if ln.strip()]
         indent = min((len(ln) - len(ln.lstrip()) for ln in shown), default=0)
@@ -100,7 +110,7 @@ class Walkthrough(BilicastScene):
         line_h = (top - bottom) / MAX_LINES
         char_w = MarkupText("x" * 20, font=MONO, font_size=size).width / 20
         # a line longer than the frame holds at this size ends in "…" rather than shrinking the code
-        left, right = -6.3, 6.3   # inside the title-safe area
+        left, right = -6.3, 2.5 if p.aside_texts else 6.3   # inside the title-safe area; the aside right of 2.7
         room = int((right - left - 0.35) / char_w) - 4 + indent
 
         # colour each line's tokens (pygments' monokai, on the episode's dark background)
@@ -142,6 +152,7 @@ class Walkthrough(BilicastScene):
                 rows.add(row)
             return rows
 
+        asides = self.aside(p, top, bottom)
         start, end = window(first)
         code = draw(start, end)
         rows = code
@@ -154,11 +165,17 @@ class Walkthrough(BilicastScene):
             if (new_start, new_end) != (start, end):
                 start, end = new_start, new_end
                 rows = draw(start, end)
-                animations.append(Transform(code, rows))
+                # a replacement, so the picture holds the new rows themselves (their
+                # real font sizes), not the old rows morphed into their shapes
+                animations.append(ReplacementTransform(code, rows))
+                code = rows
             lo, hi = max(a, start), min(b, end)
             upper, lower = rows[lo - start].get_top()[1] + 0.06, rows[hi - start].get_bottom()[1] - 0.06
             box = Rectangle(width=right - left + 0.3, height=upper - lower, stroke_width=0,
-                            fill_color=self.style["accent"], fill_opacity=0.22).move_to([0, (upper + lower) / 2, 0])
+                            fill_color=self.style["accent"], fill_opacity=0.22)
+            box.move_to([(left + right) / 2, (upper + lower) / 2, 0])
+            if k <= len(asides):
+                animations.append(FadeIn(asides[k - 1], shift=LEFT * 0.2))
             if marker is None:
                 marker = box
                 self.add(marker)
@@ -168,3 +185,21 @@ class Walkthrough(BilicastScene):
                 animations.append(Transform(marker, box))
             self.play_beat(k, *animations)
 
+
+    def aside(self, p, top: float, bottom: float) -> list:
+        """The column beside the code: a title, then one label and value per
+        highlight (returned unplayed: each comes in with its highlight)."""
+        if not p.aside_texts:
+            return []
+        x, width = 4.5, 3.5
+        if p.aside_title:
+            self.add(self.label(p.aside_title, size=30, max_width=width, max_lines=1, bold=True).move_to([x, top - 0.3, 0]))
+            top -= 0.7
+        pitch = min(1.5, (top - bottom) / len(p.aside_texts))
+        items = []
+        for i, (label, text) in enumerate(zip(p.aside_labels, p.aside_texts)):
+            y = top - pitch * (i + 0.5)
+            name = self.label(label, size=28, max_width=width, max_lines=1, color="#c8ccd4")
+            value = self.label(text, size=44, max_width=width, max_lines=1, bold=True, color=self.style["highlight"])
+            items.append(VGroup(name, value).arrange(DOWN, buff=0.12).move_to([x, y, 0]))
+        return items
