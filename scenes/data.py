@@ -331,9 +331,9 @@ class Scatter(_DataScene):
                       Line([left, bottom, 0], [left, top, 0], color=fg, stroke_width=2))
         # ticks at the data's extremes, so their texts are values that were measured
         lo, hi = at(min(p.xs), min(p.ys)), at(max(p.xs), max(p.ys))
-        ticks = VGroup(*[self.text(f"{v:.4g}{p.y_unit}", size=26).next_to([left, y, 0], LEFT, buff=0.15)
+        ticks = VGroup(*[self.text(f"{v:.3g}{p.y_unit}", size=26).next_to([left, y, 0], LEFT, buff=0.15)
                          for v, y in sorted({(min(p.ys), lo[1]), (max(p.ys), hi[1])})],
-                       *[self.text(f"{v:.4g}{p.x_unit}", size=26).next_to([x, bottom, 0], DOWN, buff=0.15)
+                       *[self.text(f"{v:.3g}{p.x_unit}", size=26).next_to([x, bottom, 0], DOWN, buff=0.15)
                          for v, x in sorted({(min(p.xs), lo[0]), (max(p.xs), hi[0])})])
         ticks.add(*[Line([left - 0.08, y, 0], [left, y, 0], color=fg) for y in {lo[1], hi[1]}],
                   *[Line([x, bottom - 0.08, 0], [x, bottom, 0], color=fg) for x in {lo[0], hi[0]}])
@@ -425,11 +425,17 @@ class Heatmap(_DataScene):
         labels = p.labels or [str(i) for i in range(n)]
         fg = self.style["foreground"]
         frame = VGroup()
-        for i, name in enumerate(labels):
-            frame.add(self.text(name, size=26).move_to([x0 - 0.3, y0 - cell * (i + 0.5), 0]))
-            frame.add(self.text(name, size=26).move_to([x0 + cell * (i + 0.5), y0 + 0.25, 0]))
-        frame.add(self.text(p.row_title, size=28, color="#c8ccd4").next_to([x0 - 0.55, y0 - cell * n / 2, 0], LEFT,
-                                                                          buff=0.1))
+        rows = [self.text(name, size=26) for name in labels]
+        columns = [self.text(name, size=26) for name in labels]
+        if max(c.width for c in columns) > cell - 0.04:   # too wide over a column: number them, name them by row
+            columns = [self.text(str(i + 1), size=26) for i in range(n)]
+            rows = [self.text(f"{i + 1} {name}", size=26) for i, name in enumerate(labels)]
+        x0 += max(0.0, max(r.width for r in rows) - 0.45)   # room for the row names
+        for i, (row, column) in enumerate(zip(rows, columns)):
+            frame.add(row.move_to([x0 - 0.15 - row.width / 2, y0 - cell * (i + 0.5), 0]))
+            frame.add(column.move_to([x0 + cell * (i + 0.5), y0 + 0.25, 0]))
+        frame.add(self.text(p.row_title, size=28, color="#c8ccd4").next_to(
+            [x0 - 0.3 - max(r.width for r in rows), y0 - cell * n / 2, 0], LEFT, buff=0.1))
         frame.add(self.text(p.column_title, size=28, color="#c8ccd4").next_to([x0 + cell * n, y0 + 0.25, 0], RIGHT,
                                                                              buff=0.2))
         grid = Rectangle(width=cell * n, height=cell * n, stroke_color=fg, stroke_width=2)
@@ -443,7 +449,8 @@ class Heatmap(_DataScene):
 
         peak = max(max(row) for row in p.matrix) or 1
         accent = ManimColor(self.style["accent"])
-        show_numbers = cell >= 0.38   # room for a two-digit count at the least legible size
+        widest = max(self.text(f"{count:g}", size=26, bold=True).width for row in p.matrix for count in row)
+        show_numbers = widest <= cell * 0.85   # counts only where they fit their cells at a legible size
         rows = []
         for i, row in enumerate(p.matrix):
             group = VGroup()

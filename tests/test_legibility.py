@@ -96,6 +96,8 @@ CASES = {
                                         "xs": [1, 1, 1, 2, 2, 3, 3, 3], "ys": [1, 1, 2, 2, 2, 3, 3, 1]}),
     "heatmap": ("data.Heatmap", {"title": "新数据上，哪些数字被认错", "matrix": CONFUSION, "provenance": PROVENANCE,
                                  "caption": "行是真实数字，列是模型的回答"}),
+    "heatmap-12-long": ("data.Heatmap", {"matrix": [[(i * 7 + j * 3) % 40 for j in range(12)] for i in range(12)],
+                                         "labels": [f"类别{i}" for i in range(12)], "caption": "很长的说明文字" * 4}),
     "architecture": ("model.Architecture", {"title": "这次真正跑的模型", "provenance": PROVENANCE, "model": DIGITS_CNN}),
     "architecture-10": ("model.Architecture", {"model": {"input": [224, 224, 3], "params": 2257984, "layers": [
         {"kind": "Conv2D", "detail": "32 3×3", "output": [112, 112, 32], "params": 864},

@@ -18,15 +18,15 @@ from test_legibility import CASES, job  # noqa: E402
 from bilicast.animate import render_scene  # noqa: E402
 from bilicast.cover import font_file  # noqa: E402
 
-SHOWN = ["title", "heading", "flow", "branch", "checklist", "bars", "counter", "before-after", "table", "curve",
-         "numberline", "code", "terminal"]
+SHOWN = ["title", "heading", "flow", "branch", "checklist", "bars-ci", "counter", "before-after", "table", "curve",
+         "scatter", "heatmap", "architecture", "numberline", "code-aside", "terminal"]
 THUMB = (480, 270)
 
 
 def main() -> None:
     from PIL import ImageFont
     font = ImageFont.truetype(str(font_file(False)), 22, index=2)
-    columns, label_h = 3, 34
+    columns, label_h = 4, 34
     rows = -(-len(SHOWN) // columns)
     sheet = Image.new("RGB", (columns * (THUMB[0] + 12) + 12, rows * (THUMB[1] + label_h + 12) + 12), "#0b0d12")
     draw = ImageDraw.Draw(sheet)
