@@ -449,8 +449,8 @@ class Heatmap(_DataScene):
 
         peak = max(max(row) for row in p.matrix) or 1
         accent = ManimColor(self.style["accent"])
-        widest = max(self.text(f"{count:g}", size=26, bold=True).width for row in p.matrix for count in row)
-        show_numbers = widest <= cell * 0.85   # counts only where they fit their cells at a legible size
+        widest = max(self.text(f"{count:g}", size=26).width for row in p.matrix for count in row)
+        show_numbers = widest <= cell * 0.92   # counts only where they fit their cells at a legible size
         rows = []
         for i, row in enumerate(p.matrix):
             group = VGroup()
@@ -461,7 +461,7 @@ class Heatmap(_DataScene):
                 square.move_to([x0 + cell * (j + 0.5), y0 - cell * (i + 0.5), 0])
                 group.add(square)
                 if show_numbers and count:
-                    group.add(self.text(f"{count:g}", size=26, bold=share > 0.5,
+                    group.add(self.text(f"{count:g}", size=26,
                                         color="#ffffff" if share > 0.3 else "#c8ccd4").move_to(square))
             rows.append(group)
         self.play_beat(2, LaggedStart(*[FadeIn(r) for r in rows], lag_ratio=0.15))
