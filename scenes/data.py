@@ -30,8 +30,8 @@ class BarChart(_DataScene):
 
     class Params(SceneParams):
         title: str = Field("", max_length=40)
-        labels: list[str] = Field(min_length=1, max_length=8)
-        values: list[float] = Field(min_length=1, max_length=8)
+        labels: list[str] = Field(min_length=1, max_length=12)
+        values: list[float] = Field(min_length=1, max_length=12)
         texts: list[str] = Field(default_factory=list, description="value labels, e.g. from the mb filter")
         low: list[float] = Field(default_factory=list, description="error bar bottoms (e.g. ci_low)")
         high: list[float] = Field(default_factory=list, description="error bar tops (e.g. ci_high)")
@@ -54,23 +54,23 @@ class BarChart(_DataScene):
         p = self.params
         self.show_provenance()
         top = self.show_title(p.title) - 0.6
-        bottom = SUBTITLE_TOP + 0.9
+        n = len(p.values)
+        slot = min(2.6, 12.0 / n)
+        names = [self.label(label, size=28, max_width=slot * 0.95, max_lines=2) for label in p.labels]
+        bottom = SUBTITLE_TOP + 0.45 + max(name.height for name in names)   # the names sit between bars and subtitles
         if p.caption:
             caption = self.text(p.caption, size=28, color="#c8ccd4").move_to([0, SUBTITLE_TOP + 0.2, 0])
             self.play(FadeIn(caption), run_time=0.3)
             bottom += 0.35
-        n = len(p.values)
-        slot = min(2.6, 12.0 / n)
         peak = max(p.high or p.values) or 1.0
         colours = [self.style["accent"], self.style["highlight"], "#f6c453", "#6bd490", "#b084f5", "#f08a5d"]
-        for i, (label, value) in enumerate(zip(p.labels, p.values)):
+        for i, (name, value) in enumerate(zip(names, p.values)):
             x = (i - (n - 1) / 2) * slot
             height = max(0.02, (top - bottom) * value / peak)
             bar = Rectangle(width=slot * 0.6, height=height, fill_color=colours[i % len(colours)], fill_opacity=1,
                             stroke_width=0).move_to([x, bottom + height / 2, 0])
-            name = self.label(label, size=28, max_width=slot * 0.95, max_lines=2).next_to([x, bottom, 0], DOWN, buff=0.2)
-            text = p.texts[i] if p.texts else f"{value:.3g}"
-            number = self.text(text, size=30, bold=True, max_width=slot)
+            name.next_to([x, bottom, 0], DOWN, buff=0.2)
+            number = self.value_text(p.texts[i] if p.texts else f"{value:.3g}", slot * 0.95)
             extra = []
             if p.low:   # an I-beam from low to high
                 y0, y1 = (bottom + (top - bottom) * v / peak for v in (p.low[i], p.high[i]))
@@ -82,6 +82,22 @@ class BarChart(_DataScene):
             else:
                 number.next_to(bar, UP, buff=0.15)
             self.play_beat(i + 1, GrowFromEdge(bar, DOWN), FadeIn(name), FadeIn(number, shift=UP * 0.1), *extra)
+
+    def value_text(self, text: str, width: float):
+        """A bar's value, on one line if it fits, else its number above its
+        unit ("0.0384" / "ms") rather than smaller than legible."""
+        from bilicast.legible import min_font_size
+        sizes = (30, 28, min_font_size(self.style["font"]))
+        for size in sizes:
+            one = self.text(text, size=size, bold=True, max_width=1e9)
+            if one.width <= width:
+                return one
+        number, _, unit = text.rpartition(" ")
+        for size in sizes if number else ():
+            parts = [self.text(part, size=size, bold=True, max_width=1e9) for part in (number, unit)]
+            if max(part.width for part in parts) <= width:
+                return VGroup(*parts).arrange(DOWN, buff=0.06)
+        return self.label(text, size=28, bold=True, max_width=width, max_lines=3)
 
 
 class Counter(_DataScene):
