@@ -21,7 +21,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from .script import Strict
+from .strict import Strict
 
 class DemoParams(Strict):
     """Base for a demo's Params: unknown keys are errors."""

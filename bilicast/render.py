@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from . import animate, assemble, narrate, publish, subtitles, transitions
 from .cache import Cache, atomic_path, digest, file_hash, sweep_leftovers, usable, write_text_atomic
+from .codehash import code_components
 from .errors import StageError, UserError
 from .lifeline import die_with_parent, fault
 from .media import ffmpeg_version, is_valid_video, run_ffmpeg
@@ -194,10 +195,6 @@ def write_timeline(plan: Plan, out_dir: Path) -> None:
                                                             ensure_ascii=False, indent=1))
 
 
-def _code_version(*files: Path) -> str:
-    return digest([file_hash(f) for f in files])
-
-
 def render_overlay(plan: Plan, episode: Episode, index: int) -> dict | None:
     """The segment's chart as a PNG (cached), and where it goes on the frame."""
     seg = plan.script.segments[index]
@@ -213,7 +210,8 @@ def render_overlay(plan: Plan, episode: Episode, index: int) -> dict | None:
     result = res.results[file]
     key = digest({"chart": ov.model_dump(), "data": charts.inputs(ov.chart, result, ov.fields), "size": box[:2],
                   "provenance": res.provenance[ov.data],
-                  "style": plan.script.episode.style.model_dump(), "code": file_hash(ENGINE / "charts.py")})
+                  "style": plan.script.episode.style.model_dump(),
+                  "code": code_components(ENGINE / "charts.py", workspace=plan.workspace)})
     png = plan.cache.entry("charts", f"{seg.id}-{ov.chart}", key, "png")
     numbers = png.with_suffix(".json")   # what the chart prints, kept beside it
     try:
@@ -232,7 +230,7 @@ def render_overlay(plan: Plan, episode: Episode, index: int) -> dict | None:
 
 REASONS = {  # component -> why a segment is rebuilt; the first group are causes, the rest their effects
     "narration": "narration changed", "params": "params changed", "overlay": "overlay changed",
-    "scene_code": "scene code changed", "engine": "engine code changed", "tools": "tool versions changed",
+    "tools": "tool versions changed",
     "look": "style or output settings changed", "timing": "timing changed (audio or lines)",
     "subtitles": "subtitles changed", "resolved": "resolved params changed", "take": "take changed",
     "files": "a file it shows changed",
@@ -249,7 +247,6 @@ def plan_segments(plan: Plan, scenes, episode: Episode | None = None) -> list[di
     raw = episode.raw if episode else script
     style = script.episode.style.model_dump()
     tools = {"manim": version("manim"), "ffmpeg": ffmpeg_version()}
-    engine_code = _code_version(ENGINE / "animate.py", ENGINE / "scenekit.py", ENGINE / "media.py")
     jobs = []
     for index, (seg, timing) in enumerate(zip(script.segments, plan.timeline)):
         ass = ""
@@ -271,13 +268,15 @@ def plan_segments(plan: Plan, scenes, episode: Episode | None = None) -> list[di
         components = {
             "narration": [ln.model_dump() for ln in raw_seg.narration], "params": raw_seg.params,
             "overlay": overlay and [raw_seg.overlay.model_dump(), Path(overlay["png"]).name],
-            "scene_code": file_hash(scene_file), "engine": engine_code, "tools": tools,
+            "tools": tools,
             "files": {name: file_hash(Path(path)) for name, path in files.items()},
             "look": [style, settings.width, settings.height, settings.fps, settings.preview],
             "timing": job["timing"], "subtitles": ass, "resolved": seg.params,
             "take": _take_hashes(script, index, plan.workspace),
         }
         components = {k: digest(v) for k, v in components.items()}
+        # the scene's module and everything it imports from bilicast or beside it, and the segment stage's own code
+        components.update(code_components(scene_file, ENGINE / "animate.py", workspace=plan.workspace))
         components.update(_result_components(episode, index))
         # the take itself doesn't shape the picture (its timing does): it is
         # kept only so `plan` can name it as the cause of a timing change
@@ -330,8 +329,8 @@ def rebuild_reasons(job: dict) -> list[str]:
         return ["not built"]
     changed = [k for k in sorted(set(job["components"]) | set(old)) if job["components"].get(k) != old.get(k)]
     causes = [k for k in changed if k not in EFFECTS] or changed
-    reasons = [f"result {k.split(':', 1)[1]} changed" if k.startswith("result:") else REASONS.get(k, k)
-               for k in causes]
+    reasons = [f"result {k.split(':', 1)[1]} changed" if k.startswith("result:") else
+               f"code {k.split(':', 1)[1]} changed" if k.startswith("code:") else REASONS.get(k, k) for k in causes]
     return reasons or ["cached file missing"]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import manim as mn
 
 from .legible import SAFE_MARGIN, text_layout
-from .script import Strict
+from .strict import Strict
 from .workspace import import_file
 
 # Everything a scene draws stays above this y (Manim units; the frame spans

@@ -5,16 +5,15 @@ located at file:line:column with the field, what was expected and how to fix it.
 """
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator,
-                      model_validator)
+from pydantic import AfterValidator, Field, StringConstraints, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
 from . import yamlsource
+from .strict import Strict, did_you_mean
 from .yamlsource import Problem, ScriptProblems
 
 RESOLUTIONS = {"720p": (1280, 720), "1080p": (1920, 1080), "1440p": (2560, 1440), "2160p": (3840, 2160)}
@@ -42,23 +41,6 @@ def Text(max_length: int, min_length: int = 0):
 
 
 Line = Text(300, 1)
-
-
-class Strict(BaseModel):
-    """Unknown keys are errors, with a did-you-mean suggestion."""
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_unknown_keys(cls, data):
-        if isinstance(data, dict):
-            allowed = sorted(cls.model_fields)
-            for key in data:
-                if key not in cls.model_fields:
-                    raise PydanticCustomError(
-                        "unknown_key", "unknown key '{key}'",
-                        {"key": key, "hint": did_you_mean(key, allowed) + "allowed keys here: " + ", ".join(allowed)})
-        return data
 
 
 class Output(Strict):
@@ -327,11 +309,6 @@ def _unknown(located, path: tuple, kind: str, name: str, known: list[str]) -> Pr
     line, col = located.position(path)
     return Problem(line, col, _where(path), f"unknown {kind} '{name}'",
                    did_you_mean(name, known) + f"{kind}s in {kind}s/: " + ", ".join(known))
-
-
-def did_you_mean(name: str, known) -> str:
-    close = difflib.get_close_matches(str(name), list(known), n=1)
-    return f"did you mean '{close[0]}'? " if close else ""
 
 
 def has_template(value) -> bool:

@@ -7,8 +7,10 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .timeline import SegmentTiming
+if TYPE_CHECKING:   # annotations only: subtitles don't depend on the script model
+    from .timeline import SegmentTiming
 
 # Atoms a line break must never split: a Latin word or number together with its
 # unit (80MB, 3.5 ms, 95%, CIFAR-10, @tf.function, 12毫秒); else one character.

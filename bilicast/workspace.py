@@ -34,7 +34,9 @@ def outside_workspace(file: str | Path, workspace: Path) -> Path | None:
 
 
 def import_file(file: Path, prefix: str):
-    """Import a workspace module (scenes/x.py, demos/y.py) by path."""
+    """Import a workspace module (scenes/x.py, demos/y.py) by path. It may
+    import helpers beside it by their bare names (scenes/_look.py: `import
+    _look`); bilicast.codehash follows those imports into the keys."""
     file = Path(file).resolve()
     name = f"bilicast_{prefix}_{file.stem}"
     if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(file):
@@ -42,5 +44,9 @@ def import_file(file: Path, prefix: str):
     spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(file.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(file.parent))
     return module

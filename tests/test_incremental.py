@@ -92,3 +92,41 @@ def test_interrupted_render_resumes(workspace):
     cached = int(out.split("segments: ")[1].split(" cached")[0])
     assert cached >= 1, out
     assert is_valid_video(workspace / "out" / "inc" / "video.mp4")
+
+
+HELPED = """\
+episode: {id: helped, title: 辅助模块, subtitles: {burn_in: false}}
+segments:
+  - {id: a, scene: card.Card, params: {title: 用了辅助模块}, min_duration: 1}
+  - {id: b, scene: plain.Plain, params: {title: 没用}, min_duration: 1}
+"""
+
+
+def test_a_changed_helper_rebuilds_exactly_the_segments_that_import_it(tmp_path):
+    """Keys hash the scene's module and what it imports (found from the
+    imports): a helper beside the scenes that only card.py uses rebuilds only
+    card.Card's segment, and `plan` names the file."""
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    (scenes / "_look.py").write_text('COLOUR = "#ff0000"\n', encoding="utf-8")
+    body = """from bilicast.scenekit import BilicastScene, SceneParams
+{imports}
+
+class {name}(BilicastScene):
+    class Params(SceneParams):
+        title: str
+
+    def build(self):
+        self.add(self.text(self.params.title, color={colour}))
+"""
+    (scenes / "card.py").write_text(body.format(imports="import _look", name="Card", colour="_look.COLOUR"),
+                                    encoding="utf-8")
+    (scenes / "plain.py").write_text(body.format(imports="", name="Plain", colour="None"), encoding="utf-8")
+    (tmp_path / "ep.yaml").write_text(HELPED, encoding="utf-8")
+    render(tmp_path)
+    (scenes / "_look.py").write_text('COLOUR = "#00ff00"\n', encoding="utf-8")
+    plan = cli(tmp_path, "plan", "ep.yaml", "--preview")
+    assert plan.returncode == 0, plan.stderr
+    rows = {line.split()[0]: line for line in plan.stdout.splitlines() if line.startswith("  ")}
+    assert "code scenes/_look.py changed" in rows["a"] and "cached" in rows["b"], plan.stdout
+    assert "1 cached, 1 rendered (a)" in render(tmp_path)
