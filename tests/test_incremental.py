@@ -55,6 +55,23 @@ def test_plan_noop_and_one_changed_line(workspace):
     assert "2 cached, 1 rendered (two)" in render(workspace)
 
 
+def test_plan_and_check_speak_json(workspace):
+    """--json: the same facts as the tables, for editors and CI."""
+    import json
+    (workspace / "ep.yaml").write_text(EPISODE, encoding="utf-8")
+    before = json.loads(cli(workspace, "plan", "ep.yaml", "--preview", "--json").stdout)
+    assert [(s["id"], s["state"], s["reasons"]) for s in before["segments"]] == [
+        ("one", "build", ["not built"]), ("two", "build", ["not built"]), ("three", "build", ["not built"])]
+    assert (before["width"], before["height"], before["fps"]) == (854, 480, 15) and before["estimated_seconds"] > 0
+    render(workspace)
+    after = json.loads(cli(workspace, "plan", "ep.yaml", "--preview", "--json").stdout)
+    assert {s["state"] for s in after["segments"]} == {"cached"} and after["bundle_current"] is True
+    check = cli(workspace, "check", "out/inc", "--json")
+    report = json.loads(check.stdout)
+    assert check.returncode == 0 and report["failed"] == 0 and report["passed"] == len(report["checks"]) > 10
+    assert {"name", "ok", "detail"} == set(report["checks"][0])
+
+
 def test_corrupt_cache_entry_is_a_miss(workspace):
     (workspace / "ep.yaml").write_text(EPISODE, encoding="utf-8")
     render(workspace)
