@@ -77,6 +77,26 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def cmd_new(args) -> int:
+    """Write a commented starter episode from templates/episode.yaml.j2."""
+    import re
+
+    from . import templates
+    from .cache import write_text_atomic
+    from .workspace import find_workspace
+
+    if not re.match(r"^[a-z0-9][a-z0-9_-]{0,63}$", args.id):
+        raise UserError(f"'{args.id}' is not an episode id: use lowercase letters, digits, - and _ (e.g. ep05-pruning)")
+    workspace = find_workspace()
+    target = workspace / "scripts" / f"{args.id}.yaml"
+    if target.exists():
+        raise UserError(f"{target} already exists; pick another id or edit that script")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(target, templates.render("episode.yaml.j2", workspace, id=args.id, title=args.title or args.id))
+    print(f"wrote {target}; next: bilicast validate {target.relative_to(workspace)}")
+    return 0
+
+
 def cmd_align(args) -> int:
     """Find the script's lines in its recorded takes and show what was found."""
     from . import align
@@ -224,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out", help="output folder (default: out)")
     p.add_argument("-j", "--jobs", type=int, default=None, help="segments rendered at once (default: cores)")
     p.set_defaults(func=cmd_render)
+    p = sub.add_parser("new", help="write a commented starter episode to scripts/ID.yaml")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--title", default="", help="the episode's title (default: the id)")
+    p.set_defaults(func=cmd_new)
     p = sub.add_parser("plan", help="list each segment as cached or to build, with the reason and estimated cost")
     p.add_argument("script", metavar="SCRIPT")
     p.add_argument("--preview", action="store_true")

@@ -1,8 +1,9 @@
 """Publish stage: description with chapters and upload.yaml for upload tools."""
 from __future__ import annotations
 
-import yaml
+from pathlib import Path
 
+from . import templates
 from .script import Script, chapter_titles
 from .timeline import SegmentTiming
 
@@ -24,26 +25,13 @@ def chapters(script: Script, timeline: list[SegmentTiming]) -> list[tuple[float,
     return out
 
 
-def description(script: Script, timeline: list[SegmentTiming]) -> str:
-    lines = [f"{_stamp(t)} {title}" for t, title in chapters(script, timeline)]
-    desc = script.episode.upload.desc.strip()
-    return (desc + "\n\n" if desc else "") + "章节\n" + "\n".join(lines) + "\n"
+def description(script: Script, timeline: list[SegmentTiming], workspace: Path | None = None) -> str:
+    """From templates/description.txt.j2 (a workspace's own overrides it)."""
+    return templates.render("description.txt.j2", workspace, desc=script.episode.upload.desc.strip(),
+                            chapters=[(_stamp(t), title) for t, title in chapters(script, timeline)])
 
 
-def upload_yaml(script: Script, desc: str) -> str:
-    ep, up = script.episode, script.episode.upload
-    data = {
-        "title": ep.title, "tid": up.tid, "tags": list(ep.tags), "tag": ",".join(ep.tags), "desc": desc,
-        "dynamic": up.dynamic, "cover": "cover.jpg", "cover43": "cover_4x3.jpg", "copyright": up.copyright,
-        "source": up.source, "videos": [{"path": "video.mp4", "title": ep.title}],
-        "subtitles": {"srt": "subtitles.srt", "ass": "subtitles.ass", "bcc": "subtitles.bcc.json"},
-    }
-    return yaml.dump(data, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False)
-
-
-class _BlockDumper(yaml.SafeDumper):
-    """Multi-line text (the description) as a readable `|` block."""
-
-
-_BlockDumper.add_representer(str, lambda d, s: d.represent_scalar(
-    "tag:yaml.org,2002:str", s, style="|" if "\n" in s else None))
+def upload_yaml(script: Script, desc: str, workspace: Path | None = None) -> str:
+    """From templates/upload.yaml.j2."""
+    return templates.render("upload.yaml.j2", workspace, episode=script.episode, upload=script.episode.upload,
+                            desc=desc)

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from . import animate, assemble, narrate, publish, subtitles, transitions
+from . import animate, assemble, narrate, publish, subtitles, templates, transitions
 from .cache import Cache, atomic_path, digest, file_hash, sweep_leftovers, usable, write_text_atomic
 from .codehash import code_components
 from .errors import StageError, UserError
@@ -137,7 +137,7 @@ def _fill_provenance(resolution, scenes) -> None:
         files = {f for n in resolution.numbers if n.where.startswith(f"segments[{i}].params")
                  for f, _ in sources(n.expr)}
         if files:
-            seg["params"]["provenance"] = " / ".join(sorted({provenance_line(resolution.results[f]) for f in files}))
+            seg["params"]["provenance"] = " / ".join(sorted({provenance_line(resolution.results[f], f) for f in files}))
 
 
 @dataclass
@@ -252,7 +252,8 @@ def plan_segments(plan: Plan, scenes, episode: Episode | None = None) -> list[di
         ass = ""
         if script.episode.subtitles.burn_in:
             seg_cues = subtitles.segment_cues(timing, script.episode.subtitles.max_chars)
-            ass = subtitles.to_ass(seg_cues, (settings.width, settings.height), style["font"]) if seg_cues else ""
+            ass = subtitles.to_ass(seg_cues, (settings.width, settings.height), style["font"],
+                                   workspace=plan.workspace) if seg_cues else ""
         scene_file = scenes.source_file(seg.scene)
         scene_cls = scenes.get(seg.scene)
         files = {name: str(_workspace_file(plan.workspace, name, seg.id))
@@ -400,8 +401,8 @@ def write_subtitles(plan: Plan, out_dir: Path, formats=SUBTITLE_FORMATS) -> list
     style = plan.script.episode.style
     writers = {
         "srt": ("subtitles.srt", lambda: subtitles.to_srt(plan.cues)),
-        "ass": ("subtitles.ass", lambda: subtitles.to_ass(plan.cues, size, style.font)),
-        "bcc": ("subtitles.bcc.json", lambda: subtitles.to_bcc(plan.cues)),
+        "ass": ("subtitles.ass", lambda: subtitles.to_ass(plan.cues, size, style.font, workspace=plan.workspace)),
+        "bcc": ("subtitles.bcc.json", lambda: subtitles.to_bcc(plan.cues, workspace=plan.workspace)),
     }
     written = []
     for fmt in formats:
@@ -464,9 +465,9 @@ def write_storyboard(plan: Plan, out_dir: Path, video: Path) -> Path:
 
 
 def write_publish(plan: Plan, out_dir: Path) -> None:
-    desc = publish.description(plan.script, plan.timeline)
+    desc = publish.description(plan.script, plan.timeline, plan.workspace)
     write_text_atomic(out_dir / "description.txt", desc)
-    write_text_atomic(out_dir / "upload.yaml", publish.upload_yaml(plan.script, desc))
+    write_text_atomic(out_dir / "upload.yaml", publish.upload_yaml(plan.script, desc, plan.workspace))
 
 
 def write_numbers(plan: Plan, episode: Episode, out_dir: Path) -> None:
@@ -503,7 +504,10 @@ BUNDLE = ("video.mp4", "subtitles.srt", "subtitles.ass", "subtitles.bcc.json", "
 
 def bundle_key(plan: Plan, segment_jobs: list[dict], audio: Path, heads: list) -> str:
     code = [file_hash(ENGINE / f) for f in ("render.py", "assemble.py", "cover.py", "publish.py", "subtitles.py")]
+    shaped_by = templates.template_hashes(["description.txt.j2", "upload.yaml.j2", "subtitles.ass.j2", "bcc.json.j2"],
+                                          plan.workspace)
     return digest({"segments": [j["key"] for j in segment_jobs], "audio": audio.name, "code": code,
+                   "templates": shaped_by,
                    "transitions": [h and h["key"] for h in heads],
                    "script": plan.script.model_dump(), "preview": plan.settings.preview})
 

@@ -148,15 +148,19 @@ def _measured_series(values, file, path):
     return Measured(values, ("src", file, path))
 
 
-def provenance_line(result: Result) -> str:
+def provenance_line(result: Result, file: str) -> str:
+    """From templates/provenance.j2 of the workspace the result file is in
+    (results/<demo>/<slug>.json), else the built-in one."""
+    from . import templates
     p = result.provenance
     threads = {t.threads for t in result.timings.values()}
     thread_text = f"{min(threads)}–{max(threads)} 线程" if len(threads) > 1 else (
         f"{threads.pop()} 线程" if threads else f"{p.cores} 核")
     cpu = re.sub(r"\s+\d+-Core Processor|\(R\)|\(TM\)|CPU @.*", "", p.cpu).strip()
-    where = f" · {p.accelerator}" if p.accelerator else ""
-    tiny = " · tiny" if result.tiny else ""
-    return f"实测：{cpu}{where} · {thread_text} · TF {'.'.join(p.tensorflow.split('.')[:2])} · {p.date[:10]}{tiny}"
+    line = templates.render("provenance.j2", Path(file).resolve().parents[2], cpu=cpu, accelerator=p.accelerator,
+                            threads=thread_text, tensorflow=".".join(p.tensorflow.split(".")[:2]), date=p.date[:10],
+                            tiny=result.tiny)
+    return line.strip()
 
 
 def progress_lines(log: Path) -> list[str]:
@@ -180,7 +184,7 @@ def result_namespace(key: str, result: Result, file: str) -> Namespace:
     tree = _nest(flat)
     tree["series"] = {name: _measured_series(values, file, f"series:{name}") for name, values in result.series.items()}
     tree["notes"] = result.notes
-    tree["provenance"] = provenance_line(result)
+    tree["provenance"] = provenance_line(result, file)
     tree["log"] = progress_lines(Path(file).with_suffix(".log"))
     namespace = _to_namespace(tree, key)
     # A model stays a plain mapping, so `{{ q.models.digits }}` fills a scene
@@ -313,7 +317,7 @@ class Resolution:
     @property
     def provenance(self) -> dict:
         """bench key -> the provenance line shown beside its numbers."""
-        return {k: provenance_line(self.results[f]) for k, f in self.key_files.items()}
+        return {k: provenance_line(self.results[f], f) for k, f in self.key_files.items()}
 
 
 class _Recorder:

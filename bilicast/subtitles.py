@@ -168,40 +168,25 @@ def _ass_time(t: float) -> str:
     return f"{cs // 360000}:{cs // 6000 % 60:02d}:{cs // 100 % 60:02d}.{cs % 100:02d}"
 
 
-def _ass_colour(hex_rgb: str, alpha: int = 0) -> str:
-    r, g, b = hex_rgb[1:3], hex_rgb[3:5], hex_rgb[5:7]
-    return f"&H{alpha:02X}{b}{g}{r}".upper()
-
-
 def to_ass(cues: list[Cue], size: tuple[int, int], font: str, colour: str = "#FFFFFF",
-           outline: str = "#000000") -> str:
-    """A styled ASS file: CJK font, outline, safe bottom margin. Sizes scale with
-    the video height so the look is the same at 480p and 2160p."""
+           outline: str = "#000000", workspace=None) -> str:
+    """A styled ASS file: the header and style from templates/subtitles.ass.j2
+    (CJK font, outline, safe bottom margin, sizes scaled with the video), then
+    the cues."""
+    from . import templates
     w, h = size
-    style = (f"Style: Default,{font},{round(h * 0.058)},{_ass_colour(colour)},{_ass_colour(colour)},"
-             f"{_ass_colour(outline)},{_ass_colour(outline, 0x60)},0,0,0,0,100,100,0,0,1,"
-             f"{max(1, round(h * 0.0028))},{max(1, round(h * 0.0012))},2,{round(w * 0.06)},{round(w * 0.06)},"
-             f"{round(h * 0.05)},1")
+    header = templates.render("subtitles.ass.j2", workspace, w=w, h=h, font=font, colour=colour, outline=outline)
     events = [f"Dialogue: 0,{_ass_time(c.start)},{_ass_time(c.end)},Default,,0,0,0,,"
               + r"\N".join(c.lines) for c in cues]
-    return "\n".join([
-        "[Script Info]", "ScriptType: v4.00+", f"PlayResX: {w}", f"PlayResY: {h}",
-        "WrapStyle: 2", "ScaledBorderAndShadow: yes", "",
-        "[V4+ Styles]",
-        "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, "
-        "Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, "
-        "Alignment, MarginL, MarginR, MarginV, Encoding",
-        style, "",
-        "[Events]",
-        "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
-        *events, "",
-    ])
+    return "\n".join([header.rstrip("\n"), "", "[Events]",
+                      "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
+                      *events, ""])
 
 
-def to_bcc(cues: list[Cue], background: str = "#9C27B0") -> str:
-    """Bilibili's BCC subtitle JSON (creator centre import/export format)."""
-    return json.dumps({
-        "font_size": 0.4, "font_color": "#FFFFFF", "background_alpha": 0.5, "background_color": background,
-        "Stroke": "none",
-        "body": [{"from": c.start, "to": c.end, "location": 2, "content": "\n".join(c.lines)} for c in cues],
-    }, ensure_ascii=False, indent=1)
+def to_bcc(cues: list[Cue], workspace=None) -> str:
+    """Bilibili's BCC subtitle JSON (creator centre import/export format); its
+    look from templates/bcc.json.j2."""
+    from . import templates
+    look = json.loads(templates.render("bcc.json.j2", workspace))
+    return json.dumps({**look, "body": [{"from": c.start, "to": c.end, "location": 2, "content": "\n".join(c.lines)}
+                                        for c in cues]}, ensure_ascii=False, indent=1)
