@@ -330,8 +330,12 @@ def rebuild_reasons(job: dict) -> list[str]:
         return ["not built"]
     changed = [k for k in sorted(set(job["components"]) | set(old)) if job["components"].get(k) != old.get(k)]
     causes = [k for k in changed if k not in EFFECTS] or changed
-    reasons = [f"result {k.split(':', 1)[1]} changed" if k.startswith("result:") else
-               f"code {k.split(':', 1)[1]} changed" if k.startswith("code:") else REASONS.get(k, k) for k in causes]
+    code = [k.split(":", 1)[1] for k in causes if k.startswith("code:")]
+    reasons = [f"result {k.split(':', 1)[1]} changed" if k.startswith("result:") else REASONS.get(k, k)
+               for k in causes if not k.startswith("code:") and k in job["components"]]
+    if code:   # name the files, a few at most
+        reasons.append(f"code {', '.join(code[:3])} changed" + (f" (and {len(code) - 3} more files)"
+                                                                 if len(code) > 3 else ""))
     return reasons or ["cached file missing"]
 
 
