@@ -283,9 +283,10 @@ def take_key(take: Path, lines: list[tuple[str, str]], pronounce, clean: bool) -
 
 
 def align_take(take: Path, lines: list[tuple[str, str]], cache: Cache, pronounce=None, clean: bool = False,
-               optional: set[int] = frozenset()) -> tuple[Alignment, bool]:
+               optional: set[int] = frozenset(), dry: bool = False) -> tuple[Alignment | None, bool]:
     """The alignment of `take`, from the cache when the take and lines are
-    unchanged. Returns (alignment, reused)."""
+    unchanged. Returns (alignment, reused); (None, False) when `dry` and it
+    was never aligned."""
     from .listen import RATE, read_audio, shared_recognizer
     path = cache.entry("align", take.stem, take_key(take, lines, pronounce, clean), "json")
     if path.exists():
@@ -293,6 +294,8 @@ def align_take(take: Path, lines: list[tuple[str, str]], cache: Cache, pronounce
             return Alignment.from_json(path.read_text("utf-8")), True
         except (ValueError, KeyError, TypeError):
             pass
+    if dry:
+        return None, False
     audio = read_audio(take, filters=CLEAN_FILTERS if clean else None)
     result = align(audio, RATE, lines, shared_recognizer(), pronounce, optional)
     write_text_atomic(path, result.to_json())

@@ -70,6 +70,8 @@ def _print_json(data) -> None:
 
 
 def cmd_plan(args) -> int:
+    """A dry run: what a render would do and why; writes nothing."""
+    sys.dont_write_bytecode = True   # not even the scenes' __pycache__
     from .render import describe_plan, load_episode, plan_facts
 
     facts = plan_facts(load_episode(args.script), Path(args.out), preview=args.preview)

@@ -165,15 +165,20 @@ def takes_to_align(script: Script) -> list[Take]:
     return takes
 
 
-def align_takes(script: Script, base: Path, cache: Cache, on_take=None) -> dict[tuple[int, int], tuple]:
+def align_takes(script: Script, base: Path, cache: Cache, on_take=None,
+                dry: bool = False) -> dict[tuple[int, int], tuple]:
     """(segment, line) -> (take path, start, end, clean) for every line found
-    in a take. A line that can't be found is bad input (exit 2), named."""
+    in a take. A line that can't be found is bad input (exit 2), named.
+    dry: only takes aligned before (a plan writes and computes nothing)."""
     from . import align
     spans = {}
     for take in takes_to_align(script):
         path = base / take.file
         lines = take.keyed_lines(script)
-        result, reused = align.align_take(path, lines, cache, script.episode.pronounce, take.clean, take.optional)
+        result, reused = align.align_take(path, lines, cache, script.episode.pronounce, take.clean, take.optional,
+                                          dry=dry)
+        if result is None:
+            continue
         if on_take:
             on_take(take, result, reused)
         missing = [x for k, x in enumerate(result.lines) if not x.found and k not in take.optional]
@@ -214,11 +219,13 @@ def _speech_bounds(source: Path) -> tuple[float, float | None]:
     return max(0.0, start - LEAD), min(duration, end + TAIL)
 
 
-def prepare(script: Script, base: Path, cache: Cache, progress=None, on_take=None) -> dict[tuple[int, int], LineAudio]:
+def prepare(script: Script, base: Path, cache: Cache, progress=None, on_take=None,
+            dry: bool = False) -> dict[tuple[int, int], LineAudio]:
     """Audio for every voiced line, keyed by (segment index, line index).
-    `base` is the folder recorded takes are relative to."""
+    `base` is the folder recorded takes are relative to. dry: only the audio
+    already in the cache; nothing is synthesized, cut or written (`plan`)."""
     voice = script.episode.voice
-    spans = align_takes(script, base, cache, on_take)
+    spans = align_takes(script, base, cache, on_take, dry)
     out = {}
     backend = None
     for i, seg in enumerate(script.segments):
@@ -232,6 +239,8 @@ def prepare(script: Script, base: Path, cache: Cache, progress=None, on_take=Non
                     source, start, end, clean = base / line.audio, 0.0, None, line.clean
                 elif (i, j) in spans:   # found in a segment or episode take
                     source, start, end, clean = spans[(i, j)]
+                elif not seg.audio.starts:   # dry: its take not aligned yet
+                    continue
                 else:            # one take for the segment, cut at the hand-written line starts
                     starts = seg.audio.starts
                     source, start, end = base / seg.audio.file, starts[j], (starts[j + 1] if j + 1 < len(starts)
@@ -240,6 +249,8 @@ def prepare(script: Script, base: Path, cache: Cache, progress=None, on_take=Non
                               "loudness": TAKE_LOUDNESS if clean else None})
                 path = cache.entry("takes", f"{seg.id}-{j}", key, "wav")
                 if not usable_wav(path):
+                    if dry:
+                        continue
                     if clean and line.audio:
                         start, end = _speech_bounds(source)
                     _to_48k_stereo(source, path, start, end, _clean_filters(source) if clean else None)
@@ -257,6 +268,8 @@ def prepare(script: Script, base: Path, cache: Cache, progress=None, on_take=Non
                               "frontend": FRONTEND_VERSION})
                 path = cache.entry("tts", f"{seg.id}-{j}", key, "wav")
                 if not usable_wav(path):
+                    if dry:
+                        continue
                     raw = path.with_suffix(".raw.wav")
                     raw.parent.mkdir(parents=True, exist_ok=True)
                     backend.synthesize(spoken.text, voice, raw)

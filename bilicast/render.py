@@ -156,14 +156,16 @@ class Plan:
         return total_duration(self.timeline)
 
 
-def make_plan(script: Script, workspace: Path, preview: bool = False, scenes=None) -> Plan:
+def make_plan(script: Script, workspace: Path, preview: bool = False, scenes=None, dry: bool = False) -> Plan:
+    """The timeline and what it rests on. dry (`plan`): only voice already in
+    the cache; lines without it get the reading-speed estimate."""
     from .scenekit import SceneRegistry
     scenes = scenes or SceneRegistry(workspace)
     settings = RenderSettings.for_script(script, preview)
     cache = Cache(workspace / ".cache")
     lines = sum(len(s.narration) for s in script.segments)
     with tqdm(total=lines, desc="narration", unit="line", file=sys.stderr, leave=False, disable=None) as bar:
-        line_audio = narrate.prepare(script, workspace, cache, progress=lambda: bar.update(1))
+        line_audio = narrate.prepare(script, workspace, cache, progress=lambda: bar.update(1), dry=dry)
     beat_info = {}
     for i, seg in enumerate(script.segments):
         scene_cls = scenes.get(seg.scene)
@@ -195,8 +197,9 @@ def write_timeline(plan: Plan, out_dir: Path) -> None:
                                                             ensure_ascii=False, indent=1))
 
 
-def render_overlay(plan: Plan, episode: Episode, index: int) -> dict | None:
-    """The segment's chart as a PNG (cached), and where it goes on the frame."""
+def render_overlay(plan: Plan, episode: Episode, index: int, dry: bool = False) -> dict | None:
+    """The segment's chart as a PNG (cached), and where it goes on the frame
+    (dry: where it would be, without drawing it)."""
     seg = plan.script.segments[index]
     if not seg.overlay:
         return None
@@ -213,6 +216,8 @@ def render_overlay(plan: Plan, episode: Episode, index: int) -> dict | None:
                   "style": plan.script.episode.style.model_dump(),
                   "code": code_components(ENGINE / "charts.py", workspace=plan.workspace)})
     png = plan.cache.entry("charts", f"{seg.id}-{ov.chart}", key, "png")
+    if dry:
+        return {"png": str(png), "x": box[2], "y": box[3], "start": ov.start}
     numbers = png.with_suffix(".json")   # what the chart prints, kept beside it
     try:
         shown = json.loads(numbers.read_text(encoding="utf-8")) if png.exists() else None
@@ -238,9 +243,10 @@ REASONS = {  # component -> why a segment is rebuilt; the first group are causes
 EFFECTS = ("timing", "subtitles", "resolved")
 
 
-def plan_segments(plan: Plan, scenes, episode: Episode | None = None) -> list[dict]:
+def plan_segments(plan: Plan, scenes, episode: Episode | None = None, dry: bool = False) -> list[dict]:
     """One job per segment, keyed by everything that shapes its picture. Each
-    job keeps its key's components so `plan` can say why it would rebuild."""
+    job keeps its key's components so `plan` can say why it would rebuild
+    (dry: charts not drawn)."""
     from importlib.metadata import version
 
     script, settings = plan.script, plan.settings
@@ -258,7 +264,7 @@ def plan_segments(plan: Plan, scenes, episode: Episode | None = None) -> list[di
         scene_cls = scenes.get(seg.scene)
         files = {name: str(_workspace_file(plan.workspace, name, seg.id))
                  for name in scene_cls.reads_files(scene_cls.Params.model_validate(seg.params))}
-        overlay = render_overlay(plan, episode, index) if episode else None
+        overlay = render_overlay(plan, episode, index, dry) if episode else None
         job = {
             "segment": seg.id, "scene_name": seg.scene, "scene_file": str(scene_file),
             "scene_class": seg.scene.split(".")[1], "params": seg.params, "timing": timing.for_scene(),
@@ -377,8 +383,9 @@ def _render_segments(todo: list[dict], jobs: int | None) -> None:
         pool.join()
 
 
-def build_audio_track(plan: Plan) -> Path:
-    """The mixed, loudness-normalized episode audio as AAC (cached by its inputs)."""
+def audio_track_path(plan: Plan) -> tuple[Path, list, tuple | None]:
+    """Where the episode's audio track is cached (by its inputs), its voice
+    clips (path, start) and its music (path, volume, duck)."""
     script = plan.script
     voice = [(a.path, plan.timeline[i].start + plan.timeline[i].lines[j].start)
              for (i, j), a in sorted(plan.line_audio.items())]
@@ -389,8 +396,13 @@ def build_audio_track(plan: Plan) -> Path:
     key = digest({"duration": plan.duration, "voice": [(str(p), round(t, 4)) for p, t in voice],
                   "music": music and [file_hash(music[0]), music[1], music[2]], "loudness": assemble.LOUDNESS,
                   "code": file_hash(ENGINE / "assemble.py")})
-    wav = plan.cache.entry("audio", script.episode.id, key, "wav")
-    aac = wav.with_suffix(".m4a")
+    return plan.cache.entry("audio", script.episode.id, key, "m4a"), voice, music
+
+
+def build_audio_track(plan: Plan) -> Path:
+    """The mixed, loudness-normalized episode audio as AAC (cached by its inputs)."""
+    aac, voice, music = audio_track_path(plan)
+    wav = aac.with_suffix(".wav")
     if usable(aac, lambda p: p.stat().st_size > 0):
         return aac
     if not narrate.usable_wav(wav):
@@ -563,9 +575,10 @@ def render_episode(episode: Episode, out_root: Path, preview: bool = False, jobs
 
 def plan_facts(episode: Episode, out_root: Path, preview: bool = False) -> dict:
     """What a render would do, segment by segment, and why (the facts
-    `plan` prints, and prints as JSON with --json)."""
-    plan = make_plan(episode.script, episode.workspace, preview, episode.scenes)
-    segment_jobs = plan_segments(plan, episode.scenes, episode)
+    `plan` prints, and prints as JSON with --json). A dry run: it reads the
+    cache and writes nothing (no voice, no charts, no audio)."""
+    plan = make_plan(episode.script, episode.workspace, preview, episode.scenes, dry=True)
+    segment_jobs = plan_segments(plan, episode.scenes, episode, dry=True)
     segments, total = [], 0.0
     for job in segment_jobs:
         if _is_cached(job):
@@ -582,8 +595,9 @@ def plan_facts(episode: Episode, out_root: Path, preview: bool = False) -> dict:
     if not total:
         heads = transitions.plan_heads(segment_jobs, [s.transition for s in episode.script.segments], plan.cache)
         out_dir = out_root / episode.script.episode.id
-        facts["bundle_current"] = bundle_is_current(out_dir, bundle_key(plan, segment_jobs, build_audio_track(plan),
-                                                                        heads))
+        audio = audio_track_path(plan)[0]
+        facts["bundle_current"] = audio.exists() and bundle_is_current(out_dir, bundle_key(plan, segment_jobs, audio,
+                                                                                            heads))
     return facts
 
 

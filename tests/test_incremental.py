@@ -147,3 +147,35 @@ class {name}(BilicastScene):
     rows = {line.split()[0]: line for line in plan.stdout.splitlines() if line.startswith("  ")}
     assert "code scenes/_look.py changed" in rows["a"] and "cached" in rows["b"], plan.stdout
     assert "1 cached, 1 rendered (a)" in render(tmp_path)
+
+
+DRY = """\
+episode: {id: dry, title: 试运行, voice: {mode: tts, backend: espeak}}
+segments:
+  - {id: a, scene: titles.TitleCard, params: {title: 第一段}, narration: [第一段的旁白。]}
+  - {id: b, scene: bullets.Checklist, params: {items: [甲, 乙]}, narration: [第二段的旁白。], transition: crossfade}
+"""
+
+
+def tree(folder):
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+def test_plan_is_a_dry_run_that_writes_nothing(tmp_path):
+    """`plan` on a fresh workspace: no voice synthesized, no chart drawn, no
+    cache, no bytecode; it still says what a render would build."""
+    import json
+    import shutil
+    from conftest import ROOT
+    shutil.copytree(ROOT / "scenes", tmp_path / "scenes", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "ep.yaml").write_text(DRY, encoding="utf-8")
+    before = tree(tmp_path)
+    plan = cli(tmp_path, "plan", "ep.yaml", "--preview", "--json")
+    assert plan.returncode == 0, plan.stderr
+    assert tree(tmp_path) == before
+    facts = json.loads(plan.stdout)
+    assert [s["state"] for s in facts["segments"]] == ["build", "build"] and facts["voiced_lines"] == 0
+    render(tmp_path)
+    again = json.loads(cli(tmp_path, "plan", "ep.yaml", "--preview", "--json").stdout)
+    assert again["voiced_lines"] == 2 and {s["state"] for s in again["segments"]} == {"cached"}
+    assert again["bundle_current"] is True
