@@ -27,7 +27,7 @@ def font_file(bold: bool) -> Path:
     raise StageError(f"CJK font {name} not found", "install it with `apt-get install fonts-noto-cjk` (make setup does)")
 
 
-def _font(size: int, bold: bool = True):
+def load_font(size: int, bold: bool = True):
     return ImageFont.truetype(str(font_file(bold)), size, index=2)   # index 2: the SC (Simplified) face
 
 
@@ -56,7 +56,7 @@ def _theme_background(style) -> Image.Image:
 
 def _fit_title(draw, text: str, width: int, height: int):
     for size in range(150, 56, -6):
-        font = _font(size)
+        font = load_font(size)
         per_line = max(4, int(width / size))
         lines = wrap(text, per_line)
         if len(lines) > 3:
@@ -64,7 +64,7 @@ def _fit_title(draw, text: str, width: int, height: int):
         boxes = [draw.textbbox((0, 0), ln, font=font) for ln in lines]
         if max(b[2] - b[0] for b in boxes) <= width and len(lines) * size * 1.25 <= height:
             return font, lines, size
-    return _font(56), wrap(text, int(width / 56))[:3], 56
+    return load_font(56), wrap(text, int(width / 56))[:3], 56
 
 
 def make_cover(style, title: str, badge: str | None, background: Image.Image | None, target_dir: Path) -> list[Path]:
@@ -76,7 +76,7 @@ def make_cover(style, title: str, badge: str | None, background: Image.Image | N
     draw = ImageDraw.Draw(img)
     left, top, right, bottom = SAFE
     if badge:
-        bfont = _font(64)
+        bfont = load_font(64)
         bbox = draw.textbbox((0, 0), badge, font=bfont)
         bw, bh = bbox[2] - bbox[0], bbox[3] - bbox[1]
         draw.rounded_rectangle([left, top, left + bw + 60, top + bh + 44], radius=24, fill=_rgb(style.highlight))

@@ -10,7 +10,7 @@ from .timeline import SegmentTiming
 MIN_CHAPTER_GAP = 5.0   # seconds; closer chapters are merged into the earlier one
 
 
-def _stamp(seconds: float) -> str:
+def timestamp(seconds: float) -> str:
     s = int(seconds)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
@@ -28,7 +28,7 @@ def chapters(script: Script, timeline: list[SegmentTiming]) -> list[tuple[float,
 def description(script: Script, timeline: list[SegmentTiming], workspace: Path | None = None) -> str:
     """From templates/description.txt.j2 (a workspace's own overrides it)."""
     return templates.render("description.txt.j2", workspace, desc=script.episode.upload.desc.strip(),
-                            chapters=[(_stamp(t), title) for t, title in chapters(script, timeline)])
+                            chapters=[(timestamp(t), title) for t, title in chapters(script, timeline)])
 
 
 def upload_yaml(script: Script, desc: str, workspace: Path | None = None) -> str:

@@ -459,21 +459,21 @@ def write_storyboard(plan: Plan, out_dir: Path, video: Path) -> Path:
     line, so the full picture and a subtitle show), labelled with id and time."""
     from PIL import Image, ImageDraw
 
-    from .cover import _font
-    from .publish import _stamp
+    from .cover import load_font
+    from .publish import timestamp
     columns, thumb_w = 3, 480
     thumb_h = thumb_w * plan.settings.height // plan.settings.width
     label_h, pad = 44, 16
     rows = -(-len(plan.timeline) // columns)
     sheet = Image.new("RGB", (columns * (thumb_w + pad) + pad, rows * (thumb_h + label_h + pad) + pad), "#0b0c10")
     draw = ImageDraw.Draw(sheet)
-    font = _font(24, bold=False)
+    font = load_font(24, bold=False)
     for n, seg in enumerate(plan.timeline):
         t = seg.start + ((seg.lines[-1].start + seg.lines[-1].end) / 2 if seg.lines else seg.duration - 0.25)
         x = pad + (n % columns) * (thumb_w + pad)
         y = pad + (n // columns) * (thumb_h + label_h + pad)
         sheet.paste(grab_frame(video, t).convert("RGB").resize((thumb_w, thumb_h)), (x, y))
-        draw.text((x, y + thumb_h + 8), f"{n + 1:02d}  {seg.id}  {_stamp(seg.start)}", font=font, fill="#d0d3da")
+        draw.text((x, y + thumb_h + 8), f"{n + 1:02d}  {seg.id}  {timestamp(seg.start)}", font=font, fill="#d0d3da")
     target = out_dir / "storyboard.png"
     with atomic_path(target) as tmp:
         sheet.save(tmp, "PNG", optimize=True)

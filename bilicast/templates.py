@@ -27,7 +27,7 @@ def template_hashes(names: list[str], workspace: Path | None) -> dict[str, str]:
     return {name: file_hash(template_file(name, workspace)) for name in names}
 
 
-def _yaml_value(value) -> str:
+def yaml_value(value) -> str:
     """A YAML value on one line, or a `|` block for multi-line text."""
     if isinstance(value, str) and "\n" in value:
         return "|\n" + "".join(f"  {line}\n" if line else "\n" for line in value.rstrip("\n").split("\n")).rstrip("\n")
@@ -46,7 +46,7 @@ def render(name: str, workspace: Path | None, **values) -> str:
     path = template_file(name, workspace)
     env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
                                autoescape=False)
-    env.filters["yaml"] = _yaml_value
+    env.filters["yaml"] = yaml_value
     env.globals["ass_colour"] = ass_colour
     try:
         return env.from_string(path.read_text(encoding="utf-8")).render(**values)

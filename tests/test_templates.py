@@ -62,4 +62,4 @@ def test_new_writes_a_valid_commented_starter(workspace):
 
 def test_yaml_filter_keeps_values_intact():
     for value in ['a: "b" #c', "", None, 231, ["TensorFlow", "模型: 量化"], "两行\n第二行\n"]:
-        assert yaml.safe_load(f"v: {templates._yaml_value(value)}\n")["v"] == value
+        assert yaml.safe_load(f"v: {templates.yaml_value(value)}\n")["v"] == value
