@@ -42,7 +42,7 @@ class RenderSettings:
 
 
 @dataclass
-class Episode:
+class ResolvedEpisode:
     """A loaded script with its templates filled in from the current results."""
     path: Path
     script: Script            # resolved
@@ -53,7 +53,7 @@ class Episode:
     resolution: object        # resolve.Resolution, or None when the script uses no results
 
 
-def load_episode(path: str | Path, require_results: bool = True) -> Episode:
+def load_episode(path: str | Path, require_results: bool = True) -> ResolvedEpisode:
     from . import resolve
     from .bench import DemoRegistry
     from .scenekit import SceneRegistry
@@ -71,13 +71,13 @@ def load_episode(path: str | Path, require_results: bool = True) -> Episode:
         if require_results:
             raise
         _check_shown_files(script, located, path, scenes, workspace)
-        return Episode(path, script, script, located, scenes, workspace, None)   # validate without results
+        return ResolvedEpisode(path, script, script, located, scenes, workspace, None)   # validate without results
     resolution = resolve.resolve(script, located, str(path), names, files, key_files)
     _check_chart_data(script, located, path, resolution)
     _fill_provenance(resolution, scenes)
     resolved = validate_resolved(resolution.data, located, path, scenes)
     _check_shown_files(resolved, located, path, scenes, workspace)
-    return Episode(path, resolved, script, located, scenes, workspace, resolution)
+    return ResolvedEpisode(path, resolved, script, located, scenes, workspace, resolution)
 
 
 def _check_shown_files(script: Script, located, path: Path, scenes, workspace: Path) -> None:
@@ -197,7 +197,7 @@ def write_timeline(plan: Plan, out_dir: Path) -> None:
                                                             ensure_ascii=False, indent=1))
 
 
-def render_overlay(plan: Plan, episode: Episode, index: int, dry: bool = False) -> dict | None:
+def render_overlay(plan: Plan, episode: ResolvedEpisode, index: int, dry: bool = False) -> dict | None:
     """The segment's chart as a PNG (cached), and where it goes on the frame
     (dry: where it would be, without drawing it)."""
     seg = plan.script.segments[index]
@@ -243,7 +243,7 @@ REASONS = {  # component -> why a segment is rebuilt; the first group are causes
 EFFECTS = ("timing", "subtitles", "resolved")
 
 
-def plan_segments(plan: Plan, scenes, episode: Episode | None = None, dry: bool = False) -> list[dict]:
+def plan_segments(plan: Plan, scenes, episode: ResolvedEpisode | None = None, dry: bool = False) -> list[dict]:
     """One job per segment, keyed by everything that shapes its picture. Each
     job keeps its key's components so `plan` can say why it would rebuild
     (dry: charts not drawn)."""
@@ -313,7 +313,7 @@ def _take_hashes(script: Script, index: int, workspace: Path) -> list[str]:
     return [file_hash(workspace / f) for f in files if (workspace / f).is_file()]
 
 
-def _result_components(episode: Episode | None, index: int) -> dict:
+def _result_components(episode: ResolvedEpisode | None, index: int) -> dict:
     """result:<bench key> -> digest of the raw values this segment shows from it."""
     if not episode or not episode.resolution:
         return {}
@@ -486,7 +486,7 @@ def write_publish(plan: Plan, out_dir: Path) -> None:
     write_text_atomic(out_dir / "upload.yaml", publish.upload_yaml(plan.script, desc, plan.workspace))
 
 
-def write_numbers(plan: Plan, episode: Episode, out_dir: Path) -> None:
+def write_numbers(plan: Plan, episode: ResolvedEpisode, out_dir: Path) -> None:
     """numbers.json: every number shown, where and when, its text, source and raw value.
     Fails if a shown number disagrees with its source after rounding."""
 
@@ -536,7 +536,7 @@ def bundle_is_current(out_dir: Path, key: str) -> bool:
     return stored == key and all((out_dir / name).exists() for name in BUNDLE)
 
 
-def render_episode(episode: Episode, out_root: Path, preview: bool = False, jobs: int | None = None) -> Path:
+def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = False, jobs: int | None = None) -> Path:
     """Render the episode and its whole upload bundle; returns the output folder.
     Only what changed is built: segments by their keys, the bundle by its key."""
     script = episode.script
@@ -573,7 +573,7 @@ def render_episode(episode: Episode, out_root: Path, preview: bool = False, jobs
     return out_dir
 
 
-def plan_facts(episode: Episode, out_root: Path, preview: bool = False) -> dict:
+def plan_facts(episode: ResolvedEpisode, out_root: Path, preview: bool = False) -> dict:
     """What a render would do, segment by segment, and why (the facts
     `plan` prints, and prints as JSON with --json). A dry run: it reads the
     cache and writes nothing (no voice, no charts, no audio)."""
