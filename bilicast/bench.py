@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .cache import atomic_path, digest, file_hash, write_text_atomic
+from .cache import atomic_path, digest, write_text_atomic
 from .errors import StageError, UserError
 from .lifeline import die_with_parent
 from .results import Result, read_result
@@ -38,7 +38,10 @@ class DemoRegistry:
         return import_file(self.files[name], "demos")
 
     def code_hash(self, name: str) -> str:
-        return digest([file_hash(self.files[name]), file_hash(ENGINE / "demokit.py"), file_hash(ENGINE / "latency.py")])
+        """The demo, the worker that runs it, and everything they import from
+        bilicast or from beside the demo (bilicast/codehash.py)."""
+        from .codehash import code_components
+        return digest(code_components(self.files[name], ENGINE / "demokit.py", workspace=self.folder.parent))
 
     def effective_params(self, name: str, params: dict, tiny: bool) -> dict:
         module = self.module(name)

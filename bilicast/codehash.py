@@ -27,7 +27,7 @@ def _module_file(name: str, beside: Path) -> Path | None:
 
 
 @functools.lru_cache(maxsize=256)
-def _imports(file: Path, stamp: float) -> tuple[Path, ...]:
+def _imports(file: Path, stamp: tuple) -> tuple[Path, ...]:
     tree = ast.parse(file.read_text(encoding="utf-8"), str(file))
     for node in ast.walk(tree):   # `if TYPE_CHECKING:` imports are for annotations, never run
         if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", "")) == "TYPE_CHECKING":
@@ -63,7 +63,8 @@ def code_files(*entries: Path) -> list[Path]:
         if file in seen:
             continue
         seen.add(file)
-        todo.extend(_imports(file, file.stat().st_mtime))
+        stat = file.stat()
+        todo.extend(_imports(file, (stat.st_mtime_ns, stat.st_size)))
     return sorted(seen)
 
 

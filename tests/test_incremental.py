@@ -179,3 +179,19 @@ def test_plan_is_a_dry_run_that_writes_nothing(tmp_path):
     again = json.loads(cli(tmp_path, "plan", "ep.yaml", "--preview", "--json").stdout)
     assert again["voiced_lines"] == 2 and {s["state"] for s in again["segments"]} == {"cached"}
     assert again["bundle_current"] is True
+
+
+def test_a_demo_reruns_when_code_it_imports_changes(tmp_path):
+    """A demo's result is current only for the code it ran: the demo, the
+    worker, and what they import (a helper beside the demo included)."""
+    from bilicast.bench import DemoRegistry
+    demos = tmp_path / "demos"
+    demos.mkdir()
+    (demos / "_data.py").write_text("SEED = 1\n", encoding="utf-8")
+    (demos / "uses.py").write_text("import _data\nfrom bilicast.demokit import DemoParams\n", encoding="utf-8")
+    (demos / "alone.py").write_text("from bilicast.demokit import DemoParams\n", encoding="utf-8")
+    registry = DemoRegistry(tmp_path)
+    before = {name: registry.code_hash(name) for name in ("uses", "alone")}
+    (demos / "_data.py").write_text("SEED = 2\n", encoding="utf-8")
+    after = {name: registry.code_hash(name) for name in ("uses", "alone")}
+    assert after["uses"] != before["uses"] and after["alone"] == before["alone"]
