@@ -1,6 +1,7 @@
 """Render the last frame of each built-in scene (the everyday cases of
-tests/test_legibility.py) into one labelled sheet, docs/scenes.png, the
-README's scene thumbnails.
+tests/test_legibility.py) into one labelled sheet, docs/scenes.png, and one
+small thumbnail per scene, docs/scenes/<module.Class>.png (the README's scene
+table shows them).
 
     .venv/bin/python tools/scene_gallery.py
 """
@@ -41,6 +42,9 @@ def main() -> None:
             y = 12 + (i // columns) * (THUMB[1] + label_h + 12)
             with Image.open(png) as thumb:
                 sheet.paste(thumb.convert("RGB"), (x, y))
+                (ROOT / "docs" / "scenes").mkdir(exist_ok=True)
+                thumb.convert("RGB").resize((240, 135), Image.LANCZOS).save(ROOT / "docs" / "scenes" / f"{name}.png",
+                                                                           optimize=True)
             draw.text((x, y + THUMB[1] + 4), name, fill="#f4f4f5", font=font)
             print(f"{case}: {name}", flush=True)
     sheet.save(ROOT / "docs" / "scenes.png", optimize=True)
