@@ -15,12 +15,6 @@ from pathlib import Path
 from .cache import atomic_path, digest, file_hash
 from .media import run_ffmpeg, video_encode_args
 
-
-def keyframe_args(fps: int) -> list[str]:
-    """For finishing a segment: an IDR frame where a transition head would
-    end, so the join can start the segment there by stream copy."""
-    return ["-force_key_frames", f"expr:eq(n,{head_frames(fps)})", "-forced-idr", "1"]
-
 SECONDS = 0.5
 XFADE = {"crossfade": "fade", "slide": "slideleft"}
 
@@ -29,11 +23,17 @@ def head_frames(fps: int) -> int:
     return round(SECONDS * fps)
 
 
+def keyframe_args(fps: int) -> list[str]:
+    """For finishing a segment: an IDR frame where a transition head would
+    end, so the join can start the segment there by stream copy."""
+    return ["-force_key_frames", f"expr:eq(n,{head_frames(fps)})", "-forced-idr", "1"]
+
+
 def plan_heads(segment_jobs: list[dict], transitions: list[str], cache) -> list[dict | None]:
     """For each segment, its transition head job (None for a cut)."""
     heads = [None]
     for before, job, kind in zip(segment_jobs, segment_jobs[1:], transitions[1:]):
-        if kind == "cut":
+        if kind == "cut" or job["frames"] <= 2 * head_frames(job["fps"]):   # too short to come in gradually
             heads.append(None)
             continue
         key = digest({"before": before["key"], "segment": job["key"], "kind": kind, "seconds": SECONDS,
