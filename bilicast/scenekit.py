@@ -20,6 +20,7 @@ from .workspace import import_file
 # Everything a scene draws stays above this y (Manim units; the frame spans
 # -4..4 vertically) so burned-in subtitles never cover it.
 SUBTITLE_TOP = -2.6
+MUTED = "#c8ccd4"   # secondary text: captions, settings, axis titles
 
 
 class SceneParams(Strict):
@@ -89,6 +90,17 @@ class BilicastScene(mn.Scene):
         self.play(mn.FadeIn(self.text(title, size=size, bold=True).move_to(mn.UP * y), shift=mn.DOWN * 0.2),
                   run_time=0.5)
         return below
+
+    def show_provenance(self) -> None:
+        """The params' provenance line (data scenes have one, filled from the
+        results they show), if any, in the top-right corner."""
+        provenance = getattr(self.params, "provenance", "")
+        if provenance:
+            self.add(self.note(provenance))
+
+    def caption(self, content: str) -> mn.Text:
+        """A muted line centred just above the subtitle band."""
+        return self.text(content, size=28, color=MUTED).move_to([0, SUBTITLE_TOP + 0.2, 0])
 
     def note(self, content: str) -> mn.Text:
         """The small provenance line, top right inside the title-safe area

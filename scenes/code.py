@@ -5,7 +5,7 @@ from html import escape
 from manim import DOWN, LEFT, RIGHT, UP, FadeIn, MarkupText, Rectangle, ReplacementTransform, Transform, VGroup
 from pydantic import Field, field_validator, model_validator
 
-from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
+from bilicast.scenekit import MUTED, SUBTITLE_TOP, BilicastScene, SceneParams
 
 RANGE = r"^\d+(-\d+)?$"
 MONO = "DejaVu Sans Mono"
@@ -100,8 +100,7 @@ class Walkthrough(BilicastScene):
         all_lines = source.splitlines()
         first, last = self.selection(p, source)
 
-        if p.provenance:
-            self.add(self.note(p.provenance))
+        self.show_provenance()
         top = self.show_title(p.title, size=46, y=3.0 if p.provenance else 3.15, below=2.45)
         bottom = SUBTITLE_TOP + 0.2
         shown = [ln for ln in all_lines[first - 1:last] if ln.strip()]
@@ -185,7 +184,6 @@ class Walkthrough(BilicastScene):
                 animations.append(Transform(marker, box))
             self.play_beat(k, *animations)
 
-
     def aside(self, p, top: float, bottom: float) -> list:
         """The column beside the code: a title, then one label and value per
         highlight (returned unplayed: each comes in with its highlight)."""
@@ -199,7 +197,7 @@ class Walkthrough(BilicastScene):
         items = []
         for i, (label, text) in enumerate(zip(p.aside_labels, p.aside_texts)):
             y = top - pitch * (i + 0.5)
-            name = self.label(label, size=28, max_width=width, max_lines=1, color="#c8ccd4")
+            name = self.label(label, size=28, max_width=width, max_lines=1, color=MUTED)
             value = self.label(text, size=44, max_width=width, max_lines=1, bold=True, color=self.style["highlight"])
             items.append(VGroup(name, value).arrange(DOWN, buff=0.12).move_to([x, y, 0]))
         return items

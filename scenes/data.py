@@ -7,13 +7,19 @@ from manim import (DOWN, LEFT, RIGHT, UP, Circle, Create, Dot, FadeIn, GrowFromC
                    linear)
 from pydantic import Field, model_validator
 
-from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
+from bilicast.scenekit import MUTED, SUBTITLE_TOP, BilicastScene, SceneParams
+
+PALETTE = ("#f6c453", "#6bd490", "#b084f5", "#f08a5d")   # after the style's accent and highlight
 
 
 class _DataScene(BilicastScene):
-    def show_provenance(self):
-        if self.params.provenance:
-            self.add(self.note(self.params.provenance))
+    def colours(self) -> list[str]:
+        return [self.style["accent"], self.style["highlight"], *PALETTE]
+
+    def axes(self, left: float, right: float, bottom: float, top: float) -> VGroup:
+        fg = self.style["foreground"]
+        return VGroup(Line([left, bottom, 0], [right, bottom, 0], color=fg, stroke_width=2),
+                      Line([left, bottom, 0], [left, top, 0], color=fg, stroke_width=2))
 
     def show_title(self, title: str) -> float:
         # below the provenance line, which sits in the top right corner
@@ -59,11 +65,10 @@ class BarChart(_DataScene):
         names = [self.label(label, size=28, max_width=slot * 0.95, max_lines=2) for label in p.labels]
         bottom = SUBTITLE_TOP + 0.45 + max(name.height for name in names)   # the names sit between bars and subtitles
         if p.caption:
-            caption = self.text(p.caption, size=28, color="#c8ccd4").move_to([0, SUBTITLE_TOP + 0.2, 0])
-            self.play(FadeIn(caption), run_time=0.3)
+            self.play(FadeIn(self.caption(p.caption)), run_time=0.3)
             bottom += 0.35
         peak = max(p.high or p.values) or 1.0
-        colours = [self.style["accent"], self.style["highlight"], "#f6c453", "#6bd490", "#b084f5", "#f08a5d"]
+        colours = self.colours()
         for i, (name, value) in enumerate(zip(names, p.values)):
             x = (i - (n - 1) / 2) * slot
             height = max(0.02, (top - bottom) * value / peak)
@@ -263,13 +268,11 @@ class Curve(_DataScene):
         hi = max(p.values + p.second)
         if hi - lo < 1e-12:
             lo, hi = lo - 1, hi + 1
-        fg = self.style["foreground"]
 
         def point(i, v):
             return [left + i / (len(p.values) - 1) * (right - left), bottom + (v - lo) / (hi - lo) * (top - bottom), 0]
 
-        axes = VGroup(Line([left, bottom, 0], [right, bottom, 0], color=fg, stroke_width=2),
-                      Line([left, bottom, 0], [left, top, 0], color=fg, stroke_width=2))
+        axes = self.axes(left, right, bottom, top)
         ticks = VGroup(
             self.text(f"{hi:.3g}", size=26).next_to([left, top, 0], LEFT, buff=0.15),
             self.text(f"{lo:.3g}", size=26).next_to([left, bottom, 0], LEFT, buff=0.15),
@@ -279,7 +282,7 @@ class Curve(_DataScene):
         if p.y_label:
             ticks.add(self.text(p.y_label, size=26).next_to(ticks[0], UP, buff=0.15).align_to(ticks[0], RIGHT))
         self.play_beat(1, FadeIn(axes), FadeIn(ticks))
-        colours = [self.style["accent"], self.style["highlight"]]
+        colours = self.colours()
         for beat, (series, name) in enumerate([(p.values, p.name), (p.second, p.second_name)][:2 if p.second else 1], 2):
             curve = VMobject(color=colours[beat - 2], stroke_width=6).set_points_as_corners(
                 [point(i, v) for i, v in enumerate(series)])
@@ -343,30 +346,27 @@ class Scatter(_DataScene):
         def at(x, y):
             return [left + (x - x0) / (x1 - x0) * (right - left), bottom + (y - y0) / (y1 - y0) * (top - bottom), 0]
 
-        axes = VGroup(Line([left, bottom, 0], [right, bottom, 0], color=fg, stroke_width=2),
-                      Line([left, bottom, 0], [left, top, 0], color=fg, stroke_width=2))
+        axes = self.axes(left, right, bottom, top)
         # ticks at the data's extremes, so their texts are values that were measured
         lo, hi = at(min(p.xs), min(p.ys)), at(max(p.xs), max(p.ys))
-        ticks = VGroup(*[self.text(f"{v:.3g}{p.y_unit}", size=26).next_to([left, y, 0], LEFT, buff=0.15)
+        texts = VGroup(*[self.text(f"{v:.3g}{p.y_unit}", size=26).next_to([left, y, 0], LEFT, buff=0.15)
                          for v, y in sorted({(min(p.ys), lo[1]), (max(p.ys), hi[1])})],
                        *[self.text(f"{v:.3g}{p.x_unit}", size=26).next_to([x, bottom, 0], DOWN, buff=0.15)
                          for v, x in sorted({(min(p.xs), lo[0]), (max(p.xs), hi[0])})])
-        ticks.add(*[Line([left - 0.08, y, 0], [left, y, 0], color=fg) for y in {lo[1], hi[1]}],
-                  *[Line([x, bottom - 0.08, 0], [x, bottom, 0], color=fg) for x in {lo[0], hi[0]}])
         if p.x_label:
-            ticks.add(self.text(p.x_label, size=28).next_to([right, bottom, 0], UP, buff=0.15).align_to([right, 0, 0],
+            texts.add(self.text(p.x_label, size=28).next_to([right, bottom, 0], UP, buff=0.15).align_to([right, 0, 0],
                                                                                                         RIGHT))
         if p.y_label:
-            ticks.add(self.text(p.y_label, size=28).next_to([left, top + 0.1, 0], UP, buff=0.1).align_to([left, 0, 0],
+            texts.add(self.text(p.y_label, size=28).next_to([left, top + 0.1, 0], UP, buff=0.1).align_to([left, 0, 0],
                                                                                                      LEFT))
-        extra = []
-        if p.caption:
-            extra.append(FadeIn(self.text(p.caption, size=28, color="#c8ccd4").move_to([0, SUBTITLE_TOP + 0.2, 0])))
-        self.play_beat(1, FadeIn(axes), FadeIn(ticks), *extra)
+        marks = VGroup(*[Line([left - 0.08, y, 0], [left, y, 0], color=fg) for y in {lo[1], hi[1]}],
+                       *[Line([x, bottom - 0.08, 0], [x, bottom, 0], color=fg) for x in {lo[0], hi[0]}])
+        extra = [FadeIn(self.caption(p.caption))] if p.caption else []
+        self.play_beat(1, FadeIn(axes), FadeIn(VGroup(*texts, *marks)), *extra)
 
-        colours = [self.style["accent"], self.style["highlight"], "#f6c453", "#6bd490", "#b084f5", "#f08a5d"]
+        colours = self.colours()
         points = [at(x, y) for x, y in zip(p.xs, p.ys)]
-        taken = [_box(t) for t in ticks if isinstance(t, type(ticks[0]))]
+        taken = [_box(t) for t in texts]
         for i, (label, point) in enumerate(zip(p.labels, points)):
             colour = colours[i % len(colours)]
             under = sum(1 for q in points[:i] if abs(q[0] - point[0]) < 0.15 and abs(q[1] - point[1]) < 0.15)
@@ -450,35 +450,35 @@ class Heatmap(_DataScene):
         for i, (row, column) in enumerate(zip(rows, columns)):
             frame.add(row.move_to([x0 - 0.15 - row.width / 2, y0 - cell * (i + 0.5), 0]))
             frame.add(column.move_to([x0 + cell * (i + 0.5), y0 + 0.25, 0]))
-        frame.add(self.text(p.row_title, size=28, color="#c8ccd4").next_to(
+        frame.add(self.text(p.row_title, size=28, color=MUTED).next_to(
             [x0 - 0.3 - max(r.width for r in rows), y0 - cell * n / 2, 0], LEFT, buff=0.1))
-        frame.add(self.text(p.column_title, size=28, color="#c8ccd4").next_to([x0 + cell * n, y0 + 0.25, 0], RIGHT,
-                                                                             buff=0.2))
+        frame.add(self.text(p.column_title, size=28, color=MUTED).next_to([x0 + cell * n, y0 + 0.25, 0], RIGHT,
+                                                                          buff=0.2))
         grid = Rectangle(width=cell * n, height=cell * n, stroke_color=fg, stroke_width=2)
         grid.move_to([x0 + cell * n / 2, y0 - cell * n / 2, 0])
         extra = []
         if p.caption:   # beside the grid, where the space is
             caption = self.label(p.caption, size=30, max_width=6.3 - (x0 + cell * n + 0.5), max_lines=4,
-                                 color="#c8ccd4")
+                                 color=MUTED)
             extra.append(FadeIn(caption.next_to([x0 + cell * n + 0.5, y0 - cell * n / 2, 0], RIGHT, buff=0)))
         self.play_beat(1, FadeIn(frame), Create(grid), *extra)
 
         peak = max(max(row) for row in p.matrix) or 1
         accent = ManimColor(self.style["accent"])
-        widest = max(self.text(f"{count:g}", size=26).width for row in p.matrix for count in row)
-        show_numbers = widest <= cell * 0.92   # counts only where they fit their cells at a legible size
+        counts = [[self.text(f"{count:g}", size=26, color="#ffffff" if count / peak > 0.3 else MUTED) for count in row]
+                  for row in p.matrix]
+        # counts only where they fit their cells at a legible size
+        show_numbers = max(t.width for row in counts for t in row) <= cell * 0.92
         rows = []
         for i, row in enumerate(p.matrix):
             group = VGroup()
             for j, count in enumerate(row):
-                share = count / peak
                 square = Square(side_length=cell * 0.94, stroke_width=0, fill_color=accent,
-                                fill_opacity=0.08 + 0.92 * share ** 0.5)
+                                fill_opacity=0.08 + 0.92 * (count / peak) ** 0.5)
                 square.move_to([x0 + cell * (j + 0.5), y0 - cell * (i + 0.5), 0])
                 group.add(square)
                 if show_numbers and count:
-                    group.add(self.text(f"{count:g}", size=26,
-                                        color="#ffffff" if share > 0.3 else "#c8ccd4").move_to(square))
+                    group.add(counts[i][j].move_to(square))
             rows.append(group)
         self.play_beat(2, LaggedStart(*[FadeIn(r) for r in rows], lag_ratio=0.15))
         if p.highlight:

@@ -5,7 +5,7 @@ from typing import Optional
 from manim import DOWN, LEFT, RIGHT, Create, FadeIn, GrowFromEdge, MoveAlongPath, Rectangle, Square, VGroup, VMobject, linear
 from pydantic import Field, model_validator
 
-from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
+from bilicast.scenekit import MUTED, SUBTITLE_TOP, BilicastScene, SceneParams
 
 
 class Layer(SceneParams):
@@ -66,19 +66,19 @@ class Architecture(BilicastScene):
 
     def build(self):
         p = self.params
-        if p.provenance:
-            self.add(self.note(p.provenance))
+        self.show_provenance()
         top = self.show_title(p.title, size=50, y=2.95, below=2.3, without=3.2) - 0.1
         columns = [("输入", "", p.model.input, None)] + [(layer.kind, layer.detail, layer.output, layer.params)
                                                          for layer in p.model.layers]
         # a layer's size: log of its output's element count (they span 10 .. 10^6)
         sizes = [math.log(math.prod(d or 1 for d in c[2]) + 1) for c in columns]
         sizes = [s / max(sizes) for s in sizes]
-        drawn = self.side_by_side(columns, sizes, top) or self.one_per_row(columns, sizes, top)
-        total = self.text(f"共 {p.model.params:,} 个参数", size=28, color="#c8ccd4")
-        total.move_to([0, SUBTITLE_TOP + 0.2, 0])
+        drawn = self.side_by_side(columns, sizes, top)
+        in_columns = drawn is not None   # else one row per layer, blocks growing to the right
+        drawn = drawn or self.one_per_row(columns, sizes, top)
+        total = self.caption(f"共 {p.model.params:,} 个参数")
         for i, (block, texts) in enumerate(drawn):
-            anims = [GrowFromEdge(block, DOWN if block.width < block.height else LEFT), *map(FadeIn, texts)]
+            anims = [GrowFromEdge(block, DOWN if in_columns else LEFT), *map(FadeIn, texts)]
             if i == len(drawn) - 1:
                 anims.append(FadeIn(total))
             if i == 0:
@@ -86,7 +86,7 @@ class Architecture(BilicastScene):
             else:
                 self.play_beat(i, *anims)
         if p.flow:
-            path = VMobject().set_points_as_corners([b.get_center() if b.width < b.height else b.get_left() + RIGHT * 0.2
+            path = VMobject().set_points_as_corners([b.get_center() if in_columns else b.get_left() + RIGHT * 0.2
                                                      for b, _ in drawn])
             tensor = Square(side_length=0.24, fill_color="#ffffff", fill_opacity=1, stroke_width=0)
             tensor.move_to(path.get_start())
@@ -103,7 +103,7 @@ class Architecture(BilicastScene):
         row of text can't fit its columns at a legible size."""
         slot = 12.6 / len(columns)
         kinds = self.row([c[0] for c in columns], 28, slot - 0.12, bold=True)
-        details = self.row([c[1] for c in columns], 26, slot - 0.12, color="#c8ccd4")
+        details = self.row([c[1] for c in columns], 26, slot - 0.12, color=MUTED)
         shapes = self.row([shape_text(c[2]) for c in columns], 26, slot - 0.12)
         counts = self.row(["" if c[3] is None else f"{c[3]:,}" for c in columns], 26, slot - 0.12,
                           color=self.style["highlight"])
@@ -128,7 +128,7 @@ class Architecture(BilicastScene):
         bottom = SUBTITLE_TOP + 0.45
         pitch = (top - bottom) / len(columns)
         kinds = self.row([c[0] for c in columns], 28, 3.5, bold=True)
-        details = self.row([c[1] for c in columns], 26, 2.0, color="#c8ccd4")
+        details = self.row([c[1] for c in columns], 26, 2.0, color=MUTED)
         shapes = self.row([shape_text(c[2]) for c in columns], 26, 1.7)
         counts = self.row(["" if c[3] is None else f"{c[3]:,}" for c in columns], 26, 1.25,
                           color=self.style["highlight"])

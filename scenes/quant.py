@@ -29,8 +29,7 @@ class NumberLine(BilicastScene):
 
     def build(self):
         p = self.params
-        if p.provenance:
-            self.add(self.note(p.provenance))
+        self.show_provenance()
         top = self.show_title(p.title, size=46, y=2.95, below=2.4)   # below the provenance line
         lo, hi = (-128 - p.zero_point) * p.scale, (127 - p.zero_point) * p.scale
         left, right = -4.5, 5.6
