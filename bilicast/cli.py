@@ -85,9 +85,10 @@ def cmd_new(args) -> int:
 
     from . import templates
     from .cache import write_text_atomic
+    from .script import SLUG
     from .workspace import find_workspace
 
-    if not re.match(r"^[a-z0-9][a-z0-9_-]{0,63}$", args.id):
+    if not re.match(SLUG, args.id):
         raise UserError(f"'{args.id}' is not an episode id: use lowercase letters, digits, - and _ (e.g. ep05-pruning)")
     workspace = find_workspace()
     target = workspace / "scripts" / f"{args.id}.yaml"

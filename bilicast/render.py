@@ -91,16 +91,14 @@ def _check_shown_files(script: Script, located, path: Path, scenes, workspace: P
             params = scene_cls.Params.model_validate(seg.params)
         except ValidationError:   # templates not filled yet (validating without results)
             continue
-        found = {}
-        for name in scene_cls.reads_files(params):
-            file = (workspace / name).resolve()
-            if file.is_file():
-                found[name] = file
-            else:
+        names = scene_cls.reads_files(params)
+        found = {name: file for name in names if (file := _shown_file(workspace, name))}
+        for name in names:
+            if name not in found:
                 line, col = located.position(("segments", i, "params"))
                 problems.append(Problem(line, col, f"segments[{i}].params", f"no file {name} in the workspace",
                                         f"paths are relative to {workspace}"))
-        if len(found) == len(scene_cls.reads_files(params)):
+        if len(found) == len(names):
             for field, message in scene_cls.check_files(params, found):
                 line, col = located.position(("segments", i, "params", field))
                 problems.append(Problem(line, col, f"segments[{i}].params.{field}", message,
@@ -253,6 +251,7 @@ def plan_segments(plan: Plan, scenes, episode: ResolvedEpisode | None = None, dr
     raw = episode.raw if episode else script
     style = script.episode.style.model_dump()
     tools = {"manim": version("manim"), "ffmpeg": ffmpeg_version()}
+    code_of: dict[Path, dict] = {}   # scene file -> its code components (segments share scenes)
     jobs = []
     for index, (seg, timing) in enumerate(zip(script.segments, plan.timeline)):
         ass = ""
@@ -283,7 +282,9 @@ def plan_segments(plan: Plan, scenes, episode: ResolvedEpisode | None = None, dr
         }
         components = {k: digest(v) for k, v in components.items()}
         # the scene's module and everything it imports from bilicast or beside it, and the segment stage's own code
-        components.update(code_components(scene_file, ENGINE / "animate.py", workspace=plan.workspace))
+        if scene_file not in code_of:
+            code_of[scene_file] = code_components(scene_file, ENGINE / "animate.py", workspace=plan.workspace)
+        components.update(code_of[scene_file])
         components.update(_result_components(episode, index))
         # the take itself doesn't shape the picture (its timing does): it is
         # kept only so `plan` can name it as the cause of a timing change
@@ -297,9 +298,15 @@ def plan_segments(plan: Plan, scenes, episode: ResolvedEpisode | None = None, dr
     return jobs
 
 
-def _workspace_file(workspace: Path, name: str, segment: str) -> Path:
+def _shown_file(workspace: Path, name: str) -> Path | None:
+    """A file a scene shows, by its workspace-relative name (None if missing)."""
     path = (workspace / name).resolve()
-    if not path.is_file():
+    return path if path.is_file() else None
+
+
+def _workspace_file(workspace: Path, name: str, segment: str) -> Path:
+    path = _shown_file(workspace, name)
+    if path is None:
         raise UserError(f"segment '{segment}' shows the file {name}, which is not in the workspace ({workspace})")
     return path
 

@@ -19,7 +19,8 @@ from .yamlsource import Problem, ScriptProblems
 RESOLUTIONS = {"720p": (1280, 720), "1080p": (1920, 1080), "1440p": (2560, 1440), "2160p": (3840, 2160)}
 PREVIEW = {"width": 854, "height": 480, "fps": 15}
 
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"   # episode and segment ids
+Slug = Annotated[str, StringConstraints(pattern=SLUG)]
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
 

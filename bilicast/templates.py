@@ -5,6 +5,7 @@ the provenance line and the starter episode. A workspace's own
 template files are part of the keys of what they shape."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import jinja2
@@ -41,15 +42,28 @@ def ass_colour(hex_colour: str, alpha: int = 0) -> str:
     return f"&H{alpha:02X}{b}{g}{r}".upper()
 
 
-def render(name: str, workspace: Path | None, **values) -> str:
-    """Fill a template; a broken one is a UserError naming its file and line."""
-    path = template_file(name, workspace)
+@functools.lru_cache(maxsize=1)
+def _environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
                                autoescape=False)
     env.filters["yaml"] = yaml_value
     env.globals["ass_colour"] = ass_colour
+    return env
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(path: Path, stamp: tuple) -> jinja2.Template:
+    """A template file compiled once per version of it (the provenance line
+    is filled for every segment that shows a number)."""
+    return _environment().from_string(path.read_text(encoding="utf-8"))
+
+
+def render(name: str, workspace: Path | None, **values) -> str:
+    """Fill a template; a broken one is a UserError naming its file and line."""
+    path = template_file(name, workspace)
     try:
-        return env.from_string(path.read_text(encoding="utf-8")).render(**values)
+        stat = path.stat()
+        return _compiled(path, (stat.st_mtime_ns, stat.st_size)).render(**values)
     except jinja2.TemplateSyntaxError as e:
         raise UserError(f"{path}:{e.lineno}: template syntax error: {e.message}") from None
     except jinja2.TemplateError as e:
