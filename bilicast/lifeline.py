@@ -9,6 +9,7 @@ that point (from a worker, its parent is), as a crash or `kill -9` would.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -37,6 +38,23 @@ def terminate_as_interrupt() -> None:
     def handler(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
     signal.signal(signal.SIGTERM, handler)
+
+
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Ctrl-C or SIGTERM arriving inside the block takes effect when it ends:
+    a worker pool interrupted while it starts its workers leaves a half-fed
+    child behind (it dies with an EOFError traceback) and no pool to end."""
+    caught = []
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in signals}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if caught:
+        raise KeyboardInterrupt(f"signal {caught[0]}")
 
 
 def fault(point: str) -> None:

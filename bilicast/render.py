@@ -17,7 +17,7 @@ from . import animate, assemble, narrate, publish, subtitles, templates, transit
 from .cache import Cache, atomic_path, digest, file_hash, sweep_leftovers, usable, write_text_atomic
 from .codehash import code_components
 from .errors import StageError, UserError
-from .lifeline import die_with_parent, fault
+from .lifeline import die_with_parent, fault, interrupts_deferred
 from .media import ffmpeg_version, is_valid_video, run_ffmpeg
 from .script import PREVIEW, Script
 from .timeline import SegmentTiming, plan_timeline, total_duration
@@ -375,8 +375,10 @@ def _render_segments(todo: list[dict], jobs: int | None) -> None:
     not left to finish their segment."""
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     ctx = multiprocessing.get_context("spawn")
-    pool = ctx.Pool(workers, initializer=die_with_parent, maxtasksperchild=None)
+    pool = None
     try:
+        with interrupts_deferred():   # the pool exists before an interrupt can end it
+            pool = ctx.Pool(workers, initializer=die_with_parent, maxtasksperchild=None)
         with tqdm(total=len(todo), desc="render segments", unit="seg", file=sys.stderr, disable=None) as bar:
             for job, seconds in pool.imap_unordered(_build_one, todo):
                 write_text_atomic(job["manifest"], json.dumps({"key": job["key"], "components": job["components"],
@@ -384,10 +386,12 @@ def _render_segments(todo: list[dict], jobs: int | None) -> None:
                 bar.update(1)
         pool.close()
     except BaseException:
-        pool.terminate()
+        if pool:
+            pool.terminate()
         raise
     finally:
-        pool.join()
+        if pool:
+            pool.join()
 
 
 def audio_track_path(plan: Plan) -> tuple[Path, list, tuple | None]:

@@ -209,3 +209,17 @@ def test_hostile_result_files_are_refused(tmp_path, name, change, needle):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert needle in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert not (ws / "results" / "tflite_quantize").exists() or not list((ws / "results").rglob("*.json"))
+
+
+def test_an_interrupt_waits_until_the_pool_exists():
+    """SIGTERM while the worker pool starts takes effect once it has started
+    (then the pool is terminated cleanly), not half way through spawning."""
+    from bilicast.lifeline import interrupts_deferred
+    before = signal.getsignal(signal.SIGTERM)
+    ran = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+            ran.append("the rest of the block")
+    assert ran == ["the rest of the block"] and signal.getsignal(signal.SIGTERM) is before
