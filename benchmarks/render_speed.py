@@ -67,11 +67,14 @@ def main():
     # 5: our final assembly (join segments + audio) against ffmpeg encoding the same video once.
     from bilicast import assemble
     from bilicast.media import video_encode_args
-    from bilicast.render import load_episode, make_plan, plan_segments, build_audio_track
+    from bilicast.build import build_audio_track
+    from bilicast.episode import load_episode
+    from bilicast.plan import plan_segments
+    from bilicast.render import plan_with_voice
     import os
     os.chdir(ws)
     episode = load_episode(ws / "ep.yaml")
-    plan = make_plan(episode.script, ws, args.preview, episode.scenes)
+    plan = plan_with_voice(episode, args.preview)
     jobs = plan_segments(plan, episode.scenes, episode)
     audio = build_audio_track(plan)
     started = time.monotonic()   # assembly = encoding the audio track + joining everything

@@ -11,7 +11,7 @@ from .yamlsource import ScriptProblems
 
 
 def cmd_validate(args) -> int:
-    from .render import load_episode
+    from .episode import load_episode
 
     failed = 0
     for path in args.scripts:
@@ -45,7 +45,7 @@ def _warn_unspeakable(path, episode) -> None:
 
 
 def _list_bundle(out_dir: Path) -> None:
-    from .render import BUNDLE
+    from .plan import BUNDLE
     for name in (*BUNDLE, "numbers.json"):   # numbers.json: when the script shows results
         if (out_dir / name).exists():
             print(f"  {out_dir / name}")
@@ -53,7 +53,8 @@ def _list_bundle(out_dir: Path) -> None:
 
 def cmd_render(args) -> int:
     from .media import probe
-    from .render import load_episode, render_episode
+    from .episode import load_episode
+    from .render import render_episode
 
     episode = load_episode(args.script)
     started = time.monotonic()
@@ -72,9 +73,11 @@ def _print_json(data) -> None:
 def cmd_plan(args) -> int:
     """A dry run: what a render would do and why; writes nothing."""
     sys.dont_write_bytecode = True   # not even the scenes' __pycache__
-    from .render import describe_plan, load_episode, plan_facts
+    from .episode import load_episode
+    from .plan import describe_plan
+    from .render import dry_run
 
-    facts = plan_facts(load_episode(args.script), Path(args.out), preview=args.preview)
+    facts = dry_run(load_episode(args.script), Path(args.out), preview=args.preview)
     _print_json(facts) if args.json else print(describe_plan(facts))
     return 0
 
@@ -105,7 +108,7 @@ def cmd_align(args) -> int:
     from . import align
     from .cache import Cache
     from .narrate import takes_to_align
-    from .render import load_episode
+    from .episode import load_episode
 
     episode = load_episode(args.script)
     script, cache = episode.script, Cache(episode.workspace / ".cache")
@@ -129,7 +132,9 @@ def cmd_align(args) -> int:
 
 
 def cmd_subs(args) -> int:
-    from .render import SUBTITLE_FORMATS, load_episode, make_plan, write_subtitles
+    from .bundle import SUBTITLE_FORMATS, write_subtitles
+    from .episode import load_episode
+    from .render import plan_with_voice
 
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     unknown = [f for f in formats if f not in SUBTITLE_FORMATS]
@@ -138,18 +143,20 @@ def cmd_subs(args) -> int:
     episode = load_episode(args.script)
     out_dir = Path(args.out) / episode.script.episode.id
     out_dir.mkdir(parents=True, exist_ok=True)
-    for path in write_subtitles(make_plan(episode.script, episode.workspace, scenes=episode.scenes), out_dir, formats):
+    for path in write_subtitles(plan_with_voice(episode), out_dir, formats):
         print(path)
     return 0
 
 
 def cmd_cover(args) -> int:
-    from .render import load_episode, make_plan, write_cover
+    from .bundle import write_cover
+    from .episode import load_episode
+    from .render import plan_with_voice
 
     episode = load_episode(args.script)
     out_dir = Path(args.out) / episode.script.episode.id
     out_dir.mkdir(parents=True, exist_ok=True)
-    for path in write_cover(make_plan(episode.script, episode.workspace, scenes=episode.scenes), out_dir, out_dir / "video.mp4"):
+    for path in write_cover(plan_with_voice(episode), out_dir, out_dir / "video.mp4"):
         print(path)
     return 0
 

@@ -50,3 +50,9 @@ def import_file(file: Path, prefix: str):
     finally:
         sys.path.remove(str(file.parent))
     return module
+
+
+def shown_file(workspace: Path, name: str) -> Path | None:
+    """A file a scene shows, by its workspace-relative name (None if missing)."""
+    path = (workspace / name).resolve()
+    return path if path.is_file() else None

@@ -167,7 +167,9 @@ def test_every_builtin_scene_renders(workspace):
 
 def test_code_on_screen_is_keyed_by_the_file(workspace):
     """Change the shown file and only the segment showing it rebuilds, naming why."""
-    from bilicast.render import load_episode, make_plan, plan_segments
+    from bilicast.episode import load_episode
+    from bilicast.plan import plan_segments
+    from bilicast.render import plan_with_voice
     (workspace / "snippet.py").write_text("def step(x):\n    return x * 2\n", encoding="utf-8")
     script = workspace / "ep.yaml"
     script.write_text("""\
@@ -179,7 +181,7 @@ segments:
 
     def keys():
         ep = load_episode(script)
-        jobs = plan_segments(make_plan(ep.script, ep.workspace, preview=True), ep.scenes, ep)
+        jobs = plan_segments(plan_with_voice(ep, preview=True), ep.scenes, ep)
         return {j["segment"]: j["components"] for j in jobs}
     before = keys()
     (workspace / "snippet.py").write_text("def step(x):\n    return x * 3\n", encoding="utf-8")

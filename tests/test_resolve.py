@@ -90,15 +90,17 @@ def episode(workspace):
 
 
 def keys(script):
-    from bilicast.render import load_episode, make_plan, plan_segments
+    from bilicast.episode import load_episode
+    from bilicast.plan import plan_segments
+    from bilicast.render import plan_with_voice
     ep = load_episode(script)
-    plan = make_plan(ep.script, ep.workspace, preview=True)
+    plan = plan_with_voice(ep, preview=True)
     return {j["segment"]: j["key"] for j in plan_segments(plan, ep.scenes, ep)}, ep
 
 
 def test_templates_fill_text_params_and_provenance(episode):
     script, _ = episode
-    from bilicast.render import load_episode
+    from bilicast.episode import load_episode
     ep = load_episode(script)
     segs = {s.id: s for s in ep.script.segments}
     assert segs["sizes"].narration[0].text == "量化之后从 550 KB 降到 145 KB。"
@@ -139,14 +141,16 @@ def test_render_writes_numbers_json_with_sources(episode, workspace):
 
 def test_render_refuses_numbers_that_disagree_with_their_source(episode):
     script, result = episode
-    from bilicast.render import load_episode, make_plan, write_numbers
+    from bilicast.bundle import write_numbers
+    from bilicast.episode import load_episode
+    from bilicast.render import plan_with_voice
     ep = load_episode(script)
     data = json.loads(result.read_text())
     data["metrics"]["int8.size_mb"]["value"] = 0.3   # the result changes after the text was resolved
     result.write_text(json.dumps(data))
     from bilicast.errors import StageError
     with pytest.raises(StageError) as e:
-        write_numbers(make_plan(ep.script, ep.workspace, True), ep, script.parent)
+        write_numbers(plan_with_voice(ep, True), ep, script.parent)
     assert "145 KB" in e.value.log and "300 KB" in e.value.log
 
 
@@ -313,7 +317,9 @@ def test_the_model_that_ran_fills_architecture_and_is_verified(episode, workspac
     from test_legibility import DIGITS_CNN
 
     from bilicast.errors import StageError
-    from bilicast.render import load_episode, make_plan, write_numbers
+    from bilicast.bundle import write_numbers
+    from bilicast.episode import load_episode
+    from bilicast.render import plan_with_voice
     script, result = episode
     data = json.loads(result.read_text())
     data["models"] = {"digits": {**DIGITS_CNN, "layers": [{"name": f"l{i}", **layer}
@@ -333,5 +339,5 @@ def test_the_model_that_ran_fills_architecture_and_is_verified(episode, workspac
     data["models"]["digits"]["layers"][5]["params"] = 99
     result.write_text(json.dumps(data))
     with pytest.raises(StageError) as e:
-        write_numbers(make_plan(ep.script, ep.workspace, True), ep, script.parent)
+        write_numbers(plan_with_voice(ep, True), ep, script.parent)
     assert "segments[3].params.model: shows '131136'" in e.value.log

@@ -15,8 +15,8 @@ from PIL import Image
 
 from bilicast import cli
 from bilicast.media import loudness
-from bilicast.render import make_plan
-from bilicast.script import load_script
+from bilicast.episode import load_episode
+from bilicast.render import plan_with_voice
 from conftest import ROOT
 
 
@@ -59,7 +59,7 @@ def test_recorded_takes_time_the_lines_and_subtitles(workspace):
     write_take(workspace / "takes" / "b.wav", 2.0, rate=22050, channels=2)
     write_take(workspace / "takes" / "whole.wav", 3.0)
     (workspace / "ep.yaml").write_text(RECORDED, encoding="utf-8")
-    plan = make_plan(load_script(workspace / "ep.yaml", workspace=workspace), workspace)
+    plan = plan_with_voice(load_episode(workspace / "ep.yaml"))
     lines = [ln for seg in plan.timeline for ln in seg.lines]
     assert [round(ln.end - ln.start, 3) for ln in lines] == [1.5, 2.0, 1.25, 1.75]
     for audio in plan.line_audio.values():   # resampled to 48 kHz stereo
@@ -75,13 +75,13 @@ def test_tts_is_offline_cached_and_times_the_line(workspace):
         "episode: {id: tts, title: 语音, voice: {mode: tts}}\n"
         "segments:\n  - {id: a, scene: titles.TitleCard, params: {title: 你好}, "
         "narration: [先把模型导出成SavedModel。, 短句。]}\n", encoding="utf-8")
-    script = load_script(workspace / "ep.yaml", workspace=workspace)
-    plan = make_plan(script, workspace)
+    episode = load_episode(workspace / "ep.yaml")
+    plan = plan_with_voice(episode)
     first, second = plan.line_audio[(0, 0)], plan.line_audio[(0, 1)]
     assert first.seconds > second.seconds > 0.3
     assert plan.timeline[0].lines[0].end - plan.timeline[0].lines[0].start == pytest.approx(first.seconds, abs=1e-3)
     mtime = first.path.stat().st_mtime_ns
-    again = make_plan(script, workspace)
+    again = plan_with_voice(episode)
     assert again.line_audio[(0, 0)].path == first.path and first.path.stat().st_mtime_ns == mtime
 
 

@@ -1,0 +1,99 @@
+"""The build stage: makes what the plan says is missing from the cache:
+the voice, the charts, the segments (in a pool of worker processes), the
+transition heads and the episode's audio track."""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from . import animate, assemble, narrate, transitions
+from .cache import Cache, usable, write_text_atomic
+from .lifeline import die_with_parent, fault, interrupts_deferred
+from .media import is_valid_video
+from .plan import Plan, audio_track_path
+from .script import Script
+
+
+def build_voice(script: Script, workspace: Path, dry: bool = False) -> dict:
+    """Audio for every voiced line (narrate.prepare, with a progress bar).
+    dry: only what the cache holds; nothing is synthesized or written."""
+    lines = sum(len(s.narration) for s in script.segments)
+    with tqdm(total=lines, desc="narration", unit="line", file=sys.stderr, leave=False, disable=None) as bar:
+        return narrate.prepare(script, workspace, Cache(workspace / ".cache"), progress=lambda: bar.update(1), dry=dry)
+
+
+def draw_chart(chart: dict, episode) -> list:
+    """The chart's PNG (unless cached) and the numbers it prints
+    (resolve.ShownNumber, checked against the results with the rest)."""
+    from . import charts
+    from .resolve import ShownNumber
+    res = episode.resolution
+    png = Path(chart["png"])
+    seg = episode.script.segments[chart["index"]]
+    numbers = png.with_suffix(".json")   # what the chart prints, kept beside it
+    try:
+        shown = json.loads(numbers.read_text(encoding="utf-8")) if png.exists() else None
+    except (OSError, ValueError):
+        shown = None
+    if shown is None:
+        ov = seg.overlay
+        shown = charts.render_chart(ov.chart, res.results[chart["file"]], episode.script.episode.style,
+                                    chart["size"], png, ov.title, res.provenance[ov.data], ov.fields,
+                                    video_height=chart["video_height"])
+        write_text_atomic(numbers, json.dumps(shown, ensure_ascii=False))
+    return [ShownNumber(f"segments[{chart['index']}].overlay", seg.id, text, value, how, (), ("src", chart["file"], field))
+            for text, value, field, how in shown]
+
+
+def _build_one(job: dict) -> tuple[dict, float]:
+    return job, animate.build_segment(job)
+
+
+def render_segments(todo: list[dict], jobs: int | None) -> None:
+    """Segments in a pool of worker processes. Workers die with this process
+    (even on kill -9); on any error or interrupt they are terminated at once,
+    not left to finish their segment."""
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    ctx = multiprocessing.get_context("spawn")
+    pool = None
+    try:
+        with interrupts_deferred():   # the pool exists before an interrupt can end it
+            pool = ctx.Pool(workers, initializer=die_with_parent, maxtasksperchild=None)
+        with tqdm(total=len(todo), desc="render segments", unit="seg", file=sys.stderr, disable=None) as bar:
+            for job, seconds in pool.imap_unordered(_build_one, todo):
+                write_text_atomic(job["manifest"], json.dumps({"key": job["key"], "components": job["components"],
+                                                               "seconds": seconds, "frames": job["frames"]}))
+                bar.update(1)
+        pool.close()
+    except BaseException:
+        if pool:
+            pool.terminate()
+        raise
+    finally:
+        if pool:
+            pool.join()
+
+
+def build_heads(heads: list) -> None:
+    """The transition heads the cache lacks."""
+    for head in heads:
+        if head and not usable(Path(head["target"]), is_valid_video):
+            transitions.make_head(head)
+
+
+def build_audio_track(plan: Plan) -> Path:
+    """The mixed, loudness-normalized episode audio as AAC (cached by its inputs)."""
+    aac, voice, music = audio_track_path(plan)
+    wav = aac.with_suffix(".wav")
+    if usable(aac, lambda p: p.stat().st_size > 0):
+        return aac
+    if not narrate.usable_wav(wav):
+        fault("audio")
+        assemble.build_audio(plan.duration, voice, wav, music)
+    assemble.encode_audio(wav, aac)
+    return aac

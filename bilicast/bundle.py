@@ -1,0 +1,158 @@
+"""The bundle stage: the upload folder's files, from the plan and what the
+build stage made: the joined video, subtitles, cover, storyboard,
+description, upload.yaml, timeline.json and numbers.json."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from . import assemble, publish, subtitles, transitions
+from .cache import atomic_path, write_text_atomic
+from .episode import ResolvedEpisode
+from .errors import StageError
+from .lifeline import fault
+from .media import run_ffmpeg
+from .plan import Plan
+
+SUBTITLE_FORMATS = ("srt", "ass", "bcc")
+
+
+def write_timeline(plan: Plan, out_dir: Path) -> None:
+    """timeline.json: one shared timeline of segments, lines, beats and audio (seconds)."""
+    from .spoken import to_spoken
+    rows = []
+    pronounce = plan.script.episode.pronounce
+    for i, seg in enumerate(plan.timeline):
+        for j, line in enumerate(seg.lines):
+            # `spoken`: what the TTS voice was given for this line; `voiced`: it has audio
+            rows.append({"segment": seg.id, "line": j, "text": line.text,
+                         "spoken": to_spoken(line.text, pronounce).text, "voiced": (i, j) in plan.line_audio,
+                         "beats": list(line.beats),
+                         "start": round(seg.start + line.start, 3), "end": round(seg.start + line.end, 3)})
+        for beat, (start, run) in seg.beats.items():
+            rows.append({"segment": seg.id, "beat": beat, "start": round(seg.start + start, 3),
+                         "end": round(seg.start + start + run, 3)})
+    segments = [{"segment": s.id, "start": round(s.start, 3), "end": round(s.start + s.duration, 3),
+                 "frames": s.frames} for s in plan.timeline]
+    write_text_atomic(out_dir / "timeline.json", json.dumps({"fps": plan.settings.fps, "segments": segments,
+                                                             "pronounce": pronounce, "events": rows},
+                                                            ensure_ascii=False, indent=1))
+
+
+def write_subtitles(plan: Plan, out_dir: Path, formats=SUBTITLE_FORMATS) -> list[Path]:
+    size = (plan.settings.width, plan.settings.height)
+    style = plan.script.episode.style
+    writers = {
+        "srt": ("subtitles.srt", lambda: subtitles.to_srt(plan.cues)),
+        "ass": ("subtitles.ass", lambda: subtitles.to_ass(plan.cues, size, style.font, workspace=plan.workspace)),
+        "bcc": ("subtitles.bcc.json", lambda: subtitles.to_bcc(plan.cues, workspace=plan.workspace)),
+    }
+    written = []
+    for fmt in formats:
+        name, make = writers[fmt]
+        write_text_atomic(out_dir / name, make())
+        written.append(out_dir / name)
+    return written
+
+
+def grab_frame(video: Path, t: float):
+    """One frame of the video at t seconds, as a PIL image."""
+    import tempfile
+
+    from PIL import Image
+    with tempfile.TemporaryDirectory(prefix="bilicast-") as tmp:
+        frame = Path(tmp) / "frame.png"
+        run_ffmpeg(["-ss", f"{t:.3f}", "-i", str(video), "-frames:v", "1", str(frame)], "grabbing a frame")
+        return Image.open(frame).copy()
+
+
+def write_cover(plan: Plan, out_dir: Path, video: Path | None = None) -> list[Path]:
+    """Cover from the theme, or from a frame of the chosen segment (needs the video)."""
+    from .cover import make_cover
+    spec = plan.script.episode.cover
+    background = None
+    if spec.background.startswith("segment:") and video and video.exists():
+        seg = plan.timeline[[s.id for s in plan.script.segments].index(spec.background[8:])]
+        # the segment's last moment: its picture is complete and no subtitle is on screen
+        background = grab_frame(video, seg.start + seg.duration - 0.25)
+    elif spec.background.startswith("segment:"):
+        print("note: the cover uses the theme background until the video is rendered", file=sys.stderr)
+    return make_cover(plan.script.episode.style, spec.title or plan.script.episode.title, spec.badge, background,
+                      out_dir)
+
+
+def write_storyboard(plan: Plan, out_dir: Path, video: Path) -> Path:
+    """storyboard.png: a contact sheet, one frame per segment (during its last
+    line, so the full picture and a subtitle show), labelled with id and time."""
+    from PIL import Image, ImageDraw
+
+    from .cover import load_font
+    from .publish import timestamp
+    columns, thumb_w = 3, 480
+    thumb_h = thumb_w * plan.settings.height // plan.settings.width
+    label_h, pad = 44, 16
+    rows = -(-len(plan.timeline) // columns)
+    sheet = Image.new("RGB", (columns * (thumb_w + pad) + pad, rows * (thumb_h + label_h + pad) + pad), "#0b0c10")
+    draw = ImageDraw.Draw(sheet)
+    font = load_font(24, bold=False)
+    for n, seg in enumerate(plan.timeline):
+        t = seg.start + ((seg.lines[-1].start + seg.lines[-1].end) / 2 if seg.lines else seg.duration - 0.25)
+        x = pad + (n % columns) * (thumb_w + pad)
+        y = pad + (n // columns) * (thumb_h + label_h + pad)
+        sheet.paste(grab_frame(video, t).convert("RGB").resize((thumb_w, thumb_h)), (x, y))
+        draw.text((x, y + thumb_h + 8), f"{n + 1:02d}  {seg.id}  {timestamp(seg.start)}", font=font, fill="#d0d3da")
+    target = out_dir / "storyboard.png"
+    with atomic_path(target) as tmp:
+        sheet.save(tmp, "PNG", optimize=True)
+    return target
+
+
+def write_publish(plan: Plan, out_dir: Path) -> None:
+    desc = publish.description(plan.script, plan.timeline, plan.workspace)
+    write_text_atomic(out_dir / "description.txt", desc)
+    write_text_atomic(out_dir / "upload.yaml", publish.upload_yaml(plan.script, desc, plan.workspace))
+
+
+def write_numbers(plan: Plan, episode: ResolvedEpisode, out_dir: Path, chart_numbers: list = ()) -> None:
+    """numbers.json: every number shown (the script's and its charts'),
+    where and when, its text, source and raw value. Fails if a shown number
+    disagrees with its source after rounding."""
+    from .resolve import verify
+    res = episode.resolution
+    if res is None:
+        return
+    numbers = [*res.numbers, *chart_numbers]
+    errors = verify(numbers, res.results)
+    if errors:
+        raise StageError("shown numbers disagree with their results (re-run `bilicast render`)", "\n".join(errors))
+    ids = [s.id for s in plan.script.segments]
+    rows = []
+    for n in numbers:
+        row = n.as_json(res.results)
+        if n.segment is not None:
+            i = ids.index(n.segment)
+            seg = plan.timeline[i]
+            start, end = seg.start, seg.start + seg.duration
+            line = re.match(rf"segments\[{i}\]\.narration\[(\d+)\]", n.where)
+            if line:
+                timing = seg.lines[int(line.group(1))]
+                start, end = seg.start + timing.start, seg.start + timing.end
+            row["time"] = [round(start, 3), round(end, 3)]
+        rows.append(row)
+    write_text_atomic(out_dir / "numbers.json", json.dumps(rows, ensure_ascii=False, indent=1))
+
+
+def write_bundle(plan: Plan, segment_jobs: list[dict], heads: list, audio: Path, out_dir: Path, key: str) -> None:
+    """Join the video and write every file of the bundle; the build stamp
+    (the bundle's key) goes last, so a killed run leaves the bundle stale."""
+    video = out_dir / "video.mp4"
+    fault("join")
+    assemble.join(transitions.join_parts(segment_jobs, heads), audio, video)
+    write_subtitles(plan, out_dir)
+    write_cover(plan, out_dir, video)
+    write_storyboard(plan, out_dir, video)
+    write_publish(plan, out_dir)
+    write_timeline(plan, out_dir)
+    write_text_atomic(out_dir / ".bilicast-build.json", json.dumps({"key": key}))

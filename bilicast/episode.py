@@ -1,0 +1,112 @@
+"""The resolved-episode stage: a validated script with its templates filled
+from the current results, provenance lines included, and every file it shows
+checked. Read-only for everything after it."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .script import Script
+from .workspace import shown_file
+
+
+@dataclass
+class ResolvedEpisode:
+    """A loaded script with its templates filled in from the current results."""
+    path: Path
+    script: Script            # resolved
+    raw: Script               # as written (templates unfilled)
+    located: object
+    scenes: object
+    workspace: Path
+    resolution: object        # resolve.Resolution, or None when the script uses no results
+
+
+def load_episode(path: str | Path, require_results: bool = True) -> ResolvedEpisode:
+    from . import resolve
+    from .bench import DemoRegistry
+    from .scenekit import SceneRegistry
+    from .script import load_script_located, validate_resolved
+    from .workspace import find_workspace
+
+    path = Path(path)
+    workspace = find_workspace(path)
+    scenes = SceneRegistry(workspace)
+    demos = DemoRegistry(workspace)
+    script, located = load_script_located(path, scenes, demos, workspace)
+    try:
+        names, files, key_files = resolve.load_results(script, demos, workspace / "results")
+    except resolve.MissingResult:
+        if require_results:
+            raise
+        _check_shown_files(script, located, path, scenes, workspace)
+        return ResolvedEpisode(path, script, script, located, scenes, workspace, None)   # validate without results
+    resolution = resolve.resolve(script, located, str(path), names, files, key_files)
+    _check_chart_data(script, located, path, resolution)
+    resolved = validate_resolved(_with_provenance(resolution, scenes), located, path, scenes)
+    _check_shown_files(resolved, located, path, scenes, workspace)
+    return ResolvedEpisode(path, resolved, script, located, scenes, workspace, resolution)
+
+
+def _check_shown_files(script: Script, located, path: Path, scenes, workspace: Path) -> None:
+    """Files a scene shows (code on screen) exist in the workspace and have
+    what the params select: a script error (exit 2) before anything renders."""
+    from .yamlsource import Problem, ScriptProblems
+    problems = []
+    for i, seg in enumerate(script.segments):
+        scene_cls = scenes.get(seg.scene)
+        try:
+            params = scene_cls.Params.model_validate(seg.params)
+        except ValidationError:   # templates not filled yet (validating without results)
+            continue
+        names = scene_cls.reads_files(params)
+        found = {name: file for name in names if (file := shown_file(workspace, name))}
+        for name in names:
+            if name not in found:
+                line, col = located.position(("segments", i, "params"))
+                problems.append(Problem(line, col, f"segments[{i}].params", f"no file {name} in the workspace",
+                                        f"paths are relative to {workspace}"))
+        if len(found) == len(names):
+            for field, message in scene_cls.check_files(params, found):
+                line, col = located.position(("segments", i, "params", field))
+                problems.append(Problem(line, col, f"segments[{i}].params.{field}", message,
+                                        "pick lines the file has now"))
+    if problems:
+        raise ScriptProblems(str(path), problems)
+
+
+def _check_chart_data(script: Script, located, path: Path, resolution) -> None:
+    """A chart with nothing to draw is a script error, not an empty pair of axes."""
+    from .charts import data_problem
+    from .yamlsource import Problem, ScriptProblems
+    problems = []
+    for i, seg in enumerate(script.segments):
+        if seg.overlay:
+            result = resolution.results[resolution.key_files[seg.overlay.data]]
+            problem = data_problem(seg.overlay.chart, result, seg.overlay.fields)
+            if problem:
+                field = "fields" if seg.overlay.fields else "chart"
+                line, col = located.position(("segments", i, "overlay", field))
+                problems.append(Problem(line, col, f"segments[{i}].overlay.{field}", *problem))
+    if problems:
+        raise ScriptProblems(str(path), problems)
+
+
+def _with_provenance(resolution, scenes) -> dict:
+    """The resolved script data, where data scenes show where their numbers
+    were measured: `provenance` filled from the results their params use,
+    unless the script sets it."""
+    from .resolve import provenance_line, sources
+    data = copy.deepcopy(resolution.data)
+    for i, seg in enumerate(data["segments"]):
+        scene_cls = scenes.get(seg["scene"])
+        if scene_cls is None or "provenance" not in scene_cls.Params.model_fields or "provenance" in seg["params"]:
+            continue
+        files = {f for n in resolution.numbers if n.where.startswith(f"segments[{i}].params")
+                 for f, _ in sources(n.expr)}
+        if files:
+            seg["params"]["provenance"] = " / ".join(sorted({provenance_line(resolution.results[f], f) for f in files}))
+    return data

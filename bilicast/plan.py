@@ -1,0 +1,292 @@
+"""The plan stage: from the resolved episode and the line durations of its
+voice, everything a render would build: the timeline, one job per segment
+and chart with its key, the audio track's key, the bundle's key, and why each
+thing is (not) cached. Pure: it reads the cache and the workspace, and draws,
+synthesizes, encodes and writes nothing (`bilicast plan` is this stage)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import assemble, narrate, subtitles, templates, transitions
+from .cache import Cache, digest, file_hash, usable
+from .codehash import code_components
+from .episode import ResolvedEpisode
+from .errors import UserError
+from .media import ffmpeg_version, is_valid_video
+from .script import PREVIEW, Script
+from .timeline import SegmentTiming, plan_timeline, total_duration
+from .workspace import ENGINE, shown_file
+
+
+@dataclass
+class RenderSettings:
+    width: int
+    height: int
+    fps: int
+    preview: bool
+
+    @classmethod
+    def for_script(cls, script: Script, preview: bool) -> "RenderSettings":
+        if preview:
+            return cls(PREVIEW["width"], PREVIEW["height"], PREVIEW["fps"], True)
+        w, h = script.episode.output.size
+        return cls(w, h, script.episode.output.fps, False)
+
+
+@dataclass
+class Plan:
+    """Everything later stages read: one timeline for picture, voice and subtitles."""
+    script: Script
+    workspace: Path
+    settings: RenderSettings
+    cache: Cache
+    line_audio: dict
+    timeline: list[SegmentTiming]
+    cues: list[subtitles.Cue]
+
+    @property
+    def duration(self) -> float:
+        return total_duration(self.timeline)
+
+
+def make_plan(script: Script, workspace: Path, line_audio: dict, scenes, preview: bool = False) -> Plan:
+    """The timeline and what it rests on: line_audio maps (segment, line) to
+    its audio (narrate.LineAudio); lines without any get the reading-speed
+    estimate."""
+    settings = RenderSettings.for_script(script, preview)
+    beat_info = {}
+    for i, seg in enumerate(script.segments):
+        scene_cls = scenes.get(seg.scene)
+        beat_info[i] = (scene_cls.beat_count(scene_cls.Params.model_validate(seg.params)), scene_cls.beat_seconds)
+    timeline = plan_timeline(script, settings.fps, {k: a.seconds for k, a in line_audio.items()}, beat_info)
+    cues = subtitles.build_cues(timeline, script.episode.subtitles.max_chars)
+    return Plan(script, workspace, settings, Cache(workspace / ".cache"), line_audio, timeline, cues)
+
+
+def plan_chart(plan: Plan, episode: ResolvedEpisode, index: int) -> dict | None:
+    """The segment's chart: its cached PNG (keyed by what shapes it), where
+    it goes on the frame, and what build.draw_chart needs to draw it."""
+    seg = plan.script.segments[index]
+    if not seg.overlay or not episode.resolution:
+        return None
+    from . import charts
+    ov = seg.overlay
+    w, h = plan.settings.width, plan.settings.height
+    box = (w, h, 0, 0) if ov.position == "full" else (w // 2, int(h * 0.72), int(w * 0.48), int(h * 0.08))
+    res = episode.resolution
+    file = res.key_files[ov.data]
+    key = digest({"chart": ov.model_dump(), "data": charts.inputs(ov.chart, res.results[file], ov.fields),
+                  "size": box[:2], "provenance": res.provenance[ov.data],
+                  "style": plan.script.episode.style.model_dump(),
+                  "code": code_components(ENGINE / "charts.py", workspace=plan.workspace)})   # filters included
+    png = plan.cache.entry("charts", f"{seg.id}-{ov.chart}", key, "png")
+    return {"index": index, "segment": seg.id, "file": file, "size": box[:2], "video_height": h,
+            "png": str(png), "x": box[2], "y": box[3], "start": ov.start}
+
+
+REASONS = {  # component -> why a segment is rebuilt; the first group are causes, the rest their effects
+    "narration": "narration changed", "params": "params changed", "overlay": "overlay changed",
+    "tools": "tool versions changed",
+    "look": "style or output settings changed", "timing": "timing changed (audio or lines)",
+    "subtitles": "subtitles changed", "resolved": "resolved params changed", "take": "take changed",
+    "files": "a file it shows changed",
+}
+EFFECTS = ("timing", "subtitles", "resolved")
+
+
+def plan_segments(plan: Plan, scenes, episode: ResolvedEpisode | None = None) -> list[dict]:
+    """One job per segment, keyed by everything that shapes its picture. Each
+    job keeps its key's components so `plan` can say why it would rebuild;
+    a job's `chart` is its chart's job (drawn before the segment)."""
+    from importlib.metadata import version
+
+    script, settings = plan.script, plan.settings
+    raw = episode.raw if episode else script
+    style = script.episode.style.model_dump()
+    tools = {"manim": version("manim"), "ffmpeg": ffmpeg_version()}
+    code_of: dict[Path, dict] = {}   # scene file -> its code components (segments share scenes)
+    jobs = []
+    for index, (seg, timing) in enumerate(zip(script.segments, plan.timeline)):
+        ass = ""
+        if script.episode.subtitles.burn_in:
+            seg_cues = subtitles.segment_cues(timing, script.episode.subtitles.max_chars)
+            ass = subtitles.to_ass(seg_cues, (settings.width, settings.height), style["font"],
+                                   workspace=plan.workspace) if seg_cues else ""
+        scene_file = scenes.source_file(seg.scene)
+        scene_cls = scenes.get(seg.scene)
+        files = {name: str(_workspace_file(plan.workspace, name, seg.id))
+                 for name in scene_cls.reads_files(scene_cls.Params.model_validate(seg.params))}
+        chart = plan_chart(plan, episode, index) if episode else None
+        overlay = chart and {k: chart[k] for k in ("png", "x", "y", "start")}
+        job = {
+            "segment": seg.id, "scene_name": seg.scene, "scene_file": str(scene_file),
+            "scene_class": seg.scene.split(".")[1], "params": seg.params, "timing": timing.for_scene(),
+            "frames": timing.frames, "style": style, "width": settings.width, "height": settings.height,
+            "fps": settings.fps, "preview": settings.preview, "ass": ass, "overlay": overlay, "chart": chart,
+            "files": files,
+        }
+        raw_seg = raw.segments[index]
+        components = {
+            "narration": [ln.model_dump() for ln in raw_seg.narration], "params": raw_seg.params,
+            "overlay": overlay and [raw_seg.overlay.model_dump(), Path(overlay["png"]).name],
+            "tools": tools,
+            "files": {name: file_hash(Path(path)) for name, path in files.items()},
+            "look": [style, settings.width, settings.height, settings.fps, settings.preview],
+            "timing": job["timing"], "subtitles": ass, "resolved": seg.params,
+            "take": _take_hashes(script, index, plan.workspace),
+        }
+        components = {k: digest(v) for k, v in components.items()}
+        # the scene's module and everything it imports from bilicast or beside it, and the segment stage's own code
+        if scene_file not in code_of:
+            code_of[scene_file] = code_components(scene_file, ENGINE / "animate.py", workspace=plan.workspace)
+        components.update(code_of[scene_file])
+        components.update(_result_components(episode, index))
+        # the take itself doesn't shape the picture (its timing does): it is
+        # kept only so `plan` can name it as the cause of a timing change
+        key = digest({k: v for k, v in components.items() if k != "take"})
+        job.update(key=key, slug=f"{seg.id}-{key[:16]}", components=components,
+                   target=str(plan.cache.entry("segments", seg.id, key, "mp4")),
+                   scratch=str(plan.cache.root / "tmp"),
+                   manifest=str(plan.cache.root / "manifests" / script.episode.id /
+                                f"{seg.id}-{'preview' if settings.preview else 'full'}.json"))
+        jobs.append(job)
+    return jobs
+
+
+def _workspace_file(workspace: Path, name: str, segment: str) -> Path:
+    path = shown_file(workspace, name)
+    if path is None:
+        raise UserError(f"segment '{segment}' shows the file {name}, which is not in the workspace ({workspace})")
+    return path
+
+
+def _take_hashes(script: Script, index: int, workspace: Path) -> list[str]:
+    """Content hashes of the recordings this segment's lines come from."""
+    seg, voice = script.segments[index], script.episode.voice
+    files = [line.audio for line in seg.narration if line.audio] + ([seg.audio.file] if seg.audio else [])
+    if narrate.from_episode_take(script, seg):
+        files.append(voice.take)
+    return [file_hash(workspace / f) for f in files if (workspace / f).is_file()]
+
+
+def _result_components(episode: ResolvedEpisode | None, index: int) -> dict:
+    """result:<bench key> -> digest of the raw values this segment shows from it."""
+    if not episode or not episode.resolution:
+        return {}
+    from .resolve import raw_value, sources
+    res = episode.resolution
+    by_file = {f: k for k, f in res.key_files.items()}
+    used: dict[str, dict] = {}
+    for n in res.numbers:
+        if n.segment == episode.script.segments[index].id:
+            for f, name in sources(n.expr):
+                used.setdefault(f"result:{by_file[f]}", {})[name] = raw_value(res.results[f], name)
+    return {k: digest(v) for k, v in sorted(used.items())}
+
+
+def rebuild_reasons(job: dict) -> list[str]:
+    """Why a segment that is not cached must be built, from its last manifest."""
+    try:
+        old = json.loads(Path(job["manifest"]).read_text(encoding="utf-8"))["components"]
+    except (OSError, ValueError, KeyError):
+        return ["not built"]
+    changed = [k for k in sorted(set(job["components"]) | set(old)) if job["components"].get(k) != old.get(k)]
+    causes = [k for k in changed if k not in EFFECTS] or changed
+    code = [k.split(":", 1)[1] for k in causes if k.startswith("code:")]
+    reasons = [f"result {k.split(':', 1)[1]} changed" if k.startswith("result:") else REASONS.get(k, k)
+               for k in causes if not k.startswith("code:") and k in job["components"]]
+    if code:   # name the files, a few at most
+        reasons.append(f"code {', '.join(code[:3])} changed" + (f" (and {len(code) - 3} more files)"
+                                                                 if len(code) > 3 else ""))
+    return reasons or ["cached file missing"]
+
+
+def estimated_seconds(job: dict) -> float:
+    """From the last build of this segment if known, else ~50 frames/s at 1080p."""
+    try:
+        old = json.loads(Path(job["manifest"]).read_text(encoding="utf-8"))
+        return old["seconds"] / old["frames"] * job["frames"]
+    except (OSError, ValueError, KeyError, ZeroDivisionError):
+        return 2.0 + job["frames"] * (job["width"] * job["height"]) / (1920 * 1080) / 50   # + worker start
+
+
+def is_cached(job: dict) -> bool:
+    return usable(Path(job["target"]), is_valid_video)
+
+
+def audio_track_path(plan: Plan) -> tuple[Path, list, tuple | None]:
+    """Where the episode's audio track is cached (by its inputs), its voice
+    clips (path, start) and its music (path, volume, duck)."""
+    script = plan.script
+    voice = [(a.path, plan.timeline[i].start + plan.timeline[i].lines[j].start)
+             for (i, j), a in sorted(plan.line_audio.items())]
+    music = None
+    if script.episode.music:
+        m = script.episode.music
+        music = (plan.workspace / m.file, m.volume, m.duck)
+    key = digest({"duration": plan.duration, "voice": [(str(p), round(t, 4)) for p, t in voice],
+                  "music": music and [file_hash(music[0]), music[1], music[2]], "loudness": assemble.LOUDNESS,
+                  "code": code_components(ENGINE / "assemble.py", workspace=plan.workspace)})
+    return plan.cache.entry("audio", script.episode.id, key, "m4a"), voice, music
+
+
+BUNDLE = ("video.mp4", "subtitles.srt", "subtitles.ass", "subtitles.bcc.json", "cover.jpg", "cover_4x3.jpg",
+          "description.txt", "upload.yaml", "timeline.json", "storyboard.png")
+
+
+def bundle_key(plan: Plan, segment_jobs: list[dict], audio: Path, heads: list) -> str:
+    code = code_components(ENGINE / "bundle.py", workspace=plan.workspace)   # the writers and all they import
+    shaped_by = templates.template_hashes(["description.txt.j2", "upload.yaml.j2", "subtitles.ass.j2", "bcc.json.j2"],
+                                          plan.workspace)
+    return digest({"segments": [j["key"] for j in segment_jobs], "audio": audio.name, "code": code,
+                   "templates": shaped_by,
+                   "transitions": [h and h["key"] for h in heads],
+                   "script": plan.script.model_dump(), "preview": plan.settings.preview})
+
+
+def bundle_is_current(out_dir: Path, key: str) -> bool:
+    try:
+        stored = json.loads((out_dir / ".bilicast-build.json").read_text(encoding="utf-8"))["key"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return stored == key and all((out_dir / name).exists() for name in BUNDLE)
+
+
+def plan_facts(plan: Plan, segment_jobs: list[dict], out_dir: Path) -> dict:
+    """What a render would do, segment by segment, and why (the facts
+    `plan` prints, and prints as JSON with --json)."""
+    segments, total = [], 0.0
+    for job in segment_jobs:
+        if is_cached(job):
+            segments.append({"id": job["segment"], "state": "cached"})
+            continue
+        cost = estimated_seconds(job)
+        total += cost
+        segments.append({"id": job["segment"], "state": "build", "estimated_seconds": round(cost, 1),
+                         "reasons": rebuild_reasons(job)})
+    settings = plan.settings
+    facts = {"episode": plan.script.episode.id, "duration": round(plan.duration, 3), "width": settings.width,
+             "height": settings.height, "fps": settings.fps, "segments": segments,
+             "voiced_lines": len(plan.line_audio), "estimated_seconds": round(total, 1), "bundle_current": False}
+    if not total:
+        heads = transitions.plan_heads(segment_jobs, [s.transition for s in plan.script.segments], plan.cache)
+        audio = audio_track_path(plan)[0]
+        facts["bundle_current"] = audio.exists() and bundle_is_current(out_dir, bundle_key(plan, segment_jobs, audio,
+                                                                                            heads))
+    return facts
+
+
+def describe_plan(facts: dict) -> str:
+    rows = [f"  {s['id']:<16} cached" if s["state"] == "cached" else
+            f"  {s['id']:<16} to build  ~{s['estimated_seconds']:5.1f} s  ({', '.join(s['reasons'])})"
+            for s in facts["segments"]]
+    head = (f"{facts['episode']}: {len(rows)} segments, {facts['duration']:.1f} s at "
+            f"{facts['width']}x{facts['height']} {facts['fps']} fps")
+    audio = f"{facts['voiced_lines']} voiced lines ready" if facts["voiced_lines"] else "silent"
+    total = facts["estimated_seconds"]
+    tail = f"  estimated render time: ~{total:.0f} s" if total else "  nothing to render"
+    if not total:
+        tail += "; bundle up to date" if facts["bundle_current"] else "; bundle to assemble (seconds)"
+    return "\n".join([head, *rows, f"  audio: {audio}", tail])
