@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import animate, assemble, narrate, transitions
+from . import animate, assemble, narrate, subtitles, transitions
 from .cache import Cache, usable, write_text_atomic
 from .lifeline import die_with_parent, fault, interrupts_deferred
 from .media import is_valid_video
@@ -58,6 +58,8 @@ def render_segments(todo: list[dict], jobs: int | None) -> None:
     """Segments in a pool of worker processes. Workers die with this process
     (even on kill -9); on any error or interrupt they are terminated at once,
     not left to finish their segment."""
+    todo = [{**job, "ass": job["burn_in"] and subtitles.segment_ass(**job["burn_in"], size=(job["width"], job["height"]))}
+            for job in todo]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     ctx = multiprocessing.get_context("spawn")
     pool = None

@@ -68,14 +68,14 @@ def code_files(*entries: Path) -> list[Path]:
     return sorted(seen)
 
 
-def code_components(*entries: Path, workspace: Path) -> dict[str, str]:
+def code_components(*entries: Path, workspace: Path | None = None) -> dict[str, str]:
     """{"code:bilicast/scenekit.py": hash, "code:scenes/data.py": hash, ...}
     for key components, named relative to the engine or the workspace."""
     out = {}
     for file in code_files(*entries):
         if file.is_relative_to(ENGINE.resolve()):
             name = "bilicast/" + file.relative_to(ENGINE.resolve()).as_posix()
-        elif file.is_relative_to(Path(workspace).resolve()):
+        elif workspace and file.is_relative_to(Path(workspace).resolve()):
             name = file.relative_to(Path(workspace).resolve()).as_posix()
         else:
             name = file.as_posix()

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cache import Cache, atomic_path, digest, file_hash, usable
+from .codehash import code_components
 from .errors import StageError, UserError
 from .lifeline import die_with_parent, fault
 from .media import AUDIO_RATE, run_ffmpeg
 from .script import Script
-from .spoken import FRONTEND_VERSION, to_spoken
+from .workspace import ENGINE
+from .spoken import to_spoken
 
 
 class TTSBackend:
@@ -48,7 +50,7 @@ class ZhttsBackend(TTSBackend):
             from . import zhvoice
             assets = zhvoice.package_dir() / "asset"
             files = [assets / "fastspeech2_quan.tflite", assets / "mb_melgan.tflite", assets / "baker_mapper.json"]
-            ZhttsBackend._version = digest({"rewrite": zhvoice.REWRITE_VERSION, "code": file_hash(zhvoice.__file__),
+            ZhttsBackend._version = digest({"code": code_components(Path(zhvoice.__file__)),
                                             "files": [file_hash(f) for f in files]})
         return ZhttsBackend._version
 
@@ -265,7 +267,7 @@ def prepare(script: Script, base: Path, cache: Cache, progress=None, on_take=Non
                     print(f"warning: segment {seg.id}, line {j + 1}: {warning}", file=sys.stderr)
                 settings = voice.model_dump(exclude={"mode"})
                 key = digest({"spoken": spoken.text, "voice": settings, "backend": [voice.backend, backend_version],
-                              "frontend": FRONTEND_VERSION})
+                              "frontend": code_components(ENGINE / "spoken.py")})
                 path = cache.entry("tts", f"{seg.id}-{j}", key, "wav")
                 if not usable_wav(path):
                     if dry:

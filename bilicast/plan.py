@@ -5,6 +5,7 @@ thing is (not) cached. Pure: it reads the cache and the workspace, and draws,
 synthesizes, encodes and writes nothing (`bilicast plan` is this stage)."""
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,11 +45,16 @@ class Plan:
     cache: Cache
     line_audio: dict
     timeline: list[SegmentTiming]
-    cues: list[subtitles.Cue]
 
     @property
     def duration(self) -> float:
         return total_duration(self.timeline)
+
+    @functools.cached_property
+    def cues(self) -> list[subtitles.Cue]:
+        """The episode's subtitle cues (made when first asked for: wrapping
+        loads jieba's dictionary, which planning doesn't need)."""
+        return subtitles.build_cues(self.timeline, self.script.episode.subtitles.max_chars)
 
 
 def make_plan(script: Script, workspace: Path, line_audio: dict, scenes, preview: bool = False) -> Plan:
@@ -61,8 +67,7 @@ def make_plan(script: Script, workspace: Path, line_audio: dict, scenes, preview
         scene_cls = scenes.get(seg.scene)
         beat_info[i] = (scene_cls.beat_count(scene_cls.Params.model_validate(seg.params)), scene_cls.beat_seconds)
     timeline = plan_timeline(script, settings.fps, {k: a.seconds for k, a in line_audio.items()}, beat_info)
-    cues = subtitles.build_cues(timeline, script.episode.subtitles.max_chars)
-    return Plan(script, workspace, settings, Cache(workspace / ".cache"), line_audio, timeline, cues)
+    return Plan(script, workspace, settings, Cache(workspace / ".cache"), line_audio, timeline)
 
 
 def plan_chart(plan: Plan, episode: ResolvedEpisode, index: int) -> dict | None:
@@ -107,13 +112,14 @@ def plan_segments(plan: Plan, scenes, episode: ResolvedEpisode | None = None) ->
     style = script.episode.style.model_dump()
     tools = {"manim": version("manim"), "ffmpeg": ffmpeg_version()}
     code_of: dict[Path, dict] = {}   # scene file -> its code components (segments share scenes)
+    burn_in = script.episode.subtitles.burn_in
+    # what shapes a segment's burned-in subtitles, besides its lines (in "timing")
+    shaped_subtitles = burn_in and [script.episode.subtitles.model_dump(), style["font"], settings.width,
+                                    settings.height, version("jieba"),
+                                    templates.template_hashes(["subtitles.ass.j2"], plan.workspace),
+                                    code_components(ENGINE / "subtitles.py", workspace=plan.workspace)]
     jobs = []
     for index, (seg, timing) in enumerate(zip(script.segments, plan.timeline)):
-        ass = ""
-        if script.episode.subtitles.burn_in:
-            seg_cues = subtitles.segment_cues(timing, script.episode.subtitles.max_chars)
-            ass = subtitles.to_ass(seg_cues, (settings.width, settings.height), style["font"],
-                                   workspace=plan.workspace) if seg_cues else ""
         scene_file = scenes.source_file(seg.scene)
         scene_cls = scenes.get(seg.scene)
         files = {name: str(_workspace_file(plan.workspace, name, seg.id))
@@ -124,8 +130,10 @@ def plan_segments(plan: Plan, scenes, episode: ResolvedEpisode | None = None) ->
             "segment": seg.id, "scene_name": seg.scene, "scene_file": str(scene_file),
             "scene_class": seg.scene.split(".")[1], "params": seg.params, "timing": timing.for_scene(),
             "frames": timing.frames, "style": style, "width": settings.width, "height": settings.height,
-            "fps": settings.fps, "preview": settings.preview, "ass": ass, "overlay": overlay, "chart": chart,
-            "files": files,
+            "fps": settings.fps, "preview": settings.preview, "overlay": overlay, "chart": chart, "files": files,
+            # burned-in subtitles: the ASS is made at build time (wrapping needs jieba's dictionary)
+            "burn_in": burn_in and {"timing": timing, "max_chars": script.episode.subtitles.max_chars,
+                                    "font": style["font"], "workspace": plan.workspace},
         }
         raw_seg = raw.segments[index]
         components = {
@@ -134,7 +142,8 @@ def plan_segments(plan: Plan, scenes, episode: ResolvedEpisode | None = None) ->
             "tools": tools,
             "files": {name: file_hash(Path(path)) for name, path in files.items()},
             "look": [style, settings.width, settings.height, settings.fps, settings.preview],
-            "timing": job["timing"], "subtitles": ass, "resolved": seg.params,
+            "timing": job["timing"], "subtitles": burn_in and [shaped_subtitles, bool(timing.lines)],
+            "resolved": seg.params,
             "take": _take_hashes(script, index, plan.workspace),
         }
         components = {k: digest(v) for k, v in components.items()}

@@ -1,17 +1,23 @@
 """What scene authors build on: the BilicastScene base class and the registry
 that finds scenes in the workspace's scenes/ folder.
 
-A scene is a Manim Scene subclass with a pydantic `Params` model. bilicast
+A scene is a BilicastScene subclass with a pydantic `Params` model. bilicast
 constructs it with the validated params, the segment's timing and the episode
 style; `build()` draws and animates, and the base class holds the last frame
 until the segment's planned duration is reached.
+
+Scenes reach Manim through `mn` (`from bilicast.scenekit import mn`), which
+imports Manim on first use: validating and planning read a scene's Params
+and beats without paying Manim's ~1 s import. For the same reason a
+BilicastScene becomes a Manim Scene only when it renders (load_scene_class).
+A scene may still `from manim import ...`; it then loads Manim when imported.
 """
 from __future__ import annotations
 
+import functools
+import importlib
 import inspect
 from pathlib import Path
-
-import manim as mn
 
 from .legible import SAFE_MARGIN, text_layout
 from .strict import Strict
@@ -23,11 +29,22 @@ SUBTITLE_TOP = -2.6
 MUTED = "#c8ccd4"   # secondary text: captions, settings, axis titles
 
 
+class _LazyManim:
+    """The manim module, imported when an attribute is first asked for."""
+
+    def __getattr__(self, name: str):
+        return getattr(importlib.import_module("manim"), name)
+
+
+mn = _LazyManim()
+
+
 class SceneParams(Strict):
     """Base for a scene's Params: unknown keys are errors, like everywhere in a script."""
 
 
-class BilicastScene(mn.Scene):
+class BilicastScene:
+    """Rendered as a Manim Scene: see load_scene_class."""
     Params = SceneParams
 
     def __init__(self, params: dict, timing: dict, style: dict, files: dict | None = None, **kwargs):
@@ -200,5 +217,14 @@ class SceneRegistry:
 
 
 def load_scene_class(file: str, class_name: str):
-    """Used in render workers: import one scene class from its file."""
-    return getattr(import_file(Path(file), "scenes"), class_name)
+    """Used to render: one scene class from its file, as a Manim Scene."""
+    return runnable(getattr(import_file(Path(file), "scenes"), class_name))
+
+
+@functools.lru_cache(maxsize=None)
+def runnable(scene_cls: type) -> type:
+    """The scene class with Manim's Scene behind it (after BilicastScene in
+    the method order, so the scene's construct() and helpers win)."""
+    if issubclass(scene_cls, mn.Scene):   # a scene that subclasses Manim itself
+        return scene_cls
+    return type(scene_cls.__name__, (scene_cls, mn.Scene), {"__module__": scene_cls.__module__})

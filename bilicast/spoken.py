@@ -5,15 +5,13 @@ The neural voice speaks Chinese syllables only (it silently drops Latin
 letters), so Latin terms come from a lexicon of readings in Chinese syllables,
 acronyms are read letter by letter, and numbers with their units and signs
 are read the way a presenter says them. Unknown Latin words are spelled out
-letter by letter with a warning (never dropped). `FRONTEND_VERSION` is part of
-every TTS cache key: bump it when a reading changes.
+letter by letter with a warning (never dropped). This file's hash is part of
+every TTS cache key, so a changed reading re-synthesizes the lines.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-
-FRONTEND_VERSION = "1"
 
 DIGITS = "零一二三四五六七八九"
 

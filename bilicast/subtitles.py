@@ -183,6 +183,12 @@ def to_ass(cues: list[Cue], size: tuple[int, int], font: str, colour: str = "#FF
                       *events, ""])
 
 
+def segment_ass(timing: SegmentTiming, max_chars: int, font: str, workspace, size: tuple[int, int]) -> str:
+    """The ASS file burned into one segment ("" when it has no lines)."""
+    cues = segment_cues(timing, max_chars)
+    return to_ass(cues, size, font, workspace=workspace) if cues else ""
+
+
 def to_bcc(cues: list[Cue], workspace=None) -> str:
     """Bilibili's BCC subtitle JSON (creator centre import/export format); its
     look from templates/bcc.json.j2."""

@@ -1,8 +1,9 @@
 """Lists: a checklist whose items tick in one by one."""
-from manim import DOWN, LEFT, RIGHT, FadeIn, VGroup
+from __future__ import annotations
+
 from pydantic import Field
 
-from bilicast.scenekit import BilicastScene, SceneParams
+from bilicast.scenekit import BilicastScene, SceneParams, mn
 
 
 class Checklist(BilicastScene):
@@ -25,10 +26,10 @@ class Checklist(BilicastScene):
         for item in p.items:
             mark = self.text(p.mark, size=40, color=self.style["highlight"])
             label = self.text(item, size=38, max_width=10.5)
-            rows.append(VGroup(mark, label).arrange(RIGHT, buff=0.35))
-        column = VGroup(*rows).arrange(DOWN, aligned_edge=LEFT, buff=0.38)
+            rows.append(mn.VGroup(mark, label).arrange(mn.RIGHT, buff=0.35))
+        column = mn.VGroup(*rows).arrange(mn.DOWN, aligned_edge=mn.LEFT, buff=0.38)
         if column.height > top + 2.4:
             column.scale_to_fit_height(top + 2.4)
         column.move_to([0, (top - 2.5) / 2, 0])
         for k, row in enumerate(rows, 1):
-            self.play_beat(k, FadeIn(row[0], scale=1.6), FadeIn(row[1], shift=RIGHT * 0.3))
+            self.play_beat(k, mn.FadeIn(row[0], scale=1.6), mn.FadeIn(row[1], shift=mn.RIGHT * 0.3))

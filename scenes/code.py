@@ -1,11 +1,12 @@
 """Code on screen: the real file the numbers came from, syntax-highlighted."""
+from __future__ import annotations
+
 import ast
 from html import escape
 
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, MarkupText, Rectangle, ReplacementTransform, Transform, VGroup
 from pydantic import Field, field_validator, model_validator
 
-from bilicast.scenekit import MUTED, SUBTITLE_TOP, BilicastScene, SceneParams
+from bilicast.scenekit import MUTED, SUBTITLE_TOP, BilicastScene, SceneParams, mn
 
 RANGE = r"^\d+(-\d+)?$"
 MONO = "DejaVu Sans Mono"
@@ -107,7 +108,7 @@ class Walkthrough(BilicastScene):
         indent = min((len(ln) - len(ln.lstrip()) for ln in shown), default=0)
         size = 19
         line_h = (top - bottom) / MAX_LINES
-        char_w = MarkupText("x" * 20, font=MONO, font_size=size).width / 20
+        char_w = mn.MarkupText("x" * 20, font=MONO, font_size=size).width / 20
         # a line longer than the frame holds at this size ends in "…" rather than shrinking the code
         left, right = -6.3, 2.5 if p.aside_texts else 6.3   # inside the title-safe area; the aside right of 2.7
         room = int((right - left - 0.35) / char_w) - 4 + indent
@@ -135,19 +136,19 @@ class Walkthrough(BilicastScene):
             start = max(first, min(centre - MAX_LINES // 2, last - MAX_LINES + 1))
             return start, min(last, start + MAX_LINES - 1)
 
-        def draw(start: int, end: int) -> VGroup:
-            rows = VGroup()
+        def draw(start: int, end: int) -> mn.VGroup:
+            rows = mn.VGroup()
             for n in range(start, end + 1):
                 raw = all_lines[n - 1]
                 y = top - line_h * (n - start + 0.5)
-                number = MarkupText(f'<span foreground="#6b7080">{n:>3}</span>', font=MONO, font_size=size)
-                row = VGroup(number.move_to([left + number.width / 2, y, 0]))
+                number = mn.MarkupText(f'<span foreground="#6b7080">{n:>3}</span>', font=MONO, font_size=size)
+                row = mn.VGroup(number.move_to([left + number.width / 2, y, 0]))
                 if raw.strip():
                     # drop the common indent; keep the rest as no-break spaces (Pango trims plain ones)
                     depth = len(raw) - len(raw.lstrip()) - indent
                     body = marked[n - 1].replace(" " * (depth + indent), "\u00a0" * depth, 1)
-                    row.add(MarkupText(body, font=MONO, font_size=size).next_to(number, RIGHT, buff=0.35).set_y(y))
-                    row[1].align_to([number.get_right()[0] + 0.35 + depth * char_w, 0, 0], LEFT)
+                    row.add(mn.MarkupText(body, font=MONO, font_size=size).next_to(number, mn.RIGHT, buff=0.35).set_y(y))
+                    row[1].align_to([number.get_right()[0] + 0.35 + depth * char_w, 0, 0], mn.LEFT)
                 rows.add(row)
             return rows
 
@@ -155,7 +156,7 @@ class Walkthrough(BilicastScene):
         start, end = window(first)
         code = draw(start, end)
         rows = code
-        self.play(FadeIn(code, shift=UP * 0.1), run_time=0.5)
+        self.play(mn.FadeIn(code, shift=mn.UP * 0.1), run_time=0.5)
         marker = None
         for k, h in enumerate(p.highlights, 1):
             a, b = parse_range(h)
@@ -166,22 +167,22 @@ class Walkthrough(BilicastScene):
                 rows = draw(start, end)
                 # a replacement, so the picture holds the new rows themselves (their
                 # real font sizes), not the old rows morphed into their shapes
-                animations.append(ReplacementTransform(code, rows))
+                animations.append(mn.ReplacementTransform(code, rows))
                 code = rows
             lo, hi = max(a, start), min(b, end)
             upper, lower = rows[lo - start].get_top()[1] + 0.06, rows[hi - start].get_bottom()[1] - 0.06
-            box = Rectangle(width=right - left + 0.3, height=upper - lower, stroke_width=0,
+            box = mn.Rectangle(width=right - left + 0.3, height=upper - lower, stroke_width=0,
                             fill_color=self.style["accent"], fill_opacity=0.22)
             box.move_to([(left + right) / 2, (upper + lower) / 2, 0])
             if k <= len(asides):
-                animations.append(FadeIn(asides[k - 1], shift=LEFT * 0.2))
+                animations.append(mn.FadeIn(asides[k - 1], shift=mn.LEFT * 0.2))
             if marker is None:
                 marker = box
                 self.add(marker)
                 self.bring_to_back(marker)
-                animations.append(FadeIn(marker))
+                animations.append(mn.FadeIn(marker))
             else:
-                animations.append(Transform(marker, box))
+                animations.append(mn.Transform(marker, box))
             self.play_beat(k, *animations)
 
     def aside(self, p, top: float, bottom: float) -> list:
@@ -199,5 +200,5 @@ class Walkthrough(BilicastScene):
             y = top - pitch * (i + 0.5)
             name = self.label(label, size=28, max_width=width, max_lines=1, color=MUTED)
             value = self.label(text, size=44, max_width=width, max_lines=1, bold=True, color=self.style["highlight"])
-            items.append(VGroup(name, value).arrange(DOWN, buff=0.12).move_to([x, y, 0]))
+            items.append(mn.VGroup(name, value).arrange(mn.DOWN, buff=0.12).move_to([x, y, 0]))
         return items

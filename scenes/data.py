@@ -2,12 +2,11 @@
 an animated bar chart (with error bars), a counter that rolls to a value, a
 before/after size comparison, a table, a curve that draws itself, a scatter
 whose labels never collide, a heatmap (a confusion matrix) that fills in. Each shows the result's provenance line (filled in automatically)."""
-from manim import (DOWN, LEFT, RIGHT, UP, Circle, Create, Dot, FadeIn, GrowFromCenter, GrowFromEdge, LaggedStart,
-                   Line, ManimColor, Rectangle, Square, Transform, ValueTracker, VGroup, VMobject, always_redraw,
-                   linear)
+from __future__ import annotations
+
 from pydantic import Field, model_validator
 
-from bilicast.scenekit import MUTED, SUBTITLE_TOP, BilicastScene, SceneParams
+from bilicast.scenekit import MUTED, SUBTITLE_TOP, BilicastScene, SceneParams, mn
 
 PALETTE = ("#f6c453", "#6bd490", "#b084f5", "#f08a5d")   # after the style's accent and highlight
 
@@ -16,10 +15,10 @@ class _DataScene(BilicastScene):
     def colours(self) -> list[str]:
         return [self.style["accent"], self.style["highlight"], *PALETTE]
 
-    def axes(self, left: float, right: float, bottom: float, top: float) -> VGroup:
+    def axes(self, left: float, right: float, bottom: float, top: float) -> mn.VGroup:
         fg = self.style["foreground"]
-        return VGroup(Line([left, bottom, 0], [right, bottom, 0], color=fg, stroke_width=2),
-                      Line([left, bottom, 0], [left, top, 0], color=fg, stroke_width=2))
+        return mn.VGroup(mn.Line([left, bottom, 0], [right, bottom, 0], color=fg, stroke_width=2),
+                      mn.Line([left, bottom, 0], [left, top, 0], color=fg, stroke_width=2))
 
     def show_title(self, title: str) -> float:
         # below the provenance line, which sits in the top right corner
@@ -65,28 +64,28 @@ class BarChart(_DataScene):
         names = [self.label(label, size=28, max_width=slot * 0.95, max_lines=2) for label in p.labels]
         bottom = SUBTITLE_TOP + 0.45 + max(name.height for name in names)   # the names sit between bars and subtitles
         if p.caption:
-            self.play(FadeIn(self.caption(p.caption)), run_time=0.3)
+            self.play(mn.FadeIn(self.caption(p.caption)), run_time=0.3)
             bottom += 0.35
         peak = max(p.high or p.values) or 1.0
         colours = self.colours()
         for i, (name, value) in enumerate(zip(names, p.values)):
             x = (i - (n - 1) / 2) * slot
             height = max(0.02, (top - bottom) * value / peak)
-            bar = Rectangle(width=slot * 0.6, height=height, fill_color=colours[i % len(colours)], fill_opacity=1,
+            bar = mn.Rectangle(width=slot * 0.6, height=height, fill_color=colours[i % len(colours)], fill_opacity=1,
                             stroke_width=0).move_to([x, bottom + height / 2, 0])
-            name.next_to([x, bottom, 0], DOWN, buff=0.2)
+            name.next_to([x, bottom, 0], mn.DOWN, buff=0.2)
             number = self.value_text(p.texts[i] if p.texts else f"{value:.3g}", slot * 0.95)
             extra = []
             if p.low:   # an I-beam from low to high
                 y0, y1 = (bottom + (top - bottom) * v / peak for v in (p.low[i], p.high[i]))
                 cap = slot * 0.15
-                whisker = VGroup(Line([x, y0, 0], [x, y1, 0]), Line([x - cap, y0, 0], [x + cap, y0, 0]),
-                                 Line([x - cap, y1, 0], [x + cap, y1, 0])).set_stroke(self.style["foreground"], 3)
-                extra.append(FadeIn(whisker))
+                whisker = mn.VGroup(mn.Line([x, y0, 0], [x, y1, 0]), mn.Line([x - cap, y0, 0], [x + cap, y0, 0]),
+                                 mn.Line([x - cap, y1, 0], [x + cap, y1, 0])).set_stroke(self.style["foreground"], 3)
+                extra.append(mn.FadeIn(whisker))
                 number.move_to([x, max(y1, bottom + height) + 0.15 + number.height / 2, 0])
             else:
-                number.next_to(bar, UP, buff=0.15)
-            self.play_beat(i + 1, GrowFromEdge(bar, DOWN), FadeIn(name), FadeIn(number, shift=UP * 0.1), *extra)
+                number.next_to(bar, mn.UP, buff=0.15)
+            self.play_beat(i + 1, mn.GrowFromEdge(bar, mn.DOWN), mn.FadeIn(name), mn.FadeIn(number, shift=mn.UP * 0.1), *extra)
 
     def value_text(self, text: str, width: float):
         """A bar's value, on one line if it fits, else its number above its
@@ -101,7 +100,7 @@ class BarChart(_DataScene):
         for size in sizes if number else ():
             parts = [self.text(part, size=size, bold=True, max_width=1e9) for part in (number, unit)]
             if max(part.width for part in parts) <= width:
-                return VGroup(*parts).arrange(DOWN, buff=0.06)
+                return mn.VGroup(*parts).arrange(mn.DOWN, buff=0.06)
         return self.label(text, size=28, bold=True, max_width=width, max_lines=3)
 
 
@@ -118,20 +117,20 @@ class Counter(_DataScene):
     def build(self):
         p = self.params
         self.show_provenance()
-        label = self.text(p.label, size=44).move_to(UP * 1.8)
+        label = self.text(p.label, size=44).move_to(mn.UP * 1.8)
         digits = max(0, min(2, 3 - len(str(int(abs(p.value))))))
-        tracker = ValueTracker(0.0)
+        tracker = mn.ValueTracker(0.0)
         colour = self.style["accent"]
         # Text (Pango), not DecimalNumber: no LaTeX needed, and the same CJK-capable font.
-        number = always_redraw(lambda: self.text(f"{tracker.get_value():,.{digits}f}", size=110, bold=True,
-                                                 color=colour).move_to(UP * 0.1))
-        self.play(FadeIn(label), FadeIn(number), run_time=0.4)
-        self.play(tracker.animate.set_value(p.value), run_time=1.6, rate_func=linear)
-        final = self.text(p.text, size=110, bold=True, color=colour).move_to(UP * 0.1)
+        number = mn.always_redraw(lambda: self.text(f"{tracker.get_value():,.{digits}f}", size=110, bold=True,
+                                                 color=colour).move_to(mn.UP * 0.1))
+        self.play(mn.FadeIn(label), mn.FadeIn(number), run_time=0.4)
+        self.play(tracker.animate.set_value(p.value), run_time=1.6, rate_func=mn.linear)
+        final = self.text(p.text, size=110, bold=True, color=colour).move_to(mn.UP * 0.1)
         number.clear_updaters()
-        self.play(Transform(number, final), run_time=0.3)
+        self.play(mn.Transform(number, final), run_time=0.3)
         if p.caption:
-            self.play(FadeIn(self.text(p.caption, size=34).next_to(final, DOWN, buff=0.5)), run_time=0.4)
+            self.play(mn.FadeIn(self.text(p.caption, size=34).next_to(final, mn.DOWN, buff=0.5)), run_time=0.4)
 
 
 class BeforeAfter(_DataScene):
@@ -163,15 +162,15 @@ class BeforeAfter(_DataScene):
         groups = []
         for x, side, label, text, colour in [(-3.2, sizes[0], p.before_label, p.before_text, self.style["highlight"]),
                                              (3.2, sizes[1], p.after_label, p.after_text, self.style["accent"])]:
-            square = Square(side_length=side, fill_color=colour, fill_opacity=0.8, stroke_width=0)
+            square = mn.Square(side_length=side, fill_color=colour, fill_opacity=0.8, stroke_width=0)
             square.move_to([x, base_y + side / 2, 0])
-            name = self.text(label, size=32).next_to([x, base_y, 0], DOWN, buff=0.2)
-            value = self.text(text, size=40, bold=True).next_to(square, UP, buff=0.2)
-            groups.append(VGroup(square, name, value))
+            name = self.text(label, size=32).next_to([x, base_y, 0], mn.DOWN, buff=0.2)
+            value = self.text(text, size=40, bold=True).next_to(square, mn.UP, buff=0.2)
+            groups.append(mn.VGroup(square, name, value))
         for k, g in enumerate(groups, 1):
-            self.play_beat(k, GrowFromEdge(g[0], DOWN), FadeIn(g[1]), FadeIn(g[2]))
+            self.play_beat(k, mn.GrowFromEdge(g[0], mn.DOWN), mn.FadeIn(g[1]), mn.FadeIn(g[2]))
         if p.caption:
-            self.play(FadeIn(self.text(p.caption, size=36, color=self.style["highlight"]).move_to(UP * (top - 0.2))),
+            self.play(mn.FadeIn(self.text(p.caption, size=36, color=self.style["highlight"]).move_to(mn.UP * (top - 0.2))),
                       run_time=0.4)
 
 
@@ -219,17 +218,17 @@ class Table(_DataScene):
                 label.scale_to_fit_height(row_h - 0.1)
             return label.move_to([x0 + col_w * (c + 0.5), top - row_h * (r + 0.5), 0])
 
-        header = VGroup(Rectangle(width=col_w * n_cols, height=row_h, fill_color=accent, fill_opacity=0.35,
+        header = mn.VGroup(mn.Rectangle(width=col_w * n_cols, height=row_h, fill_color=accent, fill_opacity=0.35,
                                   stroke_width=0).move_to([0, top - row_h / 2, 0]),
                         *[cell(name, 0, c, bold=True) for c, name in enumerate(p.columns)])
-        self.play(FadeIn(header), run_time=0.4)
+        self.play(mn.FadeIn(header), run_time=0.4)
         for r, row in enumerate(p.rows, 1):
-            band = Rectangle(width=col_w * n_cols, height=row_h, stroke_width=0,
+            band = mn.Rectangle(width=col_w * n_cols, height=row_h, stroke_width=0,
                              fill_color=self.style["highlight"] if r == p.highlight else self.style["foreground"],
                              fill_opacity=0.22 if r == p.highlight else (0.06 if r % 2 else 0.0))
             band.move_to([0, top - row_h * (r + 0.5), 0])
             cells = [cell(text, r, c, bold=c == 0) for c, text in enumerate(row)]
-            self.play_beat(r, FadeIn(band), *[FadeIn(t, shift=LEFT * 0.2) for t in cells])
+            self.play_beat(r, mn.FadeIn(band), *[mn.FadeIn(t, shift=mn.LEFT * 0.2) for t in cells])
 
 
 class Curve(_DataScene):
@@ -273,23 +272,23 @@ class Curve(_DataScene):
             return [left + i / (len(p.values) - 1) * (right - left), bottom + (v - lo) / (hi - lo) * (top - bottom), 0]
 
         axes = self.axes(left, right, bottom, top)
-        ticks = VGroup(
-            self.text(f"{hi:.3g}", size=26).next_to([left, top, 0], LEFT, buff=0.15),
-            self.text(f"{lo:.3g}", size=26).next_to([left, bottom, 0], LEFT, buff=0.15),
-            self.text("1", size=26).next_to([left, bottom, 0], DOWN, buff=0.15),
-            self.text(str(len(p.values)), size=26).next_to([right, bottom, 0], DOWN, buff=0.15),
-            self.text(p.x_label, size=26).next_to([(left + right) / 2, bottom, 0], DOWN, buff=0.15))
+        ticks = mn.VGroup(
+            self.text(f"{hi:.3g}", size=26).next_to([left, top, 0], mn.LEFT, buff=0.15),
+            self.text(f"{lo:.3g}", size=26).next_to([left, bottom, 0], mn.LEFT, buff=0.15),
+            self.text("1", size=26).next_to([left, bottom, 0], mn.DOWN, buff=0.15),
+            self.text(str(len(p.values)), size=26).next_to([right, bottom, 0], mn.DOWN, buff=0.15),
+            self.text(p.x_label, size=26).next_to([(left + right) / 2, bottom, 0], mn.DOWN, buff=0.15))
         if p.y_label:
-            ticks.add(self.text(p.y_label, size=26).next_to(ticks[0], UP, buff=0.15).align_to(ticks[0], RIGHT))
-        self.play_beat(1, FadeIn(axes), FadeIn(ticks))
+            ticks.add(self.text(p.y_label, size=26).next_to(ticks[0], mn.UP, buff=0.15).align_to(ticks[0], mn.RIGHT))
+        self.play_beat(1, mn.FadeIn(axes), mn.FadeIn(ticks))
         colours = self.colours()
         for beat, (series, name) in enumerate([(p.values, p.name), (p.second, p.second_name)][:2 if p.second else 1], 2):
-            curve = VMobject(color=colours[beat - 2], stroke_width=6).set_points_as_corners(
+            curve = mn.VMobject(color=colours[beat - 2], stroke_width=6).set_points_as_corners(
                 [point(i, v) for i, v in enumerate(series)])
-            anims = [Create(curve, rate_func=linear)]
+            anims = [mn.Create(curve, rate_func=mn.linear)]
             if name:   # a legend in the top right corner, one row per series
                 tag = self.text(name, size=28, color=colours[beat - 2])
-                anims.append(FadeIn(tag.move_to([right - tag.width / 2, top - 0.25 - 0.5 * (beat - 2), 0])))
+                anims.append(mn.FadeIn(tag.move_to([right - tag.width / 2, top - 0.25 - 0.5 * (beat - 2), 0])))
             self.play_beat(beat, *anims)
 
 
@@ -349,20 +348,20 @@ class Scatter(_DataScene):
         axes = self.axes(left, right, bottom, top)
         # ticks at the data's extremes, so their texts are values that were measured
         lo, hi = at(min(p.xs), min(p.ys)), at(max(p.xs), max(p.ys))
-        texts = VGroup(*[self.text(f"{v:.3g}{p.y_unit}", size=26).next_to([left, y, 0], LEFT, buff=0.15)
+        texts = mn.VGroup(*[self.text(f"{v:.3g}{p.y_unit}", size=26).next_to([left, y, 0], mn.LEFT, buff=0.15)
                          for v, y in sorted({(min(p.ys), lo[1]), (max(p.ys), hi[1])})],
-                       *[self.text(f"{v:.3g}{p.x_unit}", size=26).next_to([x, bottom, 0], DOWN, buff=0.15)
+                       *[self.text(f"{v:.3g}{p.x_unit}", size=26).next_to([x, bottom, 0], mn.DOWN, buff=0.15)
                          for v, x in sorted({(min(p.xs), lo[0]), (max(p.xs), hi[0])})])
         if p.x_label:
-            texts.add(self.text(p.x_label, size=28).next_to([right, bottom, 0], UP, buff=0.15).align_to([right, 0, 0],
-                                                                                                        RIGHT))
+            texts.add(self.text(p.x_label, size=28).next_to([right, bottom, 0], mn.UP, buff=0.15).align_to([right, 0, 0],
+                                                                                                        mn.RIGHT))
         if p.y_label:
-            texts.add(self.text(p.y_label, size=28).next_to([left, top + 0.1, 0], UP, buff=0.1).align_to([left, 0, 0],
-                                                                                                     LEFT))
-        marks = VGroup(*[Line([left - 0.08, y, 0], [left, y, 0], color=fg) for y in {lo[1], hi[1]}],
-                       *[Line([x, bottom - 0.08, 0], [x, bottom, 0], color=fg) for x in {lo[0], hi[0]}])
-        extra = [FadeIn(self.caption(p.caption))] if p.caption else []
-        self.play_beat(1, FadeIn(axes), FadeIn(VGroup(*texts, *marks)), *extra)
+            texts.add(self.text(p.y_label, size=28).next_to([left, top + 0.1, 0], mn.UP, buff=0.1).align_to([left, 0, 0],
+                                                                                                     mn.LEFT))
+        marks = mn.VGroup(*[mn.Line([left - 0.08, y, 0], [left, y, 0], color=fg) for y in {lo[1], hi[1]}],
+                       *[mn.Line([x, bottom - 0.08, 0], [x, bottom, 0], color=fg) for x in {lo[0], hi[0]}])
+        extra = [mn.FadeIn(self.caption(p.caption))] if p.caption else []
+        self.play_beat(1, mn.FadeIn(axes), mn.FadeIn(mn.VGroup(*texts, *marks)), *extra)
 
         colours = self.colours()
         points = [at(x, y) for x, y in zip(p.xs, p.ys)]
@@ -370,12 +369,12 @@ class Scatter(_DataScene):
         for i, (label, point) in enumerate(zip(p.labels, points)):
             colour = colours[i % len(colours)]
             under = sum(1 for q in points[:i] if abs(q[0] - point[0]) < 0.15 and abs(q[1] - point[1]) < 0.15)
-            mark = (Dot(point, radius=0.13, color=colour) if not under else
-                    Circle(radius=0.13 + 0.11 * under, color=colour, stroke_width=5).move_to(point))
+            mark = (mn.Dot(point, radius=0.13, color=colour) if not under else
+                    mn.Circle(radius=0.13 + 0.11 * under, color=colour, stroke_width=5).move_to(point))
             text = self.label(label, size=28, max_width=3.2, max_lines=2, color=colour)
             self.place(text, point, points, taken, (left, bottom))
             taken.append(_box(text))
-            self.play_beat(2 + i, GrowFromCenter(mark), FadeIn(text))
+            self.play_beat(2 + i, mn.GrowFromCenter(mark), mn.FadeIn(text))
 
     def place(self, text, point, points, taken, origin) -> None:
         """Move the label to the first spot around its point (right, left,
@@ -440,7 +439,7 @@ class Heatmap(_DataScene):
         x0, y0 = -cell * n / 2 - (1.2 if p.caption else -0.4), top       # top-left corner of the grid
         labels = p.labels or [str(i) for i in range(n)]
         fg = self.style["foreground"]
-        frame = VGroup()
+        frame = mn.VGroup()
         rows = [self.text(name, size=26) for name in labels]
         columns = [self.text(name, size=26) for name in labels]
         if max(c.width for c in columns) > cell - 0.04:   # too wide over a column: number them, name them by row
@@ -451,39 +450,39 @@ class Heatmap(_DataScene):
             frame.add(row.move_to([x0 - 0.15 - row.width / 2, y0 - cell * (i + 0.5), 0]))
             frame.add(column.move_to([x0 + cell * (i + 0.5), y0 + 0.25, 0]))
         frame.add(self.text(p.row_title, size=28, color=MUTED).next_to(
-            [x0 - 0.3 - max(r.width for r in rows), y0 - cell * n / 2, 0], LEFT, buff=0.1))
-        frame.add(self.text(p.column_title, size=28, color=MUTED).next_to([x0 + cell * n, y0 + 0.25, 0], RIGHT,
+            [x0 - 0.3 - max(r.width for r in rows), y0 - cell * n / 2, 0], mn.LEFT, buff=0.1))
+        frame.add(self.text(p.column_title, size=28, color=MUTED).next_to([x0 + cell * n, y0 + 0.25, 0], mn.RIGHT,
                                                                           buff=0.2))
-        grid = Rectangle(width=cell * n, height=cell * n, stroke_color=fg, stroke_width=2)
+        grid = mn.Rectangle(width=cell * n, height=cell * n, stroke_color=fg, stroke_width=2)
         grid.move_to([x0 + cell * n / 2, y0 - cell * n / 2, 0])
         extra = []
         if p.caption:   # beside the grid, where the space is
             caption = self.label(p.caption, size=30, max_width=6.3 - (x0 + cell * n + 0.5), max_lines=4,
                                  color=MUTED)
-            extra.append(FadeIn(caption.next_to([x0 + cell * n + 0.5, y0 - cell * n / 2, 0], RIGHT, buff=0)))
-        self.play_beat(1, FadeIn(frame), Create(grid), *extra)
+            extra.append(mn.FadeIn(caption.next_to([x0 + cell * n + 0.5, y0 - cell * n / 2, 0], mn.RIGHT, buff=0)))
+        self.play_beat(1, mn.FadeIn(frame), mn.Create(grid), *extra)
 
         peak = max(max(row) for row in p.matrix) or 1
-        accent = ManimColor(self.style["accent"])
+        accent = mn.ManimColor(self.style["accent"])
         counts = [[self.text(f"{count:g}", size=26, color="#ffffff" if count / peak > 0.3 else MUTED) for count in row]
                   for row in p.matrix]
         # counts only where they fit their cells at a legible size
         show_numbers = max(t.width for row in counts for t in row) <= cell * 0.92
         rows = []
         for i, row in enumerate(p.matrix):
-            group = VGroup()
+            group = mn.VGroup()
             for j, count in enumerate(row):
-                square = Square(side_length=cell * 0.94, stroke_width=0, fill_color=accent,
+                square = mn.Square(side_length=cell * 0.94, stroke_width=0, fill_color=accent,
                                 fill_opacity=0.08 + 0.92 * (count / peak) ** 0.5)
                 square.move_to([x0 + cell * (j + 0.5), y0 - cell * (i + 0.5), 0])
                 group.add(square)
                 if show_numbers and count:
                     group.add(counts[i][j].move_to(square))
             rows.append(group)
-        self.play_beat(2, LaggedStart(*[FadeIn(r) for r in rows], lag_ratio=0.15))
+        self.play_beat(2, mn.LaggedStart(*[mn.FadeIn(r) for r in rows], lag_ratio=0.15))
         if p.highlight:
             worst = max(((p.matrix[i][j], i, j) for i in range(n) for j in range(n) if i != j), default=(0, 0, 0))
             if worst[0] > 0:
-                ring = Square(side_length=cell * 1.05, stroke_color=self.style["highlight"], stroke_width=6)
+                ring = mn.Square(side_length=cell * 1.05, stroke_color=self.style["highlight"], stroke_width=6)
                 ring.move_to([x0 + cell * (worst[2] + 0.5), y0 - cell * (worst[1] + 0.5), 0])
-                self.play_beat(3, Create(ring))
+                self.play_beat(3, mn.Create(ring))

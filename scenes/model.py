@@ -1,11 +1,12 @@
 """The model that really ran: its layers, shapes and parameter counts."""
+from __future__ import annotations
+
 import math
 from typing import Optional
 
-from manim import DOWN, LEFT, RIGHT, Create, FadeIn, GrowFromEdge, MoveAlongPath, Rectangle, Square, VGroup, VMobject, linear
 from pydantic import Field, model_validator
 
-from bilicast.scenekit import MUTED, SUBTITLE_TOP, BilicastScene, SceneParams
+from bilicast.scenekit import MUTED, SUBTITLE_TOP, BilicastScene, SceneParams, mn
 
 
 class Layer(SceneParams):
@@ -55,7 +56,7 @@ class Architecture(BilicastScene):
         from bilicast.legible import min_font_size
         least = min_font_size(self.style["font"])
         while True:
-            made = [self.text(t, size=size, max_width=1e9, **style) if t else VGroup() for t in texts]
+            made = [self.text(t, size=size, max_width=1e9, **style) if t else mn.VGroup() for t in texts]
             if size <= least or all(m.width <= max_width for m in made):
                 return made
             size = max(least, size - 2)
@@ -78,25 +79,25 @@ class Architecture(BilicastScene):
         drawn = drawn or self.one_per_row(columns, sizes, top)
         total = self.caption(f"共 {p.model.params:,} 个参数")
         for i, (block, texts) in enumerate(drawn):
-            anims = [GrowFromEdge(block, DOWN if in_columns else LEFT), *map(FadeIn, texts)]
+            anims = [mn.GrowFromEdge(block, mn.DOWN if in_columns else mn.LEFT), *map(mn.FadeIn, texts)]
             if i == len(drawn) - 1:
-                anims.append(FadeIn(total))
+                anims.append(mn.FadeIn(total))
             if i == 0:
                 self.play(*anims, run_time=0.4)
             else:
                 self.play_beat(i, *anims)
         if p.flow:
-            path = VMobject().set_points_as_corners([b.get_center() if in_columns else b.get_left() + RIGHT * 0.2
+            path = mn.VMobject().set_points_as_corners([b.get_center() if in_columns else b.get_left() + mn.RIGHT * 0.2
                                                      for b, _ in drawn])
-            tensor = Square(side_length=0.24, fill_color="#ffffff", fill_opacity=1, stroke_width=0)
+            tensor = mn.Square(side_length=0.24, fill_color="#ffffff", fill_opacity=1, stroke_width=0)
             tensor.move_to(path.get_start())
             trail = path.copy().set_stroke(color="#ffffff", width=4, opacity=0.8)
-            self.play_beat(len(drawn), FadeIn(tensor), MoveAlongPath(tensor, path, rate_func=linear),
-                           Create(trail, rate_func=linear))
+            self.play_beat(len(drawn), mn.FadeIn(tensor), mn.MoveAlongPath(tensor, path, rate_func=mn.linear),
+                           mn.Create(trail, rate_func=mn.linear))
 
-    def block(self, i: int, **size) -> Rectangle:
+    def block(self, i: int, **size) -> mn.Rectangle:
         colour = self.style["highlight"] if i == 0 else self.style["accent"]
-        return Rectangle(stroke_width=0, fill_opacity=0.85, fill_color=colour, **size)
+        return mn.Rectangle(stroke_width=0, fill_opacity=0.85, fill_color=colour, **size)
 
     def side_by_side(self, columns, sizes, top):
         """Columns left to right, blocks growing with the output; None when a

@@ -1,8 +1,9 @@
 """Pipelines and flows: boxes joined by arrows, lit up step by step."""
-from manim import LEFT, RIGHT, UP, Arrow, FadeIn, GrowArrow, RoundedRectangle, VGroup
+from __future__ import annotations
+
 from pydantic import Field
 
-from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
+from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams, mn
 
 
 class _Boxes(BilicastScene):
@@ -42,21 +43,21 @@ class Flow(_Boxes):
             y = (top + SUBTITLE_TOP) / 2 + (len(rows) - 1) * 0.95 - r * 1.9
             for c, label in enumerate(row):
                 column = c if r % 2 == 0 else per_row - 1 - c
-                box = RoundedRectangle(corner_radius=0.18, width=box_w, height=box_h, stroke_color=accent,
+                box = mn.RoundedRectangle(corner_radius=0.18, width=box_w, height=box_h, stroke_color=accent,
                                        stroke_width=4, fill_color=accent, fill_opacity=0.45)
                 box.move_to([(column - (per_row - 1) / 2) * (box_w + gap), y, 0])
-                boxes.append(VGroup(box, self.box_label(label, box_w - 0.3, box_h - 0.2).move_to(box)))
+                boxes.append(mn.VGroup(box, self.box_label(label, box_w - 0.3, box_h - 0.2).move_to(box)))
         for i, group in enumerate(boxes):
-            anims = [FadeIn(group, shift=UP * 0.15)]
+            anims = [mn.FadeIn(group, shift=mn.UP * 0.15)]
             if i:
                 start, end = boxes[i - 1][0], group[0]
                 if abs(start.get_y() - end.get_y()) > 0.1:
-                    arrow = Arrow(start.get_bottom(), end.get_top(), buff=0.08, color=dim)
+                    arrow = mn.Arrow(start.get_bottom(), end.get_top(), buff=0.08, color=dim)
                 elif start.get_x() < end.get_x():
-                    arrow = Arrow(start.get_right(), end.get_left(), buff=0.08, color=dim)
+                    arrow = mn.Arrow(start.get_right(), end.get_left(), buff=0.08, color=dim)
                 else:
-                    arrow = Arrow(start.get_left(), end.get_right(), buff=0.08, color=dim)
-                anims += [GrowArrow(arrow), start.animate.set_fill(opacity=0.12)]
+                    arrow = mn.Arrow(start.get_left(), end.get_right(), buff=0.08, color=dim)
+                anims += [mn.GrowArrow(arrow), start.animate.set_fill(opacity=0.12)]
             self.play_beat(i + 1, *anims)
 
 
@@ -100,31 +101,31 @@ class Branch(_Boxes):
             return (column - (columns - 1) / 2) * (box_w + gap)
 
         def box(label, x, y, colour):
-            frame = RoundedRectangle(corner_radius=0.16, width=box_w, height=box_h, stroke_color=colour,
+            frame = mn.RoundedRectangle(corner_radius=0.16, width=box_w, height=box_h, stroke_color=colour,
                                      stroke_width=4, fill_color=colour, fill_opacity=0.3).move_to([x, y, 0])
-            return VGroup(frame, self.box_label(label, box_w - 0.25, box_h - 0.15).move_to(frame))
+            return mn.VGroup(frame, self.box_label(label, box_w - 0.25, box_h - 0.15).move_to(frame))
 
         def chain(boxes, first_from=None):
             arrows = []
             previous = first_from
             for b in boxes:
                 if previous is not None:
-                    arrows.append(Arrow(previous[0].get_right(), b[0].get_left(), buff=0.06, color=dim))
+                    arrows.append(mn.Arrow(previous[0].get_right(), b[0].get_left(), buff=0.06, color=dim))
                 previous = b
             return arrows
 
         shared = [box(s, x_of(i), mid, accent) for i, s in enumerate(p.shared)]
-        self.play_beat(1, *[FadeIn(b, shift=UP * 0.1) for b in shared], *[GrowArrow(a) for a in chain(shared)])
+        self.play_beat(1, *[mn.FadeIn(b, shift=mn.UP * 0.1) for b in shared], *[mn.GrowArrow(a) for a in chain(shared)])
         branches = {}
         for beat, (name, steps, label) in enumerate((("upper", p.upper, p.upper_label),
                                                      ("lower", p.lower, p.lower_label)), 2):
             y = rows[name]
             boxes = [box(s, x_of(len(p.shared) + i), y, accent) for i, s in enumerate(steps)]
-            tag = self.text(label, size=30, bold=True, color=accent).next_to(boxes[0], UP, buff=0.12)
-            tag.align_to(boxes[0], LEFT)
+            tag = self.text(label, size=30, bold=True, color=accent).next_to(boxes[0], mn.UP, buff=0.12)
+            tag.align_to(boxes[0], mn.LEFT)
             branches[name] = boxes
-            self.play_beat(beat, FadeIn(tag), *[FadeIn(b, shift=RIGHT * 0.2) for b in boxes],
-                           *[GrowArrow(a) for a in chain(boxes, shared[-1])])
+            self.play_beat(beat, mn.FadeIn(tag), *[mn.FadeIn(b, shift=mn.RIGHT * 0.2) for b in boxes],
+                           *[mn.GrowArrow(a) for a in chain(boxes, shared[-1])])
         wrong = self.mismatched(p)
         if wrong:
             marks = [b[0].animate.set_stroke(warn, width=7).set_fill(warn, opacity=0.35)

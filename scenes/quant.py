@@ -1,8 +1,9 @@
 """Quantization made visible: float values landing on the int8 grid."""
-from manim import DOWN, LEFT, UP, Arrow, Dot, FadeIn, GrowArrow, Line, VGroup
+from __future__ import annotations
+
 from pydantic import Field
 
-from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
+from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams, mn
 
 
 class NumberLine(BilicastScene):
@@ -42,22 +43,22 @@ class NumberLine(BilicastScene):
         def qx(q):   # int8 value -> screen x
             return left + (q + 128) / 255 * (right - left)
 
-        float_line = Line([left, y_float, 0], [right, y_float, 0], color=fg, stroke_width=3)
-        int_line = Line([left, y_int, 0], [right, y_int, 0], color=fg, stroke_width=3)
-        ticks = VGroup(*[Line([qx(q), y_int - 0.08, 0], [qx(q), y_int + 0.08, 0], color=fg, stroke_width=1.5)
+        float_line = mn.Line([left, y_float, 0], [right, y_float, 0], color=fg, stroke_width=3)
+        int_line = mn.Line([left, y_int, 0], [right, y_int, 0], color=fg, stroke_width=3)
+        ticks = mn.VGroup(*[mn.Line([qx(q), y_int - 0.08, 0], [qx(q), y_int + 0.08, 0], color=fg, stroke_width=1.5)
                          for q in range(-128, 128, 8)])
-        names = VGroup(self.text("float32", size=28, color=accent).next_to(float_line, LEFT, buff=0.25),
-                       self.text("int8", size=28, color=pink).next_to(int_line, LEFT, buff=0.25))
+        names = mn.VGroup(self.text("float32", size=28, color=accent).next_to(float_line, mn.LEFT, buff=0.25),
+                       self.text("int8", size=28, color=pink).next_to(int_line, mn.LEFT, buff=0.25))
         # the rule sits above both lines, clear of the arrows between them
         rule = self.text(f"q = round(x / {p.scale:.4g}) + ({p.zero_point})    x ∈ [{lo:.3g}, {hi:.3g}]", size=30)
         rule.move_to([0, top - 0.3, 0])
-        self.play_beat(1, FadeIn(float_line), FadeIn(int_line), FadeIn(ticks), FadeIn(names), FadeIn(rule))
+        self.play_beat(1, mn.FadeIn(float_line), mn.FadeIn(int_line), mn.FadeIn(ticks), mn.FadeIn(names), mn.FadeIn(rule))
         for k, x in enumerate(p.values, 2):
             q = self.quantize(x)
-            top_dot = Dot([fx(x), y_float, 0], color=accent, radius=0.09)
-            low_dot = Dot([qx(q), y_int, 0], color=pink, radius=0.09)
-            above = self.text(f"{x:.3g}", size=26, color=accent).next_to(top_dot, UP, buff=0.15 + 0.42 * (k % 2))
-            below = self.text(str(q), size=26, color=pink).next_to(low_dot, DOWN, buff=0.25 + 0.4 * (k % 2))
-            arrow = Arrow(top_dot.get_center(), low_dot.get_center(), buff=0.12, color=fg, stroke_width=2,
+            top_dot = mn.Dot([fx(x), y_float, 0], color=accent, radius=0.09)
+            low_dot = mn.Dot([qx(q), y_int, 0], color=pink, radius=0.09)
+            above = self.text(f"{x:.3g}", size=26, color=accent).next_to(top_dot, mn.UP, buff=0.15 + 0.42 * (k % 2))
+            below = self.text(str(q), size=26, color=pink).next_to(low_dot, mn.DOWN, buff=0.25 + 0.4 * (k % 2))
+            arrow = mn.Arrow(top_dot.get_center(), low_dot.get_center(), buff=0.12, color=fg, stroke_width=2,
                           max_tip_length_to_length_ratio=0.08)
-            self.play_beat(k, FadeIn(top_dot), FadeIn(above), GrowArrow(arrow), FadeIn(low_dot), FadeIn(below))
+            self.play_beat(k, mn.FadeIn(top_dot), mn.FadeIn(above), mn.GrowArrow(arrow), mn.FadeIn(low_dot), mn.FadeIn(below))

@@ -1,8 +1,9 @@
 """A terminal: the command that measured the numbers and what it printed."""
-from manim import UP, AddTextLetterByLetter, FadeIn, RoundedRectangle, Text
+from __future__ import annotations
+
 from pydantic import Field
 
-from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams
+from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams, mn
 
 MONO = "DejaVu Sans Mono"
 
@@ -28,21 +29,21 @@ class Session(BilicastScene):
         top = self.show_title(p.title, size=46, y=3.15, below=2.5)
         bottom = SUBTITLE_TOP + 0.2
         left, right = -6.2, 6.2
-        window = RoundedRectangle(corner_radius=0.15, width=right - left + 0.3, height=top - bottom, stroke_width=2,
+        window = mn.RoundedRectangle(corner_radius=0.15, width=right - left + 0.3, height=top - bottom, stroke_width=2,
                                   stroke_color="#3a3f4b", fill_color="#0b0d12", fill_opacity=1)
         window.move_to([0, (top + bottom) / 2, 0])
         self.add(window)
         size = 20
         line_h = min(0.5, (top - bottom - 0.3) / (len(p.output) + 1))
-        char_w = Text("x" * 20, font=MONO, font_size=size).width / 20
+        char_w = mn.Text("x" * 20, font=MONO, font_size=size).width / 20
         room = int((right - left - 0.3) / char_w)
 
-        def line(text: str, k: int, colour: str) -> Text:
+        def line(text: str, k: int, colour: str) -> mn.Text:
             text = text if len(text) <= room else text[:room - 1] + "…"
-            t = Text(text, font=MONO, font_size=size, color=colour)
+            t = mn.Text(text, font=MONO, font_size=size, color=colour)
             return t.move_to([left + 0.15 + t.width / 2, top - 0.15 - line_h * (k + 0.5), 0])
 
         command = line(f"{p.prompt} {p.command}", 0, self.style["accent"])
-        self.play_beat(1, AddTextLetterByLetter(command, time_per_char=0.02))
+        self.play_beat(1, mn.AddTextLetterByLetter(command, time_per_char=0.02))
         for k, out in enumerate(p.output, 1):
-            self.play_beat(k + 1, FadeIn(line(out, k, self.style["foreground"]), shift=UP * 0.05))
+            self.play_beat(k + 1, mn.FadeIn(line(out, k, self.style["foreground"]), shift=mn.UP * 0.05))

@@ -1,8 +1,9 @@
 """Title cards."""
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, GrowFromEdge, Rectangle, Write
+from __future__ import annotations
+
 from pydantic import Field
 
-from bilicast.scenekit import BilicastScene, SceneParams
+from bilicast.scenekit import BilicastScene, SceneParams, mn
 
 
 class TitleCard(BilicastScene):
@@ -15,17 +16,17 @@ class TitleCard(BilicastScene):
 
     def build(self):
         p = self.params
-        title = self.text(p.title, size=72, bold=True).move_to(UP * 0.6)
-        bar = Rectangle(width=min(title.width, 10), height=0.08, fill_opacity=1, stroke_width=0,
-                        color=self.style["accent"]).next_to(title, DOWN, buff=0.35)
-        self.play(Write(title, run_time=1.0), GrowFromEdge(bar, LEFT, run_time=0.6))
+        title = self.text(p.title, size=72, bold=True).move_to(mn.UP * 0.6)
+        bar = mn.Rectangle(width=min(title.width, 10), height=0.08, fill_opacity=1, stroke_width=0,
+                        color=self.style["accent"]).next_to(title, mn.DOWN, buff=0.35)
+        self.play(mn.Write(title, run_time=1.0), mn.GrowFromEdge(bar, mn.LEFT, run_time=0.6))
         extras = []
         if p.kicker:
-            extras.append(self.text(p.kicker, size=34, color=self.style["highlight"]).next_to(title, UP, buff=0.5))
+            extras.append(self.text(p.kicker, size=34, color=self.style["highlight"]).next_to(title, mn.UP, buff=0.5))
         if p.subtitle:
-            extras.append(self.text(p.subtitle, size=40).next_to(bar, DOWN, buff=0.45))
+            extras.append(self.text(p.subtitle, size=40).next_to(bar, mn.DOWN, buff=0.45))
         if extras:
-            self.play(*[FadeIn(m, shift=UP * 0.2) for m in extras], run_time=0.5)
+            self.play(*[mn.FadeIn(m, shift=mn.UP * 0.2) for m in extras], run_time=0.5)
 
 
 class Heading(BilicastScene):
@@ -37,10 +38,10 @@ class Heading(BilicastScene):
         note: str = Field("", max_length=60)
 
     def build(self):
-        title = self.text(self.params.title, size=52, bold=True).to_corner(UP + LEFT, buff=0.85)   # inside title-safe
-        bar = Rectangle(width=1.2, height=0.08, fill_opacity=1, stroke_width=0,
-                        color=self.style["accent"]).next_to(title, DOWN, buff=0.2, aligned_edge=LEFT)
-        self.play(FadeIn(title, shift=RIGHT * 0.2), GrowFromEdge(bar, LEFT), run_time=0.5)
+        title = self.text(self.params.title, size=52, bold=True).to_corner(mn.UP + mn.LEFT, buff=0.85)   # inside title-safe
+        bar = mn.Rectangle(width=1.2, height=0.08, fill_opacity=1, stroke_width=0,
+                        color=self.style["accent"]).next_to(title, mn.DOWN, buff=0.2, aligned_edge=mn.LEFT)
+        self.play(mn.FadeIn(title, shift=mn.RIGHT * 0.2), mn.GrowFromEdge(bar, mn.LEFT), run_time=0.5)
         if self.params.note:
             note = self.text(self.params.note, size=30, color=self.style["highlight"], max_width=5.6)
-            self.play(FadeIn(note.next_to(bar, DOWN, buff=0.4, aligned_edge=LEFT)), run_time=0.4)
+            self.play(mn.FadeIn(note.next_to(bar, mn.DOWN, buff=0.4, aligned_edge=mn.LEFT)), run_time=0.4)

@@ -139,6 +139,34 @@ def test_render_writes_numbers_json_with_sources(episode, workspace):
     assert any(n["where"] == "episode.cover.badge" for n in numbers)
 
 
+def test_a_changed_filter_redraws_the_chart_and_passes_verify(episode, tmp_path_factory):
+    """Charts are keyed by the code that shapes their text, filters included:
+    with an edited copy of the engine, the chart is redrawn with the new
+    text and the numbers it shows still check against their source."""
+    import os
+    import shutil
+    script, _ = episode
+    engine = tmp_path_factory.mktemp("engine")
+    shutil.copytree(ROOT / "bilicast", engine / "bilicast", ignore=shutil.ignore_patterns("__pycache__"))
+    (engine / "templates").symlink_to(ROOT / "templates")
+    env = {**os.environ, "PYTHONPATH": str(engine)}
+
+    def run(*args):
+        proc = subprocess.run([sys.executable, "-m", "bilicast.cli", *args, "ep.yaml", "--preview"],
+                              capture_output=True, text=True, cwd=script.parent, env=env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout
+    run("render")
+    resolve_py = engine / "bilicast" / "resolve.py"
+    old = 'return f"{_sig(x * 1000)} KB"'
+    assert old in resolve_py.read_text()
+    resolve_py.write_text(resolve_py.read_text().replace(old, 'return f"{_sig(x * 1000)} kB"'))
+    assert "accuracy         to build" in run("plan")
+    run("render")
+    shown = json.loads((script.parent / "out" / "numbers" / "numbers.json").read_text(encoding="utf-8"))
+    assert any(n["text"].endswith(" kB") and n["where"] == "segments[2].overlay" for n in shown), shown
+
+
 def test_render_refuses_numbers_that_disagree_with_their_source(episode):
     script, result = episode
     from bilicast.bundle import write_numbers
