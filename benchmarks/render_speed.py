@@ -48,7 +48,7 @@ def main():
     run(bilicast + ["bench", "ep.yaml", "--tiny"], ws)   # real numbers for the templates (not timed)
 
     cold, log = run(bilicast + ["render", "ep.yaml", *flags], ws)
-    video = ws / "out" / "reference" / "video.mp4"
+    video = ws / "out" / "reference" / "main" / "video.mp4"
     info = json.loads(subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format", str(video)],
                                      capture_output=True, text=True).stdout)
     duration = float(info["format"]["duration"])
@@ -74,7 +74,7 @@ def main():
     import os
     os.chdir(ws)
     episode = load_episode(ws / "ep.yaml")
-    plan = plan_with_voice(episode, args.preview)
+    plan, = plan_with_voice(episode, args.preview)
     jobs = plan_segments(plan, episode.scenes, episode)
     audio = build_audio_track(plan)
     started = time.monotonic()   # assembly = encoding the audio track + joining everything

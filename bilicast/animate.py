@@ -17,6 +17,7 @@ from .errors import StageError, disk_full, disk_full_error
 from .lifeline import fault
 from .media import run_ffmpeg, video_encode_args
 from .transitions import keyframe_args
+from .variants import BUILTIN
 
 
 def render_scene(job: dict, media: Path) -> tuple[Path, list, list]:
@@ -39,8 +40,10 @@ def render_scene(job: dict, media: Path) -> tuple[Path, list, list]:
         "video_encoder_options": {"preset": "ultrafast", "crf": "12"}, "write_to_movie": True, "format": "mp4",
     }
     with tempconfig(settings):
-        manim.config.frame_width = manim.config.frame_height * job["width"] / job["height"]
-        scene = scene_cls(params=job["params"], timing=job["timing"], style=job["style"], files=job.get("files"))
+        frame = BUILTIN[job.get("variant", "main")].frame(job["width"], job["height"])
+        manim.config.frame_width, manim.config.frame_height = frame.width, frame.height
+        scene = scene_cls(params=job["params"], timing=job["timing"], style=job["style"], files=job.get("files"),
+                          frame=frame)
         fault("manim")
         scene.render()
         return Path(scene.renderer.file_writer.movie_file_path), scene.holds, scene.layout

@@ -44,7 +44,7 @@ def draw_chart(chart: dict, episode) -> list:
         ov = seg.overlay
         shown = charts.render_chart(ov.chart, res.results[chart["file"]], episode.script.episode.style,
                                     chart["size"], png, ov.title, res.provenance[ov.data], ov.fields,
-                                    video_height=chart["video_height"])
+                                    video_short_side=chart["short_side"])
         write_text_atomic(numbers, json.dumps(shown, ensure_ascii=False))
     return [ShownNumber(f"segments[{chart['index']}].overlay", seg.id, text, value, how, (), ("src", chart["file"], field))
             for text, value, field, how in shown]

@@ -15,6 +15,7 @@ from .errors import StageError
 from .lifeline import fault
 from .media import run_ffmpeg
 from .plan import Plan
+from .variants import BUILTIN
 
 SUBTITLE_FORMATS = ("srt", "ass", "bcc")
 
@@ -46,7 +47,8 @@ def write_subtitles(plan: Plan, out_dir: Path, formats=SUBTITLE_FORMATS) -> list
     style = plan.script.episode.style
     writers = {
         "srt": ("subtitles.srt", lambda: subtitles.to_srt(plan.cues)),
-        "ass": ("subtitles.ass", lambda: subtitles.to_ass(plan.cues, size, style.font, workspace=plan.workspace)),
+        "ass": ("subtitles.ass", lambda: subtitles.to_ass(plan.cues, size, style.font, workspace=plan.workspace,
+                                                          margin=BUILTIN[plan.settings.variant].subtitle_margin)),
         "bcc": ("subtitles.bcc.json", lambda: subtitles.to_bcc(plan.cues, workspace=plan.workspace)),
     }
     written = []
@@ -80,7 +82,7 @@ def write_cover(plan: Plan, out_dir: Path, video: Path | None = None) -> list[Pa
     elif spec.background.startswith("segment:"):
         print("note: the cover uses the theme background until the video is rendered", file=sys.stderr)
     return make_cover(plan.script.episode.style, spec.title or plan.script.episode.title, spec.badge, background,
-                      out_dir)
+                      out_dir, portrait=plan.settings.height > plan.settings.width)
 
 
 def write_storyboard(plan: Plan, out_dir: Path, video: Path) -> Path:
@@ -90,7 +92,7 @@ def write_storyboard(plan: Plan, out_dir: Path, video: Path) -> Path:
 
     from .cover import load_font
     from .publish import timestamp
-    columns, thumb_w = 3, 480
+    columns, thumb_w = (3, 480) if plan.settings.width > plan.settings.height else (5, 270)
     thumb_h = thumb_w * plan.settings.height // plan.settings.width
     label_h, pad = 44, 16
     rows = -(-len(plan.timeline) // columns)
@@ -155,4 +157,4 @@ def write_bundle(plan: Plan, segment_jobs: list[dict], heads: list, audio: Path,
     write_storyboard(plan, out_dir, video)
     write_publish(plan, out_dir)
     write_timeline(plan, out_dir)
-    write_text_atomic(out_dir / ".bilicast-build.json", json.dumps({"key": key}))
+    write_text_atomic(out_dir / ".bilicast-build.json", json.dumps({"key": key, "variant": plan.settings.variant}))

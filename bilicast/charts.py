@@ -185,11 +185,12 @@ def _place_labels(fig, ax, labels, scale) -> None:
 
 def render_chart(kind: str, result: Result, style, size: tuple[int, int], target: Path, title: str = "",
                  provenance: str = "", fields: list[str] | None = None,
-                 video_height: int | None = None) -> list[tuple[str, float, str, str]]:
+                 video_short_side: int | None = None) -> list[tuple[str, float, str, str]]:
     """Draw `kind` from `result` into a PNG of `size` (a panel of a video
-    `video_height` tall: text is sized for the video, not the panel); returns
+    whose short side is `video_short_side`: text is sized for the video, not
+    the panel); returns
     (text, value, field, filter) for each number it prints."""
-    plt, fig, scale = _setup(style, size, (video_height or size[1]) / 1080)
+    plt, fig, scale = _setup(style, size, (video_short_side or size[1]) / 1080)
     left = {"latency": 0.26, "size_vs_accuracy": 0.2}.get(kind, 0.14)
     right = 0.84 if kind == "training_curve" else 0.96   # room for the second y axis' title
     ax = fig.add_axes([left, 0.2, right - left, 0.62])

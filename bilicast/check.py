@@ -116,10 +116,44 @@ def _srt_ok(text: str) -> tuple[bool, str]:
     return bool(blocks), f"{len(blocks)} cues"
 
 
+def bundle_variant(folder: Path) -> str:
+    """The variant a bundle was rendered as (its build stamp says; else the
+    folder's name, else main)."""
+    try:
+        return json.loads((folder / ".bilicast-build.json").read_text(encoding="utf-8"))["variant"]
+    except (OSError, ValueError, KeyError):
+        return folder.name if folder.name in SPECS else "main"
+
+
+# per variant: (aspect width:height, its name, the covers and their sizes)
+SPECS = {
+    "main": ((16, 9), "16:9 landscape", [("cover.jpg", (1920, 1080)), ("cover_4x3.jpg", (1440, 1080))]),
+    "vertical": ((9, 16), "9:16 vertical", [("cover.jpg", (1080, 1440))]),
+}
+
+
+def bundle_folders(path: Path) -> list[Path]:
+    """A bundle folder, or the variant bundles inside an episode's folder (out/<id>/main, out/<id>/vertical)."""
+    if (path / "video.mp4").exists() or not path.is_dir():
+        return [path]
+    inside = sorted(d for d in path.iterdir() if d.is_dir() and (d / ".bilicast-build.json").exists())
+    return inside or [path]
+
+
 def check_bundle(folder: Path) -> list[Check]:
-    checks = check_video(folder / "video.mp4") if (folder / "video.mp4").exists() else [
-        Check("video.mp4 exists", False, "missing")]
-    checks += check_cover(folder / "cover.jpg", (1920, 1080)) + check_cover(folder / "cover_4x3.jpg", (1440, 1080))
+    variant = bundle_variant(folder)
+    (aw, ah), shape, covers = SPECS[variant]
+    video = folder / "video.mp4"
+    checks = check_video(video) if video.exists() else [Check("video.mp4 exists", False, "missing")]
+    if video.exists():
+        try:
+            v = next(s for s in probe(video)["streams"] if s["codec_type"] == "video")
+            # within a pixel: 854x480 is 16:9 with the width rounded to an even number
+            checks.append(Check(shape, abs(v["width"] * ah / aw - v["height"]) <= 1, f"{v['width']}x{v['height']}"))
+        except (StageError, StopIteration):
+            pass   # check_video has said why
+    for name, size in covers:
+        checks += check_cover(folder / name, size)
     srt = folder / "subtitles.srt"
     checks.append(Check("subtitles.srt parses", *(_srt_ok(srt.read_text("utf-8")) if srt.exists() else (False, "missing"))))
     ass = folder / "subtitles.ass"
@@ -152,7 +186,10 @@ def check_bundle(folder: Path) -> list[Check]:
 
 def checks_for(path: Path) -> list[Check]:
     if path.is_dir():
-        return check_bundle(path)
+        folders = bundle_folders(path)
+        if len(folders) == 1:
+            return check_bundle(folders[0])
+        return [Check(f"{folder.name}: {c.name}", c.ok, c.detail) for folder in folders for c in check_bundle(folder)]
     if path.is_file():
         return check_video(path)
     raise UserError(f"{path}: no such file or folder")

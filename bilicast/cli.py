@@ -9,6 +9,8 @@ from pathlib import Path
 from .errors import StageError, UserError, disk_full, disk_full_error
 from .yamlsource import ScriptProblems
 
+VARIANT_HELP = "main, vertical or all: every variant the script declares (default)"
+
 
 def cmd_validate(args) -> int:
     from .episode import load_episode
@@ -46,7 +48,7 @@ def _warn_unspeakable(path, episode) -> None:
 
 def _list_bundle(out_dir: Path) -> None:
     from .plan import BUNDLE
-    for name in (*BUNDLE, "numbers.json"):   # numbers.json: when the script shows results
+    for name in (*BUNDLE, "numbers.json"):   # numbers.json: when the script shows results; cover_4x3: not vertical
         if (out_dir / name).exists():
             print(f"  {out_dir / name}")
 
@@ -54,14 +56,17 @@ def _list_bundle(out_dir: Path) -> None:
 def cmd_render(args) -> int:
     from .media import probe
     from .episode import load_episode
-    from .render import render_episode
+    from .render import chosen_variants, render_episode
 
     episode = load_episode(args.script)
     started = time.monotonic()
-    out_dir = render_episode(episode, Path(args.out), preview=args.preview, jobs=args.jobs)
-    seconds = float(probe(out_dir / "video.mp4")["format"]["duration"])
-    print(f"rendered {episode.script.episode.id}: {seconds:.1f} s of video in {time.monotonic() - started:.1f} s")
-    _list_bundle(out_dir)
+    out_dirs = render_episode(episode, Path(args.out), preview=args.preview, jobs=args.jobs,
+                              variants=chosen_variants(episode, args.variant))
+    seconds = float(probe(out_dirs[0] / "video.mp4")["format"]["duration"])
+    print(f"rendered {episode.script.episode.id} ({', '.join(d.name for d in out_dirs)}): {seconds:.1f} s of video "
+          f"in {time.monotonic() - started:.1f} s")
+    for out_dir in out_dirs:
+        _list_bundle(out_dir)
     return 0
 
 
@@ -75,10 +80,11 @@ def cmd_plan(args) -> int:
     sys.dont_write_bytecode = True   # not even the scenes' __pycache__
     from .episode import load_episode
     from .plan import describe_plan
-    from .render import dry_run
+    from .render import chosen_variants, dry_run
 
-    facts = dry_run(load_episode(args.script), Path(args.out), preview=args.preview)
-    _print_json(facts) if args.json else print(describe_plan(facts))
+    episode = load_episode(args.script)
+    facts = dry_run(episode, Path(args.out), preview=args.preview, variants=chosen_variants(episode, args.variant))
+    _print_json(facts) if args.json else print("\n".join(describe_plan(f) for f in facts))
     return 0
 
 
@@ -134,30 +140,32 @@ def cmd_align(args) -> int:
 def cmd_subs(args) -> int:
     from .bundle import SUBTITLE_FORMATS, write_subtitles
     from .episode import load_episode
-    from .render import plan_with_voice
+    from .render import chosen_variants, plan_with_voice
 
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     unknown = [f for f in formats if f not in SUBTITLE_FORMATS]
     if unknown or not formats:
         raise UserError(f"--format {args.format}: use a comma-separated list of {', '.join(SUBTITLE_FORMATS)}")
     episode = load_episode(args.script)
-    out_dir = Path(args.out) / episode.script.episode.id
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for path in write_subtitles(plan_with_voice(episode), out_dir, formats):
-        print(path)
+    for plan in plan_with_voice(episode, variants=chosen_variants(episode, args.variant)):
+        out_dir = Path(args.out) / episode.script.episode.id / plan.settings.variant
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for path in write_subtitles(plan, out_dir, formats):
+            print(path)
     return 0
 
 
 def cmd_cover(args) -> int:
     from .bundle import write_cover
     from .episode import load_episode
-    from .render import plan_with_voice
+    from .render import chosen_variants, plan_with_voice
 
     episode = load_episode(args.script)
-    out_dir = Path(args.out) / episode.script.episode.id
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for path in write_cover(plan_with_voice(episode), out_dir, out_dir / "video.mp4"):
-        print(path)
+    for plan in plan_with_voice(episode, variants=chosen_variants(episode, args.variant)):
+        out_dir = Path(args.out) / episode.script.episode.id / plan.settings.variant
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for path in write_cover(plan, out_dir, out_dir / "video.mp4"):
+            print(path)
     return 0
 
 
@@ -181,6 +189,8 @@ def cmd_check_speech(bundle: Path) -> int:
 
     from .listen import check_speech, report
 
+    from .check import bundle_folders
+    bundle = bundle_folders(bundle)[0]   # every variant has the same voice: listen to one
     with tqdm(desc="listening", unit="line", file=sys.stderr, leave=False, disable=None) as bar:
         scores = check_speech(bundle, progress=lambda: bar.update(1))
     ok, text = report(scores)
@@ -248,11 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check episode scripts (exit 0 valid, 2 invalid)")
     p.add_argument("scripts", nargs="+", metavar="SCRIPT")
     p.set_defaults(func=cmd_validate)
-    p = sub.add_parser("render", help="render an episode to OUT/<id>/video.mp4 and subtitles.srt")
+    p = sub.add_parser("render", help="render an episode to OUT/<id>/<variant>/video.mp4 with its upload bundle")
     p.add_argument("script", metavar="SCRIPT")
     p.add_argument("--preview", action="store_true", help="fast check render at 480p15")
     p.add_argument("--out", default="out", help="output folder (default: out)")
     p.add_argument("-j", "--jobs", type=int, default=None, help="segments rendered at once (default: cores)")
+    p.add_argument("--variant", default="all", metavar="NAME", help=VARIANT_HELP)
     p.set_defaults(func=cmd_render)
     p = sub.add_parser("new", help="write a commented starter episode to scripts/ID.yaml")
     p.add_argument("id", metavar="ID")
@@ -263,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preview", action="store_true")
     p.add_argument("--out", default="out")
     p.add_argument("--json", action="store_true", help="the same facts as JSON, for editors and CI")
+    p.add_argument("--variant", default="all", metavar="NAME", help=VARIANT_HELP)
     p.set_defaults(func=cmd_plan)
     p = sub.add_parser("overlays", help="re-resolve templates against current results; rebuild only the "
                        "segments whose content changed, then re-assemble")
@@ -270,15 +282,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preview", action="store_true")
     p.add_argument("--out", default="out")
     p.add_argument("-j", "--jobs", type=int, default=None)
+    p.add_argument("--variant", default="all", metavar="NAME", help=VARIANT_HELP)
     p.set_defaults(func=cmd_render)
     p = sub.add_parser("subs", help="export subtitles without rendering video")
     p.add_argument("script", metavar="SCRIPT")
     p.add_argument("--format", default="srt,ass,bcc", help="comma-separated: srt, ass, bcc (default all)")
     p.add_argument("--out", default="out")
+    p.add_argument("--variant", default="all", metavar="NAME", help=VARIANT_HELP)
     p.set_defaults(func=cmd_subs)
-    p = sub.add_parser("cover", help="write cover.jpg and cover_4x3.jpg")
+    p = sub.add_parser("cover", help="write cover.jpg and cover_4x3.jpg (vertical: a 3:4 cover.jpg)")
     p.add_argument("script", metavar="SCRIPT")
     p.add_argument("--out", default="out")
+    p.add_argument("--variant", default="all", metavar="NAME", help=VARIANT_HELP)
     p.set_defaults(func=cmd_cover)
     p = sub.add_parser("align", help="find each narration line in the recorded takes; report misread, skipped "
                        "and repeated lines (exit 2 if a line is missing)")

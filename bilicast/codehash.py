@@ -5,8 +5,8 @@ too). Keys hash these files, so upgrading bilicast or editing a helper
 rebuilds exactly what used it, and `plan` can name the file."""
 from __future__ import annotations
 
-import ast
 import functools
+import re
 from pathlib import Path
 
 from .cache import file_hash
@@ -26,26 +26,52 @@ def _module_file(name: str, beside: Path) -> Path | None:
     return None
 
 
+_TYPE_CHECKING = re.compile(r"if\s+(?:typing\.)?TYPE_CHECKING\s*:")
+_FROM = re.compile(r"from\s+(\.*)([\w.]*)\s+import\s+(.*)")
+_IMPORT = re.compile(r"import\s+(.*)")
+
+
+def _names(text: str) -> list[str]:
+    """`a, b as c, (d)` -> [a, b, d]"""
+    return [n.split(" as ")[0].strip(" ()\\") for n in text.split("#")[0].split(",") if n.strip(" ()\\")]
+
+
 @functools.lru_cache(maxsize=256)
 def _imports(file: Path, stamp: tuple) -> tuple[Path, ...]:
-    tree = ast.parse(file.read_text(encoding="utf-8"), str(file))
-    for node in ast.walk(tree):   # `if TYPE_CHECKING:` imports are for annotations, never run
-        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", "")) == "TYPE_CHECKING":
-            node.body = []
+    """The files a module imports, read line by line (a parse of every
+    engine module took most of `plan`'s second). An import line in a string
+    only adds a file to a key, never drops one."""
+    lines = file.read_text(encoding="utf-8").splitlines()
     package = "bilicast" if file.parent == ENGINE.resolve() else None
-    found = []
-    for node in ast.walk(tree):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:   # relative: only inside the bilicast package
+    found, skip_below, i = [], None, 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        code = line.lstrip()
+        indent = len(line) - len(code)
+        if skip_below is not None:   # inside `if TYPE_CHECKING:`: imports for annotations, never run
+            if not code or indent > skip_below:
+                continue
+            skip_below = None
+        if _TYPE_CHECKING.match(code):
+            skip_below = indent
+            continue
+        if m := _FROM.match(code):
+            rest = m.group(3)
+            while rest.lstrip().startswith("(") and ")" not in rest and i < len(lines):
+                rest += " " + lines[i]
+                i += 1
+            base = m.group(2)
+            if m.group(1):   # relative: only inside the bilicast package
                 if package is None:
                     continue
                 base = f"{package}.{base}" if base else package
             # `from bilicast import subtitles` names a module; `from x import y` may too
-            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+            names = [base] + [f"{base}.{name}" for name in _names(rest)]
+        elif m := _IMPORT.match(code):
+            names = _names(m.group(1))
+        else:
+            continue
         for name in names:
             path = _module_file(name, file.parent)
             if path and path != file:

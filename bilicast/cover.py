@@ -1,4 +1,5 @@
-"""Cover art: cover.jpg (1920x1080) and cover_4x3.jpg (its centred 1440x1080 crop).
+"""Cover art: cover.jpg (1920x1080) and cover_4x3.jpg (its centred 1440x1080
+crop); for the vertical cut, one portrait cover.jpg (1080x1440, 3:4).
 
 The title and badge stay inside the 4:3 safe area (x 240..1680) and out of the
 bottom strip where Bilibili's cards show play counts and the duration badge."""
@@ -7,7 +8,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 from .cache import atomic_path
 from .errors import StageError
@@ -15,6 +16,8 @@ from .subtitles import wrap
 
 SIZE = (1920, 1080)
 SAFE = (240 + 70, 90, 1680 - 70, 1080 - 190)   # left, top, right, bottom for key text
+PORTRAIT_SIZE = (1080, 1440)
+PORTRAIT_SAFE = (80, 120, 1080 - 80, 1440 - 200)
 MAX_BYTES = 5 * 1024 * 1024
 FONT_DIRS = [Path("/usr/share/fonts/opentype/noto"), Path("/usr/share/fonts/truetype/noto")]
 
@@ -35,22 +38,23 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
     return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
 
 
-def _theme_background(style) -> Image.Image:
+def _theme_background(style, size: tuple[int, int] = SIZE) -> Image.Image:
     bg, accent, pink = _rgb(style.background), _rgb(style.accent), _rgb(style.highlight)
-    img = Image.new("RGB", SIZE, bg)
+    w, h = size
+    img = Image.new("RGB", size, bg)
     draw = ImageDraw.Draw(img)
-    for y in range(SIZE[1]):   # vertical gradient towards the accent colour
-        k = y / SIZE[1] * 0.35
-        draw.line([(0, y), (SIZE[0], y)], fill=tuple(int(b + (a - b) * k) for a, b in zip(accent, bg)))
-    glow = Image.new("RGB", SIZE, (0, 0, 0))
-    g = ImageDraw.Draw(glow)
-    g.ellipse([1350, -250, 2250, 650], fill=tuple(c // 2 for c in accent))
-    g.ellipse([-300, 600, 500, 1400], fill=tuple(c // 3 for c in pink))
+    for y in range(h):   # vertical gradient towards the accent colour
+        k = y / h * 0.35
+        draw.line([(0, y), (w, y)], fill=tuple(int(b + (a - b) * k) for a, b in zip(accent, bg)))
+    glow = Image.new("RGB", size, (0, 0, 0))
+    g = ImageDraw.Draw(glow)   # a glow in the top right and one in the bottom left
+    g.ellipse([w - 570, -250, w + 330, 650], fill=tuple(c // 2 for c in accent))
+    g.ellipse([-300, h - 480, 500, h + 320], fill=tuple(c // 3 for c in pink))
     img = Image.blend(img, Image.composite(glow, img, glow.convert("L").point(lambda v: 255 if v else 0)), 0.5)
     img = img.filter(ImageFilter.GaussianBlur(2))
     draw = ImageDraw.Draw(img)
-    for x in range(0, SIZE[0], 80):   # faint grid: a "technical" texture
-        draw.line([(x, 0), (x, SIZE[1])], fill=tuple(min(255, c + 10) for c in bg), width=1)
+    for x in range(0, w, 80):   # faint grid: a "technical" texture
+        draw.line([(x, 0), (x, h)], fill=tuple(min(255, c + 10) for c in bg), width=1)
     return img
 
 
@@ -67,14 +71,16 @@ def _fit_title(draw, text: str, width: int, height: int):
     return load_font(56), wrap(text, int(width / 56))[:3], 56
 
 
-def make_cover(style, title: str, badge: str | None, background: Image.Image | None, target_dir: Path) -> list[Path]:
+def make_cover(style, title: str, badge: str | None, background: Image.Image | None, target_dir: Path,
+               portrait: bool = False) -> list[Path]:
+    size, safe = (PORTRAIT_SIZE, PORTRAIT_SAFE) if portrait else (SIZE, SAFE)
     if background is not None:
-        img = background.convert("RGB").resize(SIZE).filter(ImageFilter.GaussianBlur(5))
-        img = Image.blend(img, Image.new("RGB", SIZE, _rgb(style.background)), 0.55)
+        img = ImageOps.fit(background.convert("RGB"), size).filter(ImageFilter.GaussianBlur(5))
+        img = Image.blend(img, Image.new("RGB", size, _rgb(style.background)), 0.55)
     else:
-        img = _theme_background(style)
+        img = _theme_background(style, size)
     draw = ImageDraw.Draw(img)
-    left, top, right, bottom = SAFE
+    left, top, right, bottom = safe
     if badge:
         bfont = load_font(64)
         bbox = draw.textbbox((0, 0), badge, font=bfont)
@@ -93,7 +99,9 @@ def make_cover(style, title: str, badge: str | None, background: Image.Image | N
         y += line_h
     bar_y = min(y + 20, bottom)
     draw.rectangle([left + (right - left) // 3, bar_y, right - (right - left) // 3, bar_y + 10], fill=_rgb(style.accent))
-    outputs = [(target_dir / "cover.jpg", img), (target_dir / "cover_4x3.jpg", img.crop((240, 0, 1680, 1080)))]
+    outputs = [(target_dir / "cover.jpg", img)]
+    if not portrait:
+        outputs.append((target_dir / "cover_4x3.jpg", img.crop((240, 0, 1680, 1080))))
     for path, picture in outputs:
         _save_jpeg(picture, path)
     return [p for p, _ in outputs]

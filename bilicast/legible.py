@@ -3,10 +3,12 @@ knows (not guessed from pixels). A scene records its texts on the last frame
 (`BilicastScene.layout`); `problems()` applies the rules:
 
 - no text smaller than MIN_TEXT_PX at 1080p (the provenance line: MIN_NOTE_PX),
-  measured as the height of a full-width character at the text's font size;
+  measured as the height of a full-width character at the text's font size
+  (1080p: 1080 px across the short side, so the same rule holds in the
+  vertical cut);
 - no two texts overlap;
 - everything inside the title-safe area (SAFE_MARGIN of the frame on each side);
-- nothing under the subtitle band (below SUBTITLE_TOP);
+- nothing under the subtitle band (below the frame's subtitle_top);
 - every character has a glyph in the episode's font or a font Pango falls
   back to (no tofu boxes).
 """
@@ -14,9 +16,9 @@ from __future__ import annotations
 
 import functools
 
+from .variants import SAFE_MARGIN, SHORT_SIDE_UNITS
+
 MIN_TEXT_PX, MIN_NOTE_PX = 26, 20
-SAFE_MARGIN = 0.05
-FRAME_HEIGHT = 8.0   # Manim units, top to bottom
 
 
 @functools.lru_cache(maxsize=None)
@@ -28,7 +30,7 @@ def glyph_units_per_font_size(font: str) -> float:
 
 def min_font_size(font: str) -> float:
     """The smallest Manim font size that keeps ordinary text legible."""
-    return MIN_TEXT_PX / 1080 * FRAME_HEIGHT / glyph_units_per_font_size(font)
+    return MIN_TEXT_PX / 1080 * SHORT_SIDE_UNITS / glyph_units_per_font_size(font)
 
 
 def text_layout(scene) -> list[dict]:
@@ -77,11 +79,12 @@ def _fallback_has(char: str) -> bool:
 
 def problems(layout: list[dict], width: int, height: int, subtitle_top: float, font_path: str | None = None) -> list[str]:
     """What breaks the rules in a layout (see the module docstring). subtitle_top
-    is the band's top edge in Manim units (frame spans -4..4)."""
-    scale = height / 1080
+    is the band's top edge in Manim units (the frame's short side spans 8)."""
+    scale = min(width, height) / 1080
     found = []
     safe = (width * SAFE_MARGIN, height * SAFE_MARGIN, width * (1 - SAFE_MARGIN), height * (1 - SAFE_MARGIN))
-    band_px = (FRAME_HEIGHT / 2 - subtitle_top) / FRAME_HEIGHT * height
+    frame_h = SHORT_SIDE_UNITS * height / min(width, height)
+    band_px = (frame_h / 2 - subtitle_top) / frame_h * height
     glyphs = _charmap(font_path) if font_path else None
     for t in layout:
         x0, y0, x1, y1 = t["box"]

@@ -18,6 +18,7 @@ from .errors import UserError
 from .media import ffmpeg_version, is_valid_video
 from .script import PREVIEW, Script
 from .timeline import SegmentTiming, plan_timeline, total_duration
+from .variants import BUILTIN
 from .workspace import ENGINE, shown_file
 
 
@@ -27,13 +28,13 @@ class RenderSettings:
     height: int
     fps: int
     preview: bool
+    variant: str = "main"
 
     @classmethod
-    def for_script(cls, script: Script, preview: bool) -> "RenderSettings":
-        if preview:
-            return cls(PREVIEW["width"], PREVIEW["height"], PREVIEW["fps"], True)
-        w, h = script.episode.output.size
-        return cls(w, h, script.episode.output.fps, False)
+    def for_script(cls, script: Script, preview: bool, variant: str = "main") -> "RenderSettings":
+        landscape = (PREVIEW["width"], PREVIEW["height"]) if preview else script.episode.output.size
+        w, h = BUILTIN[variant].size(landscape)
+        return cls(w, h, PREVIEW["fps"] if preview else script.episode.output.fps, preview, variant)
 
 
 @dataclass
@@ -50,18 +51,25 @@ class Plan:
     def duration(self) -> float:
         return total_duration(self.timeline)
 
+    @property
+    def subtitle_chars(self) -> int:
+        """Subtitle line length in this variant (shorter across a vertical frame)."""
+        return BUILTIN[self.settings.variant].subtitle_chars(self.settings.width, self.settings.height,
+                                                             self.script.episode.subtitles.max_chars)
+
     @functools.cached_property
     def cues(self) -> list[subtitles.Cue]:
         """The episode's subtitle cues (made when first asked for: wrapping
         loads jieba's dictionary, which planning doesn't need)."""
-        return subtitles.build_cues(self.timeline, self.script.episode.subtitles.max_chars)
+        return subtitles.build_cues(self.timeline, self.subtitle_chars)
 
 
-def make_plan(script: Script, workspace: Path, line_audio: dict, scenes, preview: bool = False) -> Plan:
+def make_plan(script: Script, workspace: Path, line_audio: dict, scenes, preview: bool = False,
+              variant: str = "main") -> Plan:
     """The timeline and what it rests on: line_audio maps (segment, line) to
     its audio (narrate.LineAudio); lines without any get the reading-speed
-    estimate."""
-    settings = RenderSettings.for_script(script, preview)
+    estimate. The timeline is the same in every variant."""
+    settings = RenderSettings.for_script(script, preview, variant)
     beat_info = {}
     for i, seg in enumerate(script.segments):
         scene_cls = scenes.get(seg.scene)
@@ -79,7 +87,12 @@ def plan_chart(plan: Plan, episode: ResolvedEpisode, index: int) -> dict | None:
     from . import charts
     ov = seg.overlay
     w, h = plan.settings.width, plan.settings.height
-    box = (w, h, 0, 0) if ov.position == "full" else (w // 2, int(h * 0.72), int(w * 0.48), int(h * 0.08))
+    if ov.position == "full":
+        box = (w, h, 0, 0)
+    elif BUILTIN[plan.settings.variant].portrait:   # across the frame, above the subtitle band
+        box = (int(w * 0.9), int(h * 0.3), int(w * 0.05), int(h * 0.38))
+    else:                            # the right half
+        box = (w // 2, int(h * 0.72), int(w * 0.48), int(h * 0.08))
     res = episode.resolution
     file = res.key_files[ov.data]
     key = digest({"chart": ov.model_dump(), "data": charts.inputs(ov.chart, res.results[file], ov.fields),
@@ -87,7 +100,7 @@ def plan_chart(plan: Plan, episode: ResolvedEpisode, index: int) -> dict | None:
                   "style": plan.script.episode.style.model_dump(),
                   "code": code_components(ENGINE / "charts.py", workspace=plan.workspace)})   # filters included
     png = plan.cache.entry("charts", f"{seg.id}-{ov.chart}", key, "png")
-    return {"index": index, "segment": seg.id, "file": file, "size": box[:2], "video_height": h,
+    return {"index": index, "segment": seg.id, "file": file, "size": box[:2], "short_side": min(w, h),
             "png": str(png), "x": box[2], "y": box[3], "start": ov.start}
 
 
@@ -115,7 +128,7 @@ def plan_segments(plan: Plan, scenes, episode: ResolvedEpisode | None = None) ->
     burn_in = script.episode.subtitles.burn_in
     # what shapes a segment's burned-in subtitles, besides its lines (in "timing")
     shaped_subtitles = burn_in and [script.episode.subtitles.model_dump(), style["font"], settings.width,
-                                    settings.height, version("jieba"),
+                                    settings.height, BUILTIN[settings.variant].subtitle_margin, version("jieba"),
                                     templates.template_hashes(["subtitles.ass.j2"], plan.workspace),
                                     code_components(ENGINE / "subtitles.py", workspace=plan.workspace)]
     jobs = []
@@ -130,10 +143,12 @@ def plan_segments(plan: Plan, scenes, episode: ResolvedEpisode | None = None) ->
             "segment": seg.id, "scene_name": seg.scene, "scene_file": str(scene_file),
             "scene_class": seg.scene.split(".")[1], "params": seg.params, "timing": timing.for_scene(),
             "frames": timing.frames, "style": style, "width": settings.width, "height": settings.height,
-            "fps": settings.fps, "preview": settings.preview, "overlay": overlay, "chart": chart, "files": files,
+            "fps": settings.fps, "preview": settings.preview, "variant": settings.variant, "overlay": overlay,
+            "chart": chart, "files": files,
             # burned-in subtitles: the ASS is made at build time (wrapping needs jieba's dictionary)
-            "burn_in": burn_in and {"timing": timing, "max_chars": script.episode.subtitles.max_chars,
-                                    "font": style["font"], "workspace": plan.workspace},
+            "burn_in": burn_in and {"timing": timing, "max_chars": plan.subtitle_chars, "font": style["font"],
+                                    "margin": BUILTIN[settings.variant].subtitle_margin,
+                                    "workspace": plan.workspace},
         }
         raw_seg = raw.segments[index]
         components = {
@@ -141,7 +156,7 @@ def plan_segments(plan: Plan, scenes, episode: ResolvedEpisode | None = None) ->
             "overlay": overlay and [raw_seg.overlay.model_dump(), Path(overlay["png"]).name],
             "tools": tools,
             "files": {name: file_hash(Path(path)) for name, path in files.items()},
-            "look": [style, settings.width, settings.height, settings.fps, settings.preview],
+            "look": [style, settings.width, settings.height, settings.fps, settings.preview, settings.variant],
             "timing": job["timing"], "subtitles": burn_in and [shaped_subtitles, bool(timing.lines)],
             "resolved": seg.params,
             "take": _take_hashes(script, index, plan.workspace),
@@ -159,7 +174,7 @@ def plan_segments(plan: Plan, scenes, episode: ResolvedEpisode | None = None) ->
                    target=str(plan.cache.entry("segments", seg.id, key, "mp4")),
                    scratch=str(plan.cache.root / "tmp"),
                    manifest=str(plan.cache.root / "manifests" / script.episode.id /
-                                f"{seg.id}-{'preview' if settings.preview else 'full'}.json"))
+                                f"{seg.id}-{settings.variant}-{'preview' if settings.preview else 'full'}.json"))
         jobs.append(job)
     return jobs
 
@@ -245,6 +260,12 @@ BUNDLE = ("video.mp4", "subtitles.srt", "subtitles.ass", "subtitles.bcc.json", "
           "description.txt", "upload.yaml", "timeline.json", "storyboard.png")
 
 
+def bundle_files(variant: str) -> tuple[str, ...]:
+    """What a variant's bundle holds: the vertical cut's cover.jpg is already
+    3:4 (the portrait cover), so it has no 4:3 crop."""
+    return BUNDLE if not BUILTIN[variant].portrait else tuple(n for n in BUNDLE if n != "cover_4x3.jpg")
+
+
 def bundle_key(plan: Plan, segment_jobs: list[dict], audio: Path, heads: list) -> str:
     code = code_components(ENGINE / "bundle.py", workspace=plan.workspace)   # the writers and all they import
     shaped_by = templates.template_hashes(["description.txt.j2", "upload.yaml.j2", "subtitles.ass.j2", "bcc.json.j2"],
@@ -252,15 +273,17 @@ def bundle_key(plan: Plan, segment_jobs: list[dict], audio: Path, heads: list) -
     return digest({"segments": [j["key"] for j in segment_jobs], "audio": audio.name, "code": code,
                    "templates": shaped_by,
                    "transitions": [h and h["key"] for h in heads],
-                   "script": plan.script.model_dump(), "preview": plan.settings.preview})
+                   # the other variants a script declares don't shape this one's bundle
+                   "script": plan.script.model_dump(exclude={"episode": {"variants"}}),
+                   "settings": [plan.settings.preview, plan.settings.variant]})
 
 
-def bundle_is_current(out_dir: Path, key: str) -> bool:
+def bundle_is_current(out_dir: Path, key: str, variant: str) -> bool:
     try:
         stored = json.loads((out_dir / ".bilicast-build.json").read_text(encoding="utf-8"))["key"]
     except (OSError, ValueError, KeyError):
         return False
-    return stored == key and all((out_dir / name).exists() for name in BUNDLE)
+    return stored == key and all((out_dir / name).exists() for name in bundle_files(variant))
 
 
 def plan_facts(plan: Plan, segment_jobs: list[dict], out_dir: Path) -> dict:
@@ -276,14 +299,14 @@ def plan_facts(plan: Plan, segment_jobs: list[dict], out_dir: Path) -> dict:
         segments.append({"id": job["segment"], "state": "build", "estimated_seconds": round(cost, 1),
                          "reasons": rebuild_reasons(job)})
     settings = plan.settings
-    facts = {"episode": plan.script.episode.id, "duration": round(plan.duration, 3), "width": settings.width,
-             "height": settings.height, "fps": settings.fps, "segments": segments,
+    facts = {"episode": plan.script.episode.id, "variant": settings.variant, "duration": round(plan.duration, 3),
+             "width": settings.width, "height": settings.height, "fps": settings.fps, "segments": segments,
              "voiced_lines": len(plan.line_audio), "estimated_seconds": round(total, 1), "bundle_current": False}
     if not total:
         heads = transitions.plan_heads(segment_jobs, [s.transition for s in plan.script.segments], plan.cache)
         audio = audio_track_path(plan)[0]
-        facts["bundle_current"] = audio.exists() and bundle_is_current(out_dir, bundle_key(plan, segment_jobs, audio,
-                                                                                            heads))
+        key = bundle_key(plan, segment_jobs, audio, heads)
+        facts["bundle_current"] = audio.exists() and bundle_is_current(out_dir, key, settings.variant)
     return facts
 
 
@@ -291,7 +314,7 @@ def describe_plan(facts: dict) -> str:
     rows = [f"  {s['id']:<16} cached" if s["state"] == "cached" else
             f"  {s['id']:<16} to build  ~{s['estimated_seconds']:5.1f} s  ({', '.join(s['reasons'])})"
             for s in facts["segments"]]
-    head = (f"{facts['episode']}: {len(rows)} segments, {facts['duration']:.1f} s at "
+    head = (f"{facts['episode']} ({facts['variant']}): {len(rows)} segments, {facts['duration']:.1f} s at "
             f"{facts['width']}x{facts['height']} {facts['fps']} fps")
     audio = f"{facts['voiced_lines']} voiced lines ready" if facts["voiced_lines"] else "silent"
     total = facts["estimated_seconds"]

@@ -12,46 +12,77 @@ from pathlib import Path
 from . import build, bundle, plan, transitions
 from .cache import sweep_leftovers
 from .episode import ResolvedEpisode
+from .errors import UserError
 
 
-def plan_with_voice(episode: ResolvedEpisode, preview: bool = False, dry: bool = False) -> plan.Plan:
-    """The plan on the voice as it is (dry: only what the cache holds, so
-    unvoiced lines get the reading-speed estimate and nothing is written)."""
+def chosen_variants(episode: ResolvedEpisode, asked: str | None) -> list[str]:
+    """The variants a command works on: `all` (the default) is every one the
+    script declares in episode.variants."""
+    declared = episode.script.episode.variants
+    if asked in (None, "all"):
+        return list(declared)
+    if asked not in declared:
+        raise UserError(f"--variant {asked}: {episode.path} declares {', '.join(declared)}; add "
+                        f"`variants: [{', '.join([*declared, asked])}]` to its episode: block to render it")
+    return [asked]
+
+
+def plan_with_voice(episode: ResolvedEpisode, preview: bool = False, dry: bool = False,
+                    variants: list[str] = ("main",)) -> list[plan.Plan]:
+    """One plan per variant, on the voice as it is (built once, shared; dry:
+    only what the cache holds, so unvoiced lines get the reading-speed
+    estimate and nothing is written)."""
     line_audio = build.build_voice(episode.script, episode.workspace, dry=dry)
-    return plan.make_plan(episode.script, episode.workspace, line_audio, episode.scenes, preview)
+    return [plan.make_plan(episode.script, episode.workspace, line_audio, episode.scenes, preview, variant)
+            for variant in variants]
 
 
-def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = False, jobs: int | None = None) -> Path:
-    """Render the episode and its whole upload bundle; returns the output folder.
-    Only what changed is built: segments by their keys, the bundle by its key."""
+def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = False, jobs: int | None = None,
+                   variants: list[str] = ("main",)) -> list[Path]:
+    """Render the episode's variants and their upload bundles; returns the
+    output folders (OUT/<id>/<variant>). Only what changed is built: segments
+    by their keys, each bundle by its key; voice, audio and results are shared."""
     script = episode.script
     sweep_leftovers(episode.workspace / ".cache", out_root / script.episode.id)   # from runs that were killed
-    the_plan = plan_with_voice(episode, preview)
-    segment_jobs = plan.plan_segments(the_plan, episode.scenes, episode)
-    chart_numbers = [n for job in segment_jobs if job["chart"] for n in build.draw_chart(job["chart"], episode)]
-    todo = [j for j in segment_jobs if not plan.is_cached(j)]
+    plans = plan_with_voice(episode, preview, variants=variants)
+    segment_jobs = [plan.plan_segments(p, episode.scenes, episode) for p in plans]
+    chart_numbers = [[n for job in jobs_ if job["chart"] for n in build.draw_chart(job["chart"], episode)]
+                     for jobs_ in segment_jobs]
+    todo = [j for jobs_ in segment_jobs for j in jobs_ if not plan.is_cached(j)]
     if todo:
-        (the_plan.cache.root / "tmp").mkdir(parents=True, exist_ok=True)
+        (plans[0].cache.root / "tmp").mkdir(parents=True, exist_ok=True)
         build.render_segments(todo, jobs)
-    print(f"segments: {len(segment_jobs) - len(todo)} cached, {len(todo)} rendered"
-          + (f" ({', '.join(j['segment'] for j in todo)})" if todo else ""), file=sys.stderr)
-    heads = transitions.plan_heads(segment_jobs, [s.transition for s in script.segments], the_plan.cache)
-    build.build_heads(heads)
-    audio = build.build_audio_track(the_plan)
-    out_dir = out_root / script.episode.id
-    out_dir.mkdir(parents=True, exist_ok=True)
-    bundle.write_numbers(the_plan, episode, out_dir, chart_numbers)   # always re-checked against the results
-    key = plan.bundle_key(the_plan, segment_jobs, audio, heads)
-    if plan.bundle_is_current(out_dir, key):
-        print("bundle: up to date, nothing to assemble", file=sys.stderr)
-        return out_dir
-    bundle.write_bundle(the_plan, segment_jobs, heads, audio, out_dir, key)
-    return out_dir
+    total = sum(len(jobs_) for jobs_ in segment_jobs)
+    print(f"segments: {total - len(todo)} cached, {len(todo)} rendered"
+          + (f" ({', '.join(_name(j, variants) for j in todo)})" if todo else ""), file=sys.stderr)
+    audio = build.build_audio_track(plans[0])   # the same track for every variant
+    out_dirs = []
+    for the_plan, jobs_, numbers in zip(plans, segment_jobs, chart_numbers):
+        out_dir = out_root / script.episode.id / the_plan.settings.variant
+        out_dir.mkdir(parents=True, exist_ok=True)
+        heads = transitions.plan_heads(jobs_, [s.transition for s in script.segments], the_plan.cache)
+        build.build_heads(heads)
+        bundle.write_numbers(the_plan, episode, out_dir, numbers)   # always re-checked against the results
+        key = plan.bundle_key(the_plan, jobs_, audio, heads)
+        if plan.bundle_is_current(out_dir, key, the_plan.settings.variant):
+            print(f"bundle {the_plan.settings.variant}: up to date, nothing to assemble", file=sys.stderr)
+        else:
+            bundle.write_bundle(the_plan, jobs_, heads, audio, out_dir, key)
+        out_dirs.append(out_dir)
+    return out_dirs
 
 
-def dry_run(episode: ResolvedEpisode, out_root: Path, preview: bool = False) -> dict:
-    """What a render would do and why (`bilicast plan`): reads the cache,
-    writes nothing."""
-    the_plan = plan_with_voice(episode, preview, dry=True)
-    segment_jobs = plan.plan_segments(the_plan, episode.scenes, episode)
-    return plan.plan_facts(the_plan, segment_jobs, out_root / episode.script.episode.id)
+def _name(job: dict, variants) -> str:
+    return job["segment"] if len(variants) == 1 else f"{job['segment']}@{job['variant']}"
+
+
+def dry_run(episode: ResolvedEpisode, out_root: Path, preview: bool = False,
+            variants: list[str] = ("main",)) -> list[dict]:
+    """What a render would do and why (`bilicast plan`), per variant: reads
+    the cache, writes nothing."""
+    facts = []
+    for the_plan in plan_with_voice(episode, preview, dry=True, variants=variants):
+        segment_jobs = plan.plan_segments(the_plan, episode.scenes, episode)
+        facts.append(plan.plan_facts(the_plan, segment_jobs,
+                                     out_root / episode.script.episode.id / the_plan.settings.variant))
+    return facts

@@ -391,6 +391,12 @@ def _environment(recorder: _Recorder) -> SandboxedEnvironment:
     return env
 
 
+def fill(template: str, **names) -> str:
+    """One template string filled the way a script's are (same filters and
+    tests, same sandbox), e.g. to try a sentence against results."""
+    return _environment(_Recorder()).from_string(template).render(**names)
+
+
 _SINGLE = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.S)
 TEMPLATED_EPISODE_FIELDS = [("cover", "title"), ("cover", "badge"), ("upload", "desc"), ("upload", "dynamic")]
 

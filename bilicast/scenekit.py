@@ -19,13 +19,14 @@ import importlib
 import inspect
 from pathlib import Path
 
-from .legible import SAFE_MARGIN, text_layout
+from .legible import text_layout
 from .strict import Strict
+from .variants import BUILTIN, Frame
 from .workspace import import_file
 
-# Everything a scene draws stays above this y (Manim units; the frame spans
-# -4..4 vertically) so burned-in subtitles never cover it.
-SUBTITLE_TOP = -2.6
+# The landscape frame's subtitle band top (Manim units; that frame spans -4..4
+# vertically). Scenes lay out against self.frame, which knows every variant's.
+SUBTITLE_TOP = BUILTIN["main"].frame(1920, 1080).subtitle_top
 MUTED = "#c8ccd4"   # secondary text: captions, settings, axis titles
 
 
@@ -47,8 +48,11 @@ class BilicastScene:
     """Rendered as a Manim Scene: see load_scene_class."""
     Params = SceneParams
 
-    def __init__(self, params: dict, timing: dict, style: dict, files: dict | None = None, **kwargs):
+    def __init__(self, params: dict, timing: dict, style: dict, files: dict | None = None,
+                 frame: Frame | None = None, **kwargs):
         self.params = self.Params.model_validate(params)
+        # the picture to lay out in (Manim units): 14.2 x 8 landscape, 8 x 14.2 vertical
+        self.frame = frame or BUILTIN["main"].frame(16, 9)
         self.files = files or {}      # workspace-relative path -> absolute path, for what reads_files() names
         self.timing = timing          # {"duration": s, "lines": [{"start", "end", "text"}]}
         self.style = style
@@ -62,9 +66,11 @@ class BilicastScene:
         raise NotImplementedError
 
     def text(self, content: str, size: float = 40, color: str | None = None, bold: bool = False,
-             max_width: float = 12.5) -> mn.Text:
-        """Text in the episode's CJK font, shrunk to max_width if needed
-        (bilicast/legible.py sets how far: wrap text that would shrink more)."""
+             max_width: float | None = None) -> mn.Text:
+        """Text in the episode's CJK font, shrunk to max_width (default: the
+        title-safe width less a little) if needed (bilicast/legible.py sets
+        how far: wrap text that would shrink more)."""
+        max_width = max_width or 2 * self.frame.right - 0.3
         t = mn.Text(content, font=self.style["font"], font_size=size,
                     color=color or self.style["foreground"], weight=mn.BOLD if bold else mn.NORMAL)
         if t.width > max_width:
@@ -72,10 +78,11 @@ class BilicastScene:
         return t
 
     def label(self, content: str, size: float = 32, max_width: float = 4.0, max_lines: int = 3,
-              color: str | None = None, bold: bool = False) -> mn.Mobject:
+              color: str | None = None, bold: bool = False, align_left: bool = False) -> mn.Mobject:
         """Text that fits max_width without becoming illegible: one line if it
-        fits, else wrapped between words (up to max_lines, centred), shrinking
-        no further than the legibility rules' smallest size."""
+        fits, else wrapped between words (up to max_lines, centred or left
+        aligned), shrinking no further than the legibility rules' smallest size."""
+        edge = mn.LEFT if align_left else mn.ORIGIN
         from .legible import min_font_size
         from .subtitles import width as text_width
         from .subtitles import wrap
@@ -90,23 +97,29 @@ class BilicastScene:
                 if len(lines) > max_lines:
                     continue
                 group = mn.VGroup(*[self.text(ln, size=s, color=color, bold=bold, max_width=1e9)
-                                    for ln in lines]).arrange(mn.DOWN, buff=0.08)
+                                    for ln in lines]).arrange(mn.DOWN, buff=0.08, aligned_edge=edge)
                 if group.width <= max_width:
                     return group
         # more lines than asked for rather than text too small to read
-        per_line = max(2, int(max_width / self.text("国", size=least).width))
+        per_line = max(2, int(max_width / (self.text("国" * 10, size=least, max_width=1e9).width / 10)))   # with spacing
         return mn.VGroup(*[self.text(ln, size=least, color=color, bold=bold, max_width=max_width)
-                           for ln in wrap(content, per_line)]).arrange(mn.DOWN, buff=0.08)
+                           for ln in wrap(content, per_line)]).arrange(mn.DOWN, buff=0.08, aligned_edge=edge)
 
     def show_title(self, title: str, size: float = 52, y: float = 3.2, below: float = 2.4,
                    without: float = 3.0) -> float:
         """Fade in a centred title at height y; returns the top of the space
-        left for the content (`below`, or `without` when there is no title)."""
+        left for the content (`below`, or `without` when there is no title).
+        y, below and without are for the landscape frame (title-safe top
+        3.6); in a taller frame they keep their distance from its title-safe
+        top, and a title too wide for the frame wraps."""
+        shift = self.frame.top - 3.6
         if not title:
-            return without
-        self.play(mn.FadeIn(self.text(title, size=size, bold=True).move_to(mn.UP * y), shift=mn.DOWN * 0.2),
-                  run_time=0.5)
-        return below
+            return without + shift
+        heading = self.label(title, size=size, bold=True, max_width=2 * self.frame.right - 0.3, max_lines=2)
+        single = self.text("国", size=size, bold=True).height   # one line's height: a wrapped title grows downwards
+        heading.move_to([0, y + shift - max(0.0, heading.height - single) / 2, 0])
+        self.play(mn.FadeIn(heading, shift=mn.DOWN * 0.2), run_time=0.5)
+        return below + shift - max(0.0, heading.height - single)
 
     def show_provenance(self) -> None:
         """The params' provenance line (data scenes have one, filled from the
@@ -115,17 +128,17 @@ class BilicastScene:
         if provenance:
             self.add(self.note(provenance))
 
-    def caption(self, content: str) -> mn.Text:
-        """A muted line centred just above the subtitle band."""
-        return self.text(content, size=28, color=MUTED).move_to([0, SUBTITLE_TOP + 0.2, 0])
+    def caption(self, content: str) -> mn.Mobject:
+        """A muted line (two at most) centred just above the subtitle band."""
+        text = self.label(content, size=28, color=MUTED, max_width=2 * self.frame.right - 0.3, max_lines=2)
+        return text.move_to([0, self.frame.subtitle_top + 0.05 + text.height / 2, 0])
 
     def note(self, content: str) -> mn.Text:
         """The small provenance line, top right inside the title-safe area
         (the bottom belongs to the subtitles)."""
-        t = self.text(content, size=18, color="#9aa0aa", max_width=7.5)
+        t = self.text(content, size=18, color="#9aa0aa", max_width=min(7.5, 2 * self.frame.right))
         t.bilicast_role = "note"
-        safe_x = mn.config.frame_width / 2 * (1 - 2 * SAFE_MARGIN)
-        return t.move_to([safe_x - t.width / 2, 4 * (1 - 2 * SAFE_MARGIN) - t.height / 2, 0])
+        return t.move_to([self.frame.right - t.width / 2, self.frame.top - t.height / 2, 0])
 
     # Holds are where explainer videos spend most of their time. Manim renders
     # one frame of a held picture; `holds` records how many more copies of it

@@ -121,6 +121,16 @@ class Episode(Strict):
     upload: Upload = Upload()
     cover: Cover = Cover()
     beats: BeatSettings = BeatSettings()
+    variants: list[Literal["main", "vertical"]] = Field(
+        default_factory=lambda: ["main"], min_length=1,
+        description="the cuts to render: main (16:9) and/or vertical (9:16, for the vertical player)")
+
+    @field_validator("variants")
+    @classmethod
+    def _distinct(cls, value):
+        if len(set(value)) != len(value):
+            raise ValueError("each variant once")
+        return value
 
 
 class LineSpec(Strict):

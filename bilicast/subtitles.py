@@ -18,6 +18,7 @@ _UNITS = r"(?:\s?(?:(?:ms|MB|KB|GB|fps|FPS|s|x)(?![A-Za-z])|毫秒|秒|帧|倍|�
 _ATOM = re.compile(rf"[−+±-]?[@#]?[A-Za-z0-9_][A-Za-z0-9_.\-+/:%]*{_UNITS}?|\s+|.", re.S)
 _BREAK_AFTER = set("，。！？；：、,.!?;:）)」』”")
 _NO_LINE_START = set("，。！？；：、,.!?;:）)」』”%")
+_NO_LINE_END = set("（(「『“")   # an opening bracket goes down with what it opens
 _TRAILING = "，。；、,;"
 
 
@@ -95,6 +96,8 @@ def _wrap(text: str, max_chars: int, balance: bool) -> list[str]:
                 cut = len(current) - 1   # carry the last atom over so punctuation doesn't start a line
             else:
                 cut = len(current)
+            while cut > 1 and current[cut - 1] in _NO_LINE_END:
+                cut -= 1
             if cut > 0:
                 lines.append("".join(current[:cut]))
                 current = current[cut:]
@@ -169,13 +172,14 @@ def _ass_time(t: float) -> str:
 
 
 def to_ass(cues: list[Cue], size: tuple[int, int], font: str, colour: str = "#FFFFFF",
-           outline: str = "#000000", workspace=None) -> str:
+           outline: str = "#000000", workspace=None, margin: float = 0.05) -> str:
     """A styled ASS file: the header and style from templates/subtitles.ass.j2
-    (CJK font, outline, safe bottom margin, sizes scaled with the video), then
-    the cues."""
+    (CJK font, outline, bottom margin as a fraction of the height, sizes
+    scaled with the video's short side), then the cues."""
     from . import templates
     w, h = size
-    header = templates.render("subtitles.ass.j2", workspace, w=w, h=h, font=font, colour=colour, outline=outline)
+    header = templates.render("subtitles.ass.j2", workspace, w=w, h=h, short=min(w, h), margin=margin, font=font,
+                              colour=colour, outline=outline)
     events = [f"Dialogue: 0,{_ass_time(c.start)},{_ass_time(c.end)},Default,,0,0,0,,"
               + r"\N".join(c.lines) for c in cues]
     return "\n".join([header.rstrip("\n"), "", "[Events]",
@@ -183,10 +187,11 @@ def to_ass(cues: list[Cue], size: tuple[int, int], font: str, colour: str = "#FF
                       *events, ""])
 
 
-def segment_ass(timing: SegmentTiming, max_chars: int, font: str, workspace, size: tuple[int, int]) -> str:
+def segment_ass(timing: SegmentTiming, max_chars: int, font: str, workspace, size: tuple[int, int],
+                margin: float) -> str:
     """The ASS file burned into one segment ("" when it has no lines)."""
     cues = segment_cues(timing, max_chars)
-    return to_ass(cues, size, font, workspace=workspace) if cues else ""
+    return to_ass(cues, size, font, workspace=workspace, margin=margin) if cues else ""
 
 
 def to_bcc(cues: list[Cue], workspace=None) -> str:

@@ -25,11 +25,15 @@ class Checklist(BilicastScene):
         rows = []
         for item in p.items:
             mark = self.text(p.mark, size=40, color=self.style["highlight"])
-            label = self.text(item, size=38, max_width=10.5)
-            rows.append(mn.VGroup(mark, label).arrange(mn.RIGHT, buff=0.35))
+            width = min(10.5, 2 * self.frame.right - mark.width - 0.5)
+            # one line (shrinking to fit) across a wide frame; up to two lines across a narrow one
+            label = self.label(item, size=38, max_width=width, max_lines=2 if self.frame.portrait else 1,
+                               align_left=True)
+            rows.append(mn.VGroup(mark, label).arrange(mn.RIGHT, buff=0.35, aligned_edge=mn.UP))
         column = mn.VGroup(*rows).arrange(mn.DOWN, aligned_edge=mn.LEFT, buff=0.38)
-        if column.height > top + 2.4:
-            column.scale_to_fit_height(top + 2.4)
-        column.move_to([0, (top - 2.5) / 2, 0])
+        bottom = self.frame.subtitle_top + 0.1
+        if column.height > top - bottom:
+            column.scale_to_fit_height(top - bottom)
+        column.move_to([0, (top + bottom) / 2, 0])
         for k, row in enumerate(rows, 1):
             self.play_beat(k, mn.FadeIn(row[0], scale=1.6), mn.FadeIn(row[1], shift=mn.RIGHT * 0.3))

@@ -6,7 +6,7 @@ from html import escape
 
 from pydantic import Field, field_validator, model_validator
 
-from bilicast.scenekit import MUTED, SUBTITLE_TOP, BilicastScene, SceneParams, mn
+from bilicast.scenekit import MUTED, BilicastScene, SceneParams, mn
 
 RANGE = r"^\d+(-\d+)?$"
 MONO = "DejaVu Sans Mono"
@@ -103,14 +103,18 @@ class Walkthrough(BilicastScene):
 
         self.show_provenance()
         top = self.show_title(p.title, size=46, y=3.0 if p.provenance else 3.15, below=2.45)
-        bottom = SUBTITLE_TOP + 0.2
+        bottom = self.frame.subtitle_top + 0.2
+        portrait = self.frame.portrait   # a vertical frame: the code across it, the asides in a row below
+        code_bottom = bottom + ((1.9 + 0.5 * bool(p.aside_title)) if portrait and p.aside_texts else 0.0)
         shown = [ln for ln in all_lines[first - 1:last] if ln.strip()]
         indent = min((len(ln) - len(ln.lstrip()) for ln in shown), default=0)
         size = 19
-        line_h = (top - bottom) / MAX_LINES
+        line_h = min(0.6, (top - code_bottom) / MAX_LINES)
         char_w = mn.MarkupText("x" * 20, font=MONO, font_size=size).width / 20
         # a line longer than the frame holds at this size ends in "…" rather than shrinking the code
-        left, right = -6.3, 2.5 if p.aside_texts else 6.3   # inside the title-safe area; the aside right of 2.7
+        left, right = -self.frame.right + 0.1, self.frame.right - 0.1   # inside the title-safe area
+        if p.aside_texts and not portrait:
+            right = 2.5   # the aside right of 2.7
         room = int((right - left - 0.35) / char_w) - 4 + indent
 
         # colour each line's tokens (pygments' monokai, on the episode's dark background)
@@ -152,7 +156,7 @@ class Walkthrough(BilicastScene):
                 rows.add(row)
             return rows
 
-        asides = self.aside(p, top, bottom)
+        asides = self.aside_row(p, bottom) if portrait else self.aside(p, top, bottom)
         start, end = window(first)
         code = draw(start, end)
         rows = code
@@ -184,6 +188,26 @@ class Walkthrough(BilicastScene):
             else:
                 animations.append(mn.Transform(marker, box))
             self.play_beat(k, *animations)
+
+    def aside_row(self, p, bottom: float) -> list:
+        """The asides side by side under the code (a vertical frame), the
+        aside title above them."""
+        if not p.aside_texts:
+            return []
+        n = len(p.aside_texts)
+        width = (2 * self.frame.right - 0.2) / n
+        y = bottom + 0.75
+        if p.aside_title:
+            self.add(self.label(p.aside_title, size=30, max_width=2 * self.frame.right, max_lines=1, bold=True)
+                     .move_to([0, y + 0.95, 0]))
+        items = []
+        for i, (label, text) in enumerate(zip(p.aside_labels, p.aside_texts)):
+            name = self.label(label, size=28, max_width=width - 0.2, max_lines=1, color=MUTED)
+            value = self.label(text, size=40, max_width=width - 0.2, max_lines=1, bold=True,
+                               color=self.style["highlight"])
+            x = -self.frame.right + 0.1 + width * (i + 0.5)
+            items.append(mn.VGroup(name, value).arrange(mn.DOWN, buff=0.12).move_to([x, y, 0]))
+        return items
 
     def aside(self, p, top: float, bottom: float) -> list:
         """The column beside the code: a title, then one label and value per

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from bilicast.scenekit import MUTED, SUBTITLE_TOP, BilicastScene, SceneParams, mn
+from bilicast.scenekit import MUTED, BilicastScene, SceneParams, mn
 
 PALETTE = ("#f6c453", "#6bd490", "#b084f5", "#f08a5d")   # after the style's accent and highlight
 
@@ -60,9 +60,12 @@ class BarChart(_DataScene):
         self.show_provenance()
         top = self.show_title(p.title) - 0.6
         n = len(p.values)
-        slot = min(2.6, 12.0 / n)
+        if self.frame.portrait and n > 4:   # too narrow for columns: one row per bar
+            self.build_rows(top)
+            return
+        slot = min(2.6, (2 * self.frame.right - 0.8) / n)
         names = [self.label(label, size=28, max_width=slot * 0.95, max_lines=2) for label in p.labels]
-        bottom = SUBTITLE_TOP + 0.45 + max(name.height for name in names)   # the names sit between bars and subtitles
+        bottom = self.frame.subtitle_top + 0.45 + max(name.height for name in names)   # names: between bars and subtitles
         if p.caption:
             self.play(mn.FadeIn(self.caption(p.caption)), run_time=0.3)
             bottom += 0.35
@@ -87,20 +90,58 @@ class BarChart(_DataScene):
                 number.next_to(bar, mn.UP, buff=0.15)
             self.play_beat(i + 1, mn.GrowFromEdge(bar, mn.DOWN), mn.FadeIn(name), mn.FadeIn(number, shift=mn.UP * 0.1), *extra)
 
+    def build_rows(self, top: float) -> None:
+        """The bars as rows growing to the right, names on the left and
+        values at their ends (a vertical frame with many bars)."""
+        p = self.params
+        bottom = self.frame.subtitle_top + 0.2
+        if p.caption:
+            caption = self.caption(p.caption)
+            self.play(mn.FadeIn(caption), run_time=0.3)
+            bottom = caption.get_top()[1] + 0.2
+        n = len(p.values)
+        pitch = min(1.0, (top - bottom) / n)
+        names = [self.label(label, size=28, max_width=2.4, max_lines=2 if pitch >= 0.8 else 1) for label in p.labels]
+        numbers = [self.value_text(p.texts[i] if p.texts else f"{v:.3g}", 1e9) for i, v in enumerate(p.values)]
+        left = -self.frame.right + max(name.width for name in names) + 0.25
+        reach = self.frame.right - max(t.width for t in numbers) - 0.2 - left   # the longest bar's length
+        peak = max(p.high or p.values) or 1.0
+        colours = self.colours()
+        for i, (name, number, value) in enumerate(zip(names, numbers, p.values)):
+            y = top - pitch * (i + 0.5)
+            length = max(0.02, reach * value / peak)
+            bar = mn.Rectangle(width=length, height=pitch * 0.55, fill_color=colours[i % len(colours)], fill_opacity=1,
+                               stroke_width=0).move_to([left + length / 2, y, 0])
+            name.move_to([left - 0.2 - name.width / 2, y, 0])
+            end = left + length
+            extra = []
+            if p.low:   # an I-beam from low to high, lying down
+                x0, x1 = (left + reach * v / peak for v in (p.low[i], p.high[i]))
+                cap = pitch * 0.15
+                whisker = mn.VGroup(mn.Line([x0, y, 0], [x1, y, 0]), mn.Line([x0, y - cap, 0], [x0, y + cap, 0]),
+                                    mn.Line([x1, y - cap, 0], [x1, y + cap, 0])).set_stroke(self.style["foreground"], 3)
+                extra.append(mn.FadeIn(whisker))
+                end = max(end, x1)
+            number.move_to([end + 0.15 + number.width / 2, y, 0])
+            self.play_beat(i + 1, mn.GrowFromEdge(bar, mn.LEFT), mn.FadeIn(name), mn.FadeIn(number, shift=mn.RIGHT * 0.1),
+                           *extra)
+
     def value_text(self, text: str, width: float):
         """A bar's value, on one line if it fits, else its number above its
         unit ("0.0384" / "ms") rather than smaller than legible."""
         from bilicast.legible import min_font_size
-        sizes = (30, 28, min_font_size(self.style["font"]))
-        for size in sizes:
-            one = self.text(text, size=size, bold=True, max_width=1e9)
-            if one.width <= width:
-                return one
         number, _, unit = text.rpartition(" ")
-        for size in sizes if number else ():
-            parts = [self.text(part, size=size, bold=True, max_width=1e9) for part in (number, unit)]
-            if max(part.width for part in parts) <= width:
-                return mn.VGroup(*parts).arrange(mn.DOWN, buff=0.06)
+        least = min_font_size(self.style["font"])
+        # one line at a good size, else number over unit, and only then the least size
+        for size, split in ((30, False), (28, False), (30, True), (28, True), (least, False), (least, True)):
+            if not split:
+                one = self.text(text, size=size, bold=True, max_width=1e9)
+                if one.width <= width:
+                    return one
+            elif number:
+                parts = [self.text(part, size=size, bold=True, max_width=1e9) for part in (number, unit)]
+                if max(part.width for part in parts) <= width:
+                    return mn.VGroup(*parts).arrange(mn.DOWN, buff=0.06)
         return self.label(text, size=28, bold=True, max_width=width, max_lines=3)
 
 
@@ -155,23 +196,25 @@ class BeforeAfter(_DataScene):
         p = self.params
         self.show_provenance()
         top = self.show_title(p.title)
-        big = min(3.4, top - SUBTITLE_TOP - 1.6)
+        half = min(3.2, self.frame.right / 2)   # the squares' centres, either side of the middle
+        big = min(3.4, top - self.frame.subtitle_top - 1.6, 2 * half - 0.4)
         scale = (min(p.before, p.after) / max(p.before, p.after)) ** 0.5
         sizes = (big, big * scale) if p.before >= p.after else (big * scale, big)
-        base_y = SUBTITLE_TOP + 1.2
+        base_y = self.frame.subtitle_top + 1.2
         groups = []
-        for x, side, label, text, colour in [(-3.2, sizes[0], p.before_label, p.before_text, self.style["highlight"]),
-                                             (3.2, sizes[1], p.after_label, p.after_text, self.style["accent"])]:
+        for x, side, label, text, colour in [(-half, sizes[0], p.before_label, p.before_text, self.style["highlight"]),
+                                             (half, sizes[1], p.after_label, p.after_text, self.style["accent"])]:
             square = mn.Square(side_length=side, fill_color=colour, fill_opacity=0.8, stroke_width=0)
             square.move_to([x, base_y + side / 2, 0])
-            name = self.text(label, size=32).next_to([x, base_y, 0], mn.DOWN, buff=0.2)
-            value = self.text(text, size=40, bold=True).next_to(square, mn.UP, buff=0.2)
+            name = self.label(label, size=32, max_width=2 * half - 0.3).next_to([x, base_y, 0], mn.DOWN, buff=0.2)
+            value = self.label(text, size=40, bold=True, max_width=2 * half - 0.3).next_to(square, mn.UP, buff=0.2)
             groups.append(mn.VGroup(square, name, value))
         for k, g in enumerate(groups, 1):
             self.play_beat(k, mn.GrowFromEdge(g[0], mn.DOWN), mn.FadeIn(g[1]), mn.FadeIn(g[2]))
         if p.caption:
-            self.play(mn.FadeIn(self.text(p.caption, size=36, color=self.style["highlight"]).move_to(mn.UP * (top - 0.2))),
-                      run_time=0.4)
+            caption = self.label(p.caption, size=36, color=self.style["highlight"], max_width=2 * self.frame.right - 0.3,
+                                 max_lines=2)
+            self.play(mn.FadeIn(caption.move_to(mn.UP * (top - 0.2))), run_time=0.4)
 
 
 class Table(_DataScene):
@@ -204,15 +247,16 @@ class Table(_DataScene):
         p = self.params
         self.show_provenance()
         top = self.show_title(p.title) - 0.3
-        bottom = SUBTITLE_TOP + 0.25
+        bottom = self.frame.subtitle_top + 0.25
         n_cols = len(p.columns)
-        col_w = min(3.2, 12.4 / n_cols)
-        row_h = min(0.9, (top - bottom) / (len(p.rows) + 1))
+        col_w = min(3.2, (2 * self.frame.right - 0.4) / n_cols)
+        row_h = min(1.3 if self.frame.portrait else 0.9, (top - bottom) / (len(p.rows) + 1))
         x0 = -col_w * n_cols / 2
         accent = self.style["accent"]
 
         def cell(text, r, c, bold=False, color=None):
-            label = self.label(text, size=30 if r else 28, max_width=col_w - 0.25, max_lines=2 if row_h >= 0.85 else 1,
+            lines = 3 if row_h >= 1.2 else 2 if row_h >= 0.85 else 1
+            label = self.label(text, size=30 if r else 28, max_width=col_w - 0.25, max_lines=lines,
                                bold=bold, color=color)
             if label.height > row_h - 0.1:
                 label.scale_to_fit_height(row_h - 0.1)
@@ -262,7 +306,10 @@ class Curve(_DataScene):
         p = self.params
         self.show_provenance()
         top = self.show_title(p.title) - 0.2
-        left, right, bottom = -4.6, 5.4, SUBTITLE_TOP + 1.0
+        left, right, bottom = -self.frame.right + 1.8, self.frame.right - 1.0, self.frame.subtitle_top + 1.0
+        legend_top = top   # the legend's rows start here, in the plot's top right corner
+        if self.frame.portrait:   # too narrow to share the plot's top: the legend goes above it
+            top -= 0.5 * ((p.name != "") + (p.second_name != "" and bool(p.second))) + 0.2
         lo = min(p.values + p.second)
         hi = max(p.values + p.second)
         if hi - lo < 1e-12:
@@ -288,7 +335,7 @@ class Curve(_DataScene):
             anims = [mn.Create(curve, rate_func=mn.linear)]
             if name:   # a legend in the top right corner, one row per series
                 tag = self.text(name, size=28, color=colours[beat - 2])
-                anims.append(mn.FadeIn(tag.move_to([right - tag.width / 2, top - 0.25 - 0.5 * (beat - 2), 0])))
+                anims.append(mn.FadeIn(tag.move_to([right - tag.width / 2, legend_top - 0.25 - 0.5 * (beat - 2), 0])))
             self.play_beat(beat, *anims)
 
 
@@ -332,7 +379,9 @@ class Scatter(_DataScene):
         p = self.params
         self.show_provenance()
         top = self.show_title(p.title) - 0.5
-        left, right, bottom = -4.4, 5.0, SUBTITLE_TOP + 1.0
+        margins = (1.3, 0.5) if self.frame.portrait else (2.0, 1.4)   # a narrow frame keeps less room at the sides
+        left, right = -self.frame.right + margins[0], self.frame.right - margins[1]
+        bottom = self.frame.subtitle_top + 1.0
         fg = self.style["foreground"]
 
         def span(values):
@@ -371,7 +420,7 @@ class Scatter(_DataScene):
             under = sum(1 for q in points[:i] if abs(q[0] - point[0]) < 0.15 and abs(q[1] - point[1]) < 0.15)
             mark = (mn.Dot(point, radius=0.13, color=colour) if not under else
                     mn.Circle(radius=0.13 + 0.11 * under, color=colour, stroke_width=5).move_to(point))
-            text = self.label(label, size=28, max_width=3.2, max_lines=2, color=colour)
+            text = self.label(label, size=28, max_width=min(3.2, self.frame.right * 0.6), max_lines=3, color=colour)
             self.place(text, point, points, taken, (left, bottom))
             taken.append(_box(text))
             self.play_beat(2 + i, mn.GrowFromCenter(mark), mn.FadeIn(text))
@@ -383,7 +432,7 @@ class Scatter(_DataScene):
         placed before."""
         w, h = text.width / 2 + 0.3, text.height / 2 + 0.25
         spots = [(w, 0), (-w, 0), (0, h), (0, -h), (w, h), (-w, h), (w, -h), (-w, -h)]
-        safe_x, safe_top = 6.4, 3.2
+        safe_x, safe_top = self.frame.right, self.frame.top - 0.4   # below the provenance line
         for reach in (1, 1.7, 2.4, 3.1):
             for dx, dy in spots:
                 text.move_to([point[0] + dx * reach, point[1] + dy * reach, 0])
@@ -435,8 +484,9 @@ class Heatmap(_DataScene):
         self.show_provenance()
         top = self.show_title(p.title) - 0.45
         n = len(p.matrix)
-        cell = min(0.62, (top - SUBTITLE_TOP - 0.3) / n)
-        x0, y0 = -cell * n / 2 - (1.2 if p.caption else -0.4), top       # top-left corner of the grid
+        portrait = self.frame.portrait   # a vertical frame: column title above, caption below the grid
+        room = top - self.frame.subtitle_top - 0.3 - (1.6 if portrait and p.caption else 0.0) - (0.5 if portrait else 0)
+        cell = min(0.62, room / n, (2 * self.frame.right - 1.6) / n)
         labels = p.labels or [str(i) for i in range(n)]
         fg = self.style["foreground"]
         frame = mn.VGroup()
@@ -445,20 +495,33 @@ class Heatmap(_DataScene):
         if max(c.width for c in columns) > cell - 0.04:   # too wide over a column: number them, name them by row
             columns = [self.text(str(i + 1), size=26) for i in range(n)]
             rows = [self.text(f"{i + 1} {name}", size=26) for i, name in enumerate(labels)]
-        x0 += max(0.0, max(r.width for r in rows) - 0.45)   # room for the row names
+        row_title = self.text(p.row_title, size=28, color=MUTED)
+        column_title = self.text(p.column_title, size=28, color=MUTED)
+        names_w = max(r.width for r in rows)
+        if portrait:   # centre the row titles, row names and grid across the frame
+            cell = min(cell, (2 * self.frame.right - 0.5 - row_title.width - names_w) / n)
+            y0 = top - 0.5
+            x0 = (row_title.width + 0.1 + names_w + 0.3 - cell * n) / 2
+        else:
+            x0, y0 = -cell * n / 2 - (1.2 if p.caption else -0.4), top       # top-left corner of the grid
+            x0 += max(0.0, names_w - 0.45)   # room for the row names
         for i, (row, column) in enumerate(zip(rows, columns)):
             frame.add(row.move_to([x0 - 0.15 - row.width / 2, y0 - cell * (i + 0.5), 0]))
             frame.add(column.move_to([x0 + cell * (i + 0.5), y0 + 0.25, 0]))
-        frame.add(self.text(p.row_title, size=28, color=MUTED).next_to(
-            [x0 - 0.3 - max(r.width for r in rows), y0 - cell * n / 2, 0], mn.LEFT, buff=0.1))
-        frame.add(self.text(p.column_title, size=28, color=MUTED).next_to([x0 + cell * n, y0 + 0.25, 0], mn.RIGHT,
-                                                                          buff=0.2))
+        frame.add(row_title.next_to([x0 - 0.3 - names_w, y0 - cell * n / 2, 0], mn.LEFT, buff=0.1))
+        if portrait:
+            frame.add(column_title.move_to([x0 + cell * n / 2, y0 + 0.7, 0]))
+        else:
+            frame.add(column_title.next_to([x0 + cell * n, y0 + 0.25, 0], mn.RIGHT, buff=0.2))
         grid = mn.Rectangle(width=cell * n, height=cell * n, stroke_color=fg, stroke_width=2)
         grid.move_to([x0 + cell * n / 2, y0 - cell * n / 2, 0])
         extra = []
-        if p.caption:   # beside the grid, where the space is
-            caption = self.label(p.caption, size=30, max_width=6.3 - (x0 + cell * n + 0.5), max_lines=4,
-                                 color=MUTED)
+        if p.caption and portrait:
+            caption = self.label(p.caption, size=30, max_width=2 * self.frame.right - 0.3, max_lines=3, color=MUTED)
+            extra.append(mn.FadeIn(caption.next_to(grid, mn.DOWN, buff=0.4).set_x(0)))
+        elif p.caption:   # beside the grid, where the space is
+            caption = self.label(p.caption, size=30, max_width=self.frame.right - 0.1 - (x0 + cell * n + 0.5),
+                                 max_lines=4, color=MUTED)
             extra.append(mn.FadeIn(caption.next_to([x0 + cell * n + 0.5, y0 - cell * n / 2, 0], mn.RIGHT, buff=0)))
         self.play_beat(1, mn.FadeIn(frame), mn.Create(grid), *extra)
 

@@ -6,7 +6,7 @@ from typing import Optional
 
 from pydantic import Field, model_validator
 
-from bilicast.scenekit import MUTED, SUBTITLE_TOP, BilicastScene, SceneParams, mn
+from bilicast.scenekit import MUTED, BilicastScene, SceneParams, mn
 
 
 class Layer(SceneParams):
@@ -91,9 +91,11 @@ class Architecture(BilicastScene):
                                                      for b, _ in drawn])
             tensor = mn.Square(side_length=0.24, fill_color="#ffffff", fill_opacity=1, stroke_width=0)
             tensor.move_to(path.get_start())
-            trail = path.copy().set_stroke(color="#ffffff", width=4, opacity=0.8)
-            self.play_beat(len(drawn), mn.FadeIn(tensor), mn.MoveAlongPath(tensor, path, rate_func=mn.linear),
-                           mn.Create(trail, rate_func=mn.linear))
+            anims = [mn.FadeIn(tensor), mn.MoveAlongPath(tensor, path, rate_func=mn.linear)]
+            if not self.frame.portrait:   # in a vertical frame the trail would cross the layer names
+                trail = path.copy().set_stroke(color="#ffffff", width=4, opacity=0.8)
+                anims.append(mn.Create(trail, rate_func=mn.linear))
+            self.play_beat(len(drawn), *anims)
 
     def block(self, i: int, **size) -> mn.Rectangle:
         colour = self.style["highlight"] if i == 0 else self.style["accent"]
@@ -102,7 +104,7 @@ class Architecture(BilicastScene):
     def side_by_side(self, columns, sizes, top):
         """Columns left to right, blocks growing with the output; None when a
         row of text can't fit its columns at a legible size."""
-        slot = 12.6 / len(columns)
+        slot = (2 * self.frame.right - 0.2) / len(columns)
         kinds = self.row([c[0] for c in columns], 28, slot - 0.12, bold=True)
         details = self.row([c[1] for c in columns], 26, slot - 0.12, color=MUTED)
         shapes = self.row([shape_text(c[2]) for c in columns], 26, slot - 0.12)
@@ -111,10 +113,10 @@ class Architecture(BilicastScene):
         if any(m.width > slot - 0.12 for m in kinds + details + shapes + counts):
             return None
         kind_y = top - 0.25 + (0.18 if any(c[1] for c in columns) else 0)
-        block_top, block_bottom = top - 1.1, SUBTITLE_TOP + 1.25
+        block_top, block_bottom = top - 1.1, self.frame.subtitle_top + 1.25
         drawn = []
         for i, size in enumerate(sizes):
-            x = -6.3 + slot * (i + 0.5)
+            x = -self.frame.right + 0.1 + slot * (i + 0.5)
             height = 0.35 + (block_top - block_bottom - 0.35) * size
             block = self.block(i, width=min(1.1, slot * 0.62), height=height)
             block.move_to([x, (block_top + block_bottom) / 2, 0])
@@ -126,8 +128,10 @@ class Architecture(BilicastScene):
     def one_per_row(self, columns, sizes, top):
         """A model too wide for columns: one row per layer, top to bottom
         (kind, settings, a bar growing with the output, shape, parameters)."""
-        bottom = SUBTITLE_TOP + 0.45
+        bottom = self.frame.subtitle_top + 0.45
         pitch = (top - bottom) / len(columns)
+        if self.frame.portrait:
+            return self.two_lines_per_row(columns, sizes, top, pitch)
         kinds = self.row([c[0] for c in columns], 28, 3.5, bold=True)
         details = self.row([c[1] for c in columns], 26, 2.0, color=MUTED)
         shapes = self.row([shape_text(c[2]) for c in columns], 26, 1.7)
@@ -142,5 +146,31 @@ class Architecture(BilicastScene):
                      details[i].move_to([-2.6 + details[i].width / 2, y, 0]),
                      shapes[i].move_to([2.75 + shapes[i].width / 2, y, 0]),
                      counts[i].move_to([6.3 - counts[i].width / 2, y, 0])]
+            drawn.append((bar, [t for t in texts if t.submobjects]))
+        return drawn
+
+    def two_lines_per_row(self, columns, sizes, top, pitch):
+        """One row per layer in a narrow (vertical) frame: kind, settings
+        and parameters on the upper line; the bar and its shape below."""
+        left, right = -self.frame.right + 0.1, self.frame.right - 0.1
+        counts = self.row(["" if c[3] is None else f"{c[3]:,}" for c in columns], 26, 1.6,
+                          color=self.style["highlight"])
+        kinds = self.row([c[0] for c in columns], 28, right - left - 1.8, bold=True)
+        details = self.row([c[1] for c in columns], 26, 2.0, color=MUTED)
+        shapes = self.row([shape_text(c[2]) for c in columns], 26, 2.0)
+        drawn = []
+        for i, size in enumerate(sizes):
+            y = top - pitch * (i + 0.5)
+            upper, lower = y + pitch * 0.2, y - pitch * 0.22
+            bar = self.block(i, width=0.2 + (right - left - 2.4) * size, height=pitch * 0.28)
+            bar.move_to([left + bar.width / 2, lower, 0])
+            kinds[i].move_to([left + kinds[i].width / 2, upper, 0])
+            after_kind = kinds[i].get_right()[0] + 0.25
+            if after_kind + details[i].width <= right - 1.7:
+                details[i].move_to([after_kind + details[i].width / 2, upper, 0])
+            else:   # no room beside the kind: it sits at the end of the bar's line
+                details[i].move_to([right - details[i].width / 2, lower, 0])
+            texts = [kinds[i], details[i], shapes[i].next_to(bar, mn.RIGHT, buff=0.2).set_y(lower),
+                     counts[i].move_to([right - counts[i].width / 2, upper, 0])]
             drawn.append((bar, [t for t in texts if t.submobjects]))
         return drawn

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams, mn
+from bilicast.scenekit import BilicastScene, SceneParams, mn
 
 
 class _Boxes(BilicastScene):
@@ -33,14 +33,19 @@ class Flow(_Boxes):
         top = self.show_title(self.params.title)
         # Up to five boxes in a row; more snake into a second row (right to left)
         # so every arrow is short: across a row, or straight down at the turn.
-        per_row = len(steps) if len(steps) <= 5 else -(-len(steps) // 2)
+        # A vertical frame stacks up to five boxes, more snake two to a row.
+        if self.frame.portrait:
+            per_row = 1 if len(steps) <= 5 else 2
+        else:
+            per_row = len(steps) if len(steps) <= 5 else -(-len(steps) // 2)
         rows = [steps[i:i + per_row] for i in range(0, len(steps), per_row)]
         gap = 0.6
-        box_w = min(2.5, 13.0 / per_row - gap)
-        box_h = 1.35
+        box_w = min(4.0 if self.frame.portrait else 2.5, (2 * self.frame.right + 0.2) / per_row - gap)
+        pitch = min(1.9, (top - self.frame.subtitle_top - 0.2) / len(rows))   # row to row
+        box_h = min(1.35, pitch - 0.55)
         boxes = []
         for r, row in enumerate(rows):
-            y = (top + SUBTITLE_TOP) / 2 + (len(rows) - 1) * 0.95 - r * 1.9
+            y = (top + self.frame.subtitle_top) / 2 + (len(rows) - 1) * pitch / 2 - r * pitch
             for c, label in enumerate(row):
                 column = c if r % 2 == 0 else per_row - 1 - c
                 box = mn.RoundedRectangle(corner_radius=0.18, width=box_w, height=box_h, stroke_color=accent,
@@ -93,12 +98,21 @@ class Branch(_Boxes):
         top = self.show_title(p.title)
         columns = len(p.shared) + max(len(p.upper), len(p.lower))
         gap = 0.55
-        box_w, box_h = min(2.4, 13.0 / columns - gap), 1.1
-        mid = (top + SUBTITLE_TOP) / 2
-        rows = {"upper": mid + 1.05, "lower": mid - 1.25}
+        mid = (top + self.frame.subtitle_top) / 2
+        if self.frame.portrait:   # top to bottom: the shared steps, then the branches side by side
+            box_w = min(3.0, self.frame.right - 0.35)
+            pitch = min(1.6, (top - self.frame.subtitle_top - 0.3) / (columns + 0.4))   # + the branch names
+            box_h = min(1.1, pitch - 0.5)
+            lanes = {None: 0.0, "upper": -(box_w + gap) / 2, "lower": (box_w + gap) / 2}
 
-        def x_of(column):
-            return (column - (columns - 1) / 2) * (box_w + gap)
+            def at(column, lane=None):
+                return lanes[lane], top - pitch * (column + 0.5)
+        else:
+            box_w, box_h = min(2.4, (2 * self.frame.right + 0.2) / columns - gap), 1.1
+            rows = {None: mid, "upper": mid + 1.05, "lower": mid - 1.25}
+
+            def at(column, lane=None):
+                return (column - (columns - 1) / 2) * (box_w + gap), rows[lane]
 
         def box(label, x, y, colour):
             frame = mn.RoundedRectangle(corner_radius=0.16, width=box_w, height=box_h, stroke_color=colour,
@@ -110,19 +124,23 @@ class Branch(_Boxes):
             previous = first_from
             for b in boxes:
                 if previous is not None:
-                    arrows.append(mn.Arrow(previous[0].get_right(), b[0].get_left(), buff=0.06, color=dim))
+                    ends = ((previous[0].get_bottom(), b[0].get_top()) if self.frame.portrait else
+                            (previous[0].get_right(), b[0].get_left()))
+                    arrows.append(mn.Arrow(*ends, buff=0.06, color=dim))
                 previous = b
             return arrows
 
-        shared = [box(s, x_of(i), mid, accent) for i, s in enumerate(p.shared)]
+        shared = [box(s, *at(i), accent) for i, s in enumerate(p.shared)]
         self.play_beat(1, *[mn.FadeIn(b, shift=mn.UP * 0.1) for b in shared], *[mn.GrowArrow(a) for a in chain(shared)])
         branches = {}
         for beat, (name, steps, label) in enumerate((("upper", p.upper, p.upper_label),
                                                      ("lower", p.lower, p.lower_label)), 2):
-            y = rows[name]
-            boxes = [box(s, x_of(len(p.shared) + i), y, accent) for i, s in enumerate(steps)]
-            tag = self.text(label, size=30, bold=True, color=accent).next_to(boxes[0], mn.UP, buff=0.12)
-            tag.align_to(boxes[0], mn.LEFT)
+            boxes = [box(s, *at(len(p.shared) + i, name), accent) for i, s in enumerate(steps)]
+            tag = self.text(label, size=30, bold=True, color=accent)
+            if self.frame.portrait:   # under its column, clear of the arrows coming in from the shared steps
+                tag.next_to(boxes[-1], mn.DOWN, buff=0.15)
+            else:
+                tag.next_to(boxes[0], mn.UP, buff=0.12).align_to(boxes[0], mn.LEFT)
             branches[name] = boxes
             self.play_beat(beat, mn.FadeIn(tag), *[mn.FadeIn(b, shift=mn.RIGHT * 0.2) for b in boxes],
                            *[mn.GrowArrow(a) for a in chain(boxes, shared[-1])])

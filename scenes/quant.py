@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from bilicast.scenekit import SUBTITLE_TOP, BilicastScene, SceneParams, mn
+from bilicast.scenekit import BilicastScene, SceneParams, mn
 
 
 class NumberLine(BilicastScene):
@@ -33,8 +33,10 @@ class NumberLine(BilicastScene):
         self.show_provenance()
         top = self.show_title(p.title, size=46, y=2.95, below=2.4)   # below the provenance line
         lo, hi = (-128 - p.zero_point) * p.scale, (127 - p.zero_point) * p.scale
-        left, right = -4.5, 5.6
-        y_float, y_int = top - 1.7, SUBTITLE_TOP + 1.3
+        left, right = -self.frame.right + 1.9, self.frame.right - 0.8
+        y_float, y_int = top - 1.7, self.frame.subtitle_top + 1.3
+        if self.frame.portrait:   # the rule takes two lines; the lines sit closer, mid-frame
+            y_float, y_int = top - 2.4, top - 5.6
         fg, accent, pink = self.style["foreground"], self.style["accent"], self.style["highlight"]
 
         def fx(x):   # float value -> screen x
@@ -50,8 +52,12 @@ class NumberLine(BilicastScene):
         names = mn.VGroup(self.text("float32", size=28, color=accent).next_to(float_line, mn.LEFT, buff=0.25),
                        self.text("int8", size=28, color=pink).next_to(int_line, mn.LEFT, buff=0.25))
         # the rule sits above both lines, clear of the arrows between them
-        rule = self.text(f"q = round(x / {p.scale:.4g}) + ({p.zero_point})    x ∈ [{lo:.3g}, {hi:.3g}]", size=30)
-        rule.move_to([0, top - 0.3, 0])
+        formula, domain = f"q = round(x / {p.scale:.4g}) + ({p.zero_point})", f"x ∈ [{lo:.3g}, {hi:.3g}]"
+        if self.frame.portrait:
+            rule = mn.VGroup(self.text(formula, size=30), self.text(domain, size=30)).arrange(mn.DOWN, buff=0.15)
+            rule.next_to([0, top - 0.1, 0], mn.DOWN, buff=0)
+        else:
+            rule = self.text(f"{formula}    {domain}", size=30).move_to([0, top - 0.3, 0])
         self.play_beat(1, mn.FadeIn(float_line), mn.FadeIn(int_line), mn.FadeIn(ticks), mn.FadeIn(names), mn.FadeIn(rule))
         for k, x in enumerate(p.values, 2):
             q = self.quantize(x)

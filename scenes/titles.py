@@ -16,15 +16,22 @@ class TitleCard(BilicastScene):
 
     def build(self):
         p = self.params
-        title = self.text(p.title, size=72, bold=True).move_to(mn.UP * 0.6)
+        title = self.label(p.title, size=72, bold=True, max_width=2 * self.frame.right - 0.3, max_lines=3)
+        title.move_to(mn.UP * (0.6 + (self.frame.subtitle_top + 2.6)))   # as far above the subtitles in every frame
         bar = mn.Rectangle(width=min(title.width, 10), height=0.08, fill_opacity=1, stroke_width=0,
                         color=self.style["accent"]).next_to(title, mn.DOWN, buff=0.35)
-        self.play(mn.Write(title, run_time=1.0), mn.GrowFromEdge(bar, mn.LEFT, run_time=0.6))
         extras = []
         if p.kicker:
-            extras.append(self.text(p.kicker, size=34, color=self.style["highlight"]).next_to(title, mn.UP, buff=0.5))
+            extras.append(self.label(p.kicker, size=34, color=self.style["highlight"],
+                                     max_width=2 * self.frame.right - 0.3).next_to(title, mn.UP, buff=0.5))
         if p.subtitle:
-            extras.append(self.text(p.subtitle, size=40).next_to(bar, mn.DOWN, buff=0.45))
+            extras.append(self.label(p.subtitle, size=40, max_width=2 * self.frame.right - 0.3).next_to(
+                bar, mn.DOWN, buff=0.45))
+        card = mn.VGroup(title, bar, *extras)
+        low = self.frame.subtitle_top + 0.2 - card.get_bottom()[1]
+        if low > 0:   # wrapped lines reach the subtitle band: the card moves up, as far as the frame allows
+            card.shift(mn.UP * min(low, self.frame.top - card.get_top()[1]))
+        self.play(mn.Write(title, run_time=1.0), mn.GrowFromEdge(bar, mn.LEFT, run_time=0.6))
         if extras:
             self.play(*[mn.FadeIn(m, shift=mn.UP * 0.2) for m in extras], run_time=0.5)
 
@@ -38,7 +45,8 @@ class Heading(BilicastScene):
         note: str = Field("", max_length=60)
 
     def build(self):
-        title = self.text(self.params.title, size=52, bold=True).to_corner(mn.UP + mn.LEFT, buff=0.85)   # inside title-safe
+        title = self.label(self.params.title, size=52, bold=True, max_width=2 * self.frame.right - 0.3)
+        title.move_to([-self.frame.right + 0.14 + title.width / 2, self.frame.top - 0.45 - title.height / 2, 0])
         bar = mn.Rectangle(width=1.2, height=0.08, fill_opacity=1, stroke_width=0,
                         color=self.style["accent"]).next_to(title, mn.DOWN, buff=0.2, aligned_edge=mn.LEFT)
         self.play(mn.FadeIn(title, shift=mn.RIGHT * 0.2), mn.GrowFromEdge(bar, mn.LEFT), run_time=0.5)

@@ -55,3 +55,15 @@ def top_level_atoms(path) -> list[str]:
             break
         pos += size
     return names
+
+
+@pytest.fixture
+def engine_copy(tmp_path_factory):
+    """A copy of the engine to edit, and the environment that runs it
+    (PYTHONPATH first), for tests that change bilicast's own code."""
+    import os
+    import shutil
+    root = tmp_path_factory.mktemp("engine")
+    shutil.copytree(ROOT / "bilicast", root / "bilicast", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "templates").symlink_to(ROOT / "templates")
+    return root / "bilicast", {**os.environ, "PYTHONPATH": str(root)}

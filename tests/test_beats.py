@@ -51,7 +51,7 @@ def test_beats_start_within_one_frame_of_plan(workspace, preview):
     cmd = [sys.executable, "-m", "bilicast.cli", "render", str(script), "--out", str(workspace / "out")]
     proc = subprocess.run(cmd + (["--preview"] if preview else []), capture_output=True, text=True, cwd=workspace)
     assert proc.returncode == 0, proc.stderr
-    out = workspace / "out" / "beats"
+    out = workspace / "out" / "beats" / "main"
     timeline = json.loads((out / "timeline.json").read_text())
     fps = timeline["fps"]
     assert fps == (15 if preview else 60)

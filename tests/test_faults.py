@@ -90,7 +90,7 @@ def reference(tmp_path_factory):
     ws = make_workspace(tmp_path_factory.mktemp("clean"))
     proc = bilicast(ws, "render", "ep.yaml", "--preview")
     assert proc.returncode == 0, proc.stderr
-    return frames(ws / "out" / "faults" / "video.mp4")
+    return frames(ws / "out" / "faults" / "main" / "video.mp4")
 
 
 @pytest.mark.parametrize("point", ["tts", "manim", "finish", "audio", "join"])
@@ -104,7 +104,7 @@ def test_kill_9_mid_render_then_rerun(tmp_path, reference, point):
     proc = bilicast(ws, "render", "ep.yaml", "--preview", env=env)
     assert proc.returncode == 0, proc.stderr
     assert no_orphans(tag) == []
-    assert frames(ws / "out" / "faults" / "video.mp4") == reference
+    assert frames(ws / "out" / "faults" / "main" / "video.mp4") == reference
     assert leftovers(ws) == []
 
 

@@ -46,7 +46,7 @@ def test_plan_noop_and_one_changed_line(workspace):
     assert "3 rendered" in render(workspace)
     plan = cli(workspace, "plan", "ep.yaml", "--preview").stdout
     assert plan.count("cached") == 3 and "bundle up to date" in plan, plan
-    assert "bundle: up to date" in render(workspace)   # a no-op render assembles nothing
+    assert "bundle main: up to date" in render(workspace)   # a no-op render assembles nothing
 
     (workspace / "ep.yaml").write_text(EPISODE.replace("第二段的旁白。", "第二段换了一句。"), encoding="utf-8")
     plan = cli(workspace, "plan", "ep.yaml", "--preview").stdout
@@ -59,12 +59,12 @@ def test_plan_and_check_speak_json(workspace):
     """--json: the same facts as the tables, for editors and CI."""
     import json
     (workspace / "ep.yaml").write_text(EPISODE, encoding="utf-8")
-    before = json.loads(cli(workspace, "plan", "ep.yaml", "--preview", "--json").stdout)
+    before, = json.loads(cli(workspace, "plan", "ep.yaml", "--preview", "--json").stdout)   # one per variant
     assert [(s["id"], s["state"], s["reasons"]) for s in before["segments"]] == [
         ("one", "build", ["not built"]), ("two", "build", ["not built"]), ("three", "build", ["not built"])]
     assert (before["width"], before["height"], before["fps"]) == (854, 480, 15) and before["estimated_seconds"] > 0
     render(workspace)
-    after = json.loads(cli(workspace, "plan", "ep.yaml", "--preview", "--json").stdout)
+    after, = json.loads(cli(workspace, "plan", "ep.yaml", "--preview", "--json").stdout)
     assert {s["state"] for s in after["segments"]} == {"cached"} and after["bundle_current"] is True
     check = cli(workspace, "check", "out/inc", "--json")
     report = json.loads(check.stdout)
@@ -79,7 +79,7 @@ def test_corrupt_cache_entry_is_a_miss(workspace):
     segment.write_bytes(segment.read_bytes()[:500])   # a partial file
     out = render(workspace)
     assert "unreadable" in out and "1 rendered (two)" in out
-    assert is_valid_video(workspace / "out" / "inc" / "video.mp4")
+    assert is_valid_video(workspace / "out" / "inc" / "main" / "video.mp4")
 
 
 def test_two_renders_at_once_do_not_corrupt_the_cache(workspace):
@@ -89,7 +89,7 @@ def test_two_renders_at_once_do_not_corrupt_the_cache(workspace):
     second = subprocess.Popen(cmd + ["--out", "b"], cwd=workspace, stderr=subprocess.PIPE, text=True)
     assert first.wait() == 0 and second.wait() == 0, first.stderr.read() + second.stderr.read()
     for out in ("a", "b"):
-        assert is_valid_video(workspace / out / "inc" / "video.mp4")
+        assert is_valid_video(workspace / out / "inc" / "main" / "video.mp4")
     for segment in (workspace / ".cache" / "segments").glob("*.mp4"):
         assert is_valid_video(segment)
     assert "3 cached, 0 rendered" in render(workspace)
@@ -108,7 +108,7 @@ def test_interrupted_render_resumes(workspace):
     out = render(workspace)
     cached = int(out.split("segments: ")[1].split(" cached")[0])
     assert cached >= 1, out
-    assert is_valid_video(workspace / "out" / "inc" / "video.mp4")
+    assert is_valid_video(workspace / "out" / "inc" / "main" / "video.mp4")
 
 
 HELPED = """\
@@ -149,6 +149,24 @@ class {name}(BilicastScene):
     assert "1 cached, 1 rendered (a)" in render(tmp_path)
 
 
+def test_a_changed_engine_function_rebuilds_what_its_code_shaped(workspace, engine_copy):
+    """The stale picture the keys once allowed: change what
+    bilicast.subtitles.wrap returns (scene labels wrap with it) in a copy of
+    the engine, and `plan` names the file for every segment drawn with it."""
+    engine, env = engine_copy
+    (workspace / "ep.yaml").write_text(HELPED.replace("card.Card", "titles.TitleCard").replace(
+        "plain.Plain", "pipeline.Flow").replace("{title: 没用}", "{steps: [第一步很长很长, 第二步]}"), encoding="utf-8")
+    assert cli(workspace, "render", "ep.yaml", "--preview", env=env).returncode == 0
+    subtitles_py = engine / "subtitles.py"
+    text = subtitles_py.read_text(encoding="utf-8")
+    old = "def wrap(text: str, max_chars: int) -> list[str]:\n"
+    assert old in text
+    subtitles_py.write_text(text.replace(old, old + "    max_chars = max(2, max_chars - 1)\n"), encoding="utf-8")
+    plan = cli(workspace, "plan", "ep.yaml", "--preview", env=env)
+    rows = [line for line in plan.stdout.splitlines() if line.startswith("  ") and "to build" in line]
+    assert len(rows) == 2 and all("bilicast/subtitles.py" in row for row in rows), plan.stdout
+
+
 DRY = """\
 episode: {id: dry, title: 试运行, voice: {mode: tts, backend: espeak}}
 segments:
@@ -173,10 +191,10 @@ def test_plan_is_a_dry_run_that_writes_nothing(tmp_path):
     plan = cli(tmp_path, "plan", "ep.yaml", "--preview", "--json")
     assert plan.returncode == 0, plan.stderr
     assert tree(tmp_path) == before
-    facts = json.loads(plan.stdout)
+    facts, = json.loads(plan.stdout)
     assert [s["state"] for s in facts["segments"]] == ["build", "build"] and facts["voiced_lines"] == 0
     render(tmp_path)
-    again = json.loads(cli(tmp_path, "plan", "ep.yaml", "--preview", "--json").stdout)
+    again, = json.loads(cli(tmp_path, "plan", "ep.yaml", "--preview", "--json").stdout)
     assert again["voiced_lines"] == 2 and {s["state"] for s in again["segments"]} == {"cached"}
     assert again["bundle_current"] is True
 

@@ -1,4 +1,5 @@
 """End to end: a real episode through real Manim, MoviePy and ffmpeg, checked with ffprobe."""
+import json
 import subprocess
 import sys
 
@@ -67,9 +68,9 @@ def check_delivery(video, width, height, fps, planned):
 def test_preview_render_end_to_end(workspace):
     script, proc = render(workspace, EPISODE, "--preview")
     planned = total_duration(plan_timeline(load_script(script), 15))
-    video = workspace / "out" / "e2e" / "video.mp4"
+    video = workspace / "out" / "e2e" / "main" / "video.mp4"
     check_delivery(video, 854, 480, 15, planned)
-    subs = pysubs2.load(str(workspace / "out" / "e2e" / "subtitles.srt"))
+    subs = pysubs2.load(str(workspace / "out" / "e2e" / "main" / "subtitles.srt"))
     assert [e.plaintext for e in subs] == ["很多人练完模型就停下了", "导出，转换，量化", "最后放进手机App里运行"]
     assert subs[-1].end / 1000 < planned
     # A second render reuses every segment.
@@ -79,7 +80,7 @@ def test_preview_render_end_to_end(workspace):
 
 def test_full_spec_render(workspace):
     script, _ = render(workspace, SHORT)
-    video = workspace / "out" / "short" / "video.mp4"
+    video = workspace / "out" / "short" / "main" / "video.mp4"
     info = check_delivery(video, 1920, 1080, 60, 2.5)
     atoms = top_level_atoms(video)
     assert atoms.index("moov") < atoms.index("mdat"), atoms
@@ -160,7 +161,7 @@ def test_every_builtin_scene_renders(workspace):
     from bilicast.scenekit import SceneRegistry
     used = {line.split("scene: ")[1].split(",")[0].strip() for line in EVERY_SCENE.splitlines() if "scene: " in line}
     assert used == set(SceneRegistry(workspace).names())
-    info = ffprobe(workspace / "out" / "scenes" / "video.mp4")
+    info = ffprobe(workspace / "out" / "scenes" / "main" / "video.mp4")
     planned = total_duration(plan_timeline(load_script(script), 15))   # 35 s, each segment whole frames
     assert abs(float(info["format"]["duration"]) - planned) < 0.1, planned
 
@@ -181,7 +182,7 @@ segments:
 
     def keys():
         ep = load_episode(script)
-        jobs = plan_segments(plan_with_voice(ep, preview=True), ep.scenes, ep)
+        jobs = plan_segments(plan_with_voice(ep, preview=True)[0], ep.scenes, ep)
         return {j["segment"]: j["components"] for j in jobs}
     before = keys()
     (workspace / "snippet.py").write_text("def step(x):\n    return x * 3\n", encoding="utf-8")
@@ -228,12 +229,12 @@ def test_transitions_are_made_where_segments_meet(workspace):
     segment it brings in: no segment re-renders, the frame count stays, and
     every other frame is the very frame of the plain cut."""
     render(workspace, TRANSITIONS, "--preview")
-    cut = frame_hashes(workspace / "out" / "tr" / "video.mp4")
+    cut = frame_hashes(workspace / "out" / "tr" / "main" / "video.mp4")
     text = TRANSITIONS.replace("transition: cut}", "transition: crossfade}", 1).replace("transition: cut}",
                                                                                         "transition: slide}")
     _, proc = render(workspace, text, "--preview")
     assert "3 cached, 0 rendered" in proc.stderr
-    faded = frame_hashes(workspace / "out" / "tr" / "video.mp4")
+    faded = frame_hashes(workspace / "out" / "tr" / "main" / "video.mp4")
     assert len(faded) == len(cut) == 3 * 2 * 15
     head = round(0.5 * 15)
     changed = {i for i, (x, y) in enumerate(zip(cut, faded)) if x != y}
@@ -248,3 +249,49 @@ def test_first_segment_has_no_transition_to_make(workspace, capsys):
     assert cli.main(["validate", str(script)]) == 2
     err = capsys.readouterr().err
     assert "ep.yaml:3:89: segments[0].transition" in err and "no segment before it to slide from" in err and "Traceback" not in err
+
+
+CUTS = """\
+episode:
+  id: cuts
+  title: 两种画幅
+  voice: {mode: tts, backend: espeak}
+  variants: [main, vertical]
+segments:
+  - id: flow
+    scene: pipeline.Flow
+    params: {steps: [训练Keras模型, 导出SavedModel, 转成TFLite, int8量化], title: 从Keras到手机}
+    narration: [先训练，再导出成SavedModel，然后转换成TFLite，最后做int8量化。]
+"""
+
+
+def test_variants_share_voice_and_audio_and_pass_check(workspace, capsys):
+    """One script, two cuts: the vertical one is 9:16 with its own layout and
+    shorter subtitle lines; both carry the very same audio track and timeline,
+    and each bundle passes `check` against its own spec."""
+    render(workspace, CUTS, "--preview")
+    main, vertical = (workspace / "out" / "cuts" / v for v in ("main", "vertical"))
+    assert (ffprobe(vertical / "video.mp4")["streams"][0]["width"], ffprobe(vertical / "video.mp4")["streams"][0][
+        "height"]) == (480, 854)
+
+    def audio_md5(video):
+        return subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-map", "0:a", "-c", "copy", "-f", "md5", "-"],
+                              capture_output=True, text=True, check=True).stdout
+    assert audio_md5(main / "video.mp4") == audio_md5(vertical / "video.mp4")
+    assert json.loads((main / "timeline.json").read_text()) == json.loads((vertical / "timeline.json").read_text())
+    width = [max(len(line) for e in pysubs2.load(str(b / "subtitles.srt")) for line in e.plaintext.splitlines())
+             for b in (main, vertical)]
+    assert width[1] < width[0], width   # the narrow frame's subtitle lines are shorter
+    assert not (vertical / "cover_4x3.jpg").exists()
+    assert cli.main(["check", str(workspace / "out" / "cuts")]) == 0, capsys.readouterr().out
+    report = capsys.readouterr().out
+    assert "main: 16:9 landscape" in report and "vertical: 9:16 vertical" in report, report
+    assert "vertical: cover.jpg 1080x1440" in report, report
+
+
+def test_a_variant_the_script_does_not_declare_is_a_clear_error(workspace, capsys):
+    script = workspace / "ep.yaml"
+    script.write_text(SHORT, encoding="utf-8")
+    assert cli.main(["render", str(script), "--variant", "vertical", "--out", str(workspace / "out")]) == 2
+    assert "variants: [main, vertical]" in capsys.readouterr().err
+    assert not (workspace / "out").exists()

@@ -94,7 +94,7 @@ def keys(script):
     from bilicast.plan import plan_segments
     from bilicast.render import plan_with_voice
     ep = load_episode(script)
-    plan = plan_with_voice(ep, preview=True)
+    plan, = plan_with_voice(ep, preview=True)
     return {j["segment"]: j["key"] for j in plan_segments(plan, ep.scenes, ep)}, ep
 
 
@@ -129,7 +129,7 @@ def test_render_writes_numbers_json_with_sources(episode, workspace):
     proc = subprocess.run([sys.executable, "-m", "bilicast.cli", "render", str(script), "--preview", "--out",
                            str(workspace / "out")], capture_output=True, text=True, cwd=workspace)
     assert proc.returncode == 0, proc.stderr
-    numbers = json.loads((workspace / "out" / "numbers" / "numbers.json").read_text())
+    numbers = json.loads((workspace / "out" / "numbers" / "main" / "numbers.json").read_text())
     narration = [n for n in numbers if n["where"] == "segments[1].narration[0].text"]
     assert [n["text"] for n in narration] == ["550 KB", "145 KB"]
     assert narration[1]["sources"] == [{"file": str(result), "field": "int8.size_mb", "raw": 0.1445}]
@@ -139,17 +139,12 @@ def test_render_writes_numbers_json_with_sources(episode, workspace):
     assert any(n["where"] == "episode.cover.badge" for n in numbers)
 
 
-def test_a_changed_filter_redraws_the_chart_and_passes_verify(episode, tmp_path_factory):
+def test_a_changed_filter_redraws_the_chart_and_passes_verify(episode, engine_copy):
     """Charts are keyed by the code that shapes their text, filters included:
     with an edited copy of the engine, the chart is redrawn with the new
     text and the numbers it shows still check against their source."""
-    import os
-    import shutil
     script, _ = episode
-    engine = tmp_path_factory.mktemp("engine")
-    shutil.copytree(ROOT / "bilicast", engine / "bilicast", ignore=shutil.ignore_patterns("__pycache__"))
-    (engine / "templates").symlink_to(ROOT / "templates")
-    env = {**os.environ, "PYTHONPATH": str(engine)}
+    engine, env = engine_copy
 
     def run(*args):
         proc = subprocess.run([sys.executable, "-m", "bilicast.cli", *args, "ep.yaml", "--preview"],
@@ -157,13 +152,13 @@ def test_a_changed_filter_redraws_the_chart_and_passes_verify(episode, tmp_path_
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc.stdout
     run("render")
-    resolve_py = engine / "bilicast" / "resolve.py"
+    resolve_py = engine / "resolve.py"
     old = 'return f"{_sig(x * 1000)} KB"'
     assert old in resolve_py.read_text()
     resolve_py.write_text(resolve_py.read_text().replace(old, 'return f"{_sig(x * 1000)} kB"'))
     assert "accuracy         to build" in run("plan")
     run("render")
-    shown = json.loads((script.parent / "out" / "numbers" / "numbers.json").read_text(encoding="utf-8"))
+    shown = json.loads((script.parent / "out" / "numbers" / "main" / "numbers.json").read_text(encoding="utf-8"))
     assert any(n["text"].endswith(" kB") and n["where"] == "segments[2].overlay" for n in shown), shown
 
 
@@ -178,7 +173,7 @@ def test_render_refuses_numbers_that_disagree_with_their_source(episode):
     result.write_text(json.dumps(data))
     from bilicast.errors import StageError
     with pytest.raises(StageError) as e:
-        write_numbers(plan_with_voice(ep, True), ep, script.parent)
+        write_numbers(plan_with_voice(ep, True)[0], ep, script.parent)
     assert "145 KB" in e.value.log and "300 KB" in e.value.log
 
 
@@ -249,7 +244,7 @@ def timing(median, low, high):
 
 def speed_sentence(a, b):
     """What the season's three-branch comparison says for timings a and b."""
-    from bilicast.resolve import _environment, _Recorder, result_namespace
+    from bilicast.resolve import fill, result_namespace
     from bilicast.results import Result
     result = Result.model_validate(fake_result("tflite_quantize", {}, True, METRICS,
                                                {"int8.latency_1t": a, "fp32.latency_1t": b}))
@@ -257,7 +252,7 @@ def speed_sentence(a, b):
     template = ("{% if quant.int8.latency_1t is slower_than(quant.fp32.latency_1t) %}slower"
                 "{% elif quant.int8.latency_1t is faster_than(quant.fp32.latency_1t) %}faster"
                 "{% else %}no measurable difference{% endif %}")
-    return _environment(_Recorder()).from_string(template).render(quant=quant)
+    return fill(template, quant=quant)
 
 
 def test_speed_comparison_needs_separate_intervals():
@@ -318,7 +313,7 @@ def test_chart_labels_of_coinciding_points_do_not_overlap(tmp_path):
                "fp16.acc": (0.9741, "ratio"), "int8.acc": (0.9722, "ratio")}
     result = Result.model_validate(fake_result("tflite_quantize", {}, True, metrics))
     for size in ((960, 778), (480, 389)):   # the right-hand panel at 1080p and at preview size
-        shown = render_chart("size_vs_accuracy", result, Style(), size, tmp_path / "c.png", video_height=size[1] * 1080 // 778)
+        shown = render_chart("size_vs_accuracy", result, Style(), size, tmp_path / "c.png", video_short_side=size[1] * 1080 // 778)
         assert {text for text, *_ in shown} == {"549 KB", "145 KB", "278 KB"}
     # the checker render_chart runs sees overlaps when there are some
     fig = plt.figure(figsize=(4, 3), dpi=100)
@@ -367,5 +362,5 @@ def test_the_model_that_ran_fills_architecture_and_is_verified(episode, workspac
     data["models"]["digits"]["layers"][5]["params"] = 99
     result.write_text(json.dumps(data))
     with pytest.raises(StageError) as e:
-        write_numbers(plan_with_voice(ep, True), ep, script.parent)
+        write_numbers(plan_with_voice(ep, True)[0], ep, script.parent)
     assert "segments[3].params.model: shows '131136'" in e.value.log

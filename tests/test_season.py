@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from PIL import Image
 
 from bilicast import cli
@@ -18,8 +19,11 @@ def test_episode_renders_to_a_checked_bundle(tiny_workspace, episode, capsys):
     proc = subprocess.run([sys.executable, "-m", "bilicast.cli", "render", f"scripts/{episode}.yaml", "--preview"],
                           capture_output=True, text=True, cwd=ws)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    bundle = ws / "out" / episode
-    assert cli.main(["check", str(bundle)]) == 0, capsys.readouterr().out
+    declared = yaml.safe_load((ws / "scripts" / f"{episode}.yaml").read_text(encoding="utf-8"))["episode"].get(
+        "variants", ["main"])
+    assert sorted(p.name for p in (ws / "out" / episode).iterdir()) == sorted(declared)
+    assert cli.main(["check", str(ws / "out" / episode)]) == 0, capsys.readouterr().out   # every variant's bundle
+    bundle = ws / "out" / episode / "main"
     timeline = json.loads((bundle / "timeline.json").read_text())
     duration = timeline["segments"][-1]["end"]
     assert 120 <= duration <= 300, duration   # 2-5 minutes

@@ -88,7 +88,7 @@ def test_skipped_line_is_named_by_align_and_render_exit_2(workspace):
     assert "Traceback" not in proc.stderr
     proc = run(workspace, "render", "ep.yaml", "--preview")
     assert proc.returncode == 2 and "s#4" in proc.stderr and "Traceback" not in proc.stderr
-    assert not (workspace / "out" / "takes" / "video.mp4").exists()
+    assert not (workspace / "out" / "takes" / "main" / "video.mp4").exists()
 
 
 def _line_seconds(ws, script_path):
@@ -171,7 +171,7 @@ def test_whole_episode_take_renders_in_step_and_passes_check(workspace):
     assert proc.returncode == 0 and "not found" not in proc.stdout, proc.stdout + proc.stderr
     proc = run(ws, "render", "ep.yaml", "--preview")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    bundle = ws / "out" / "whole"
+    bundle = ws / "out" / "whole" / "main"
     timeline = json.loads((bundle / "timeline.json").read_text("utf-8"))
     lines = [e for e in timeline["events"] if "line" in e]
     # each line lasts as long as its aligned span of the take, and its subtitle cue starts with it

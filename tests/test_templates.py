@@ -23,7 +23,7 @@ def cli(workspace, *args):
 def test_workspace_template_overrides_and_rebuilds_the_bundle(workspace):
     (workspace / "ep.yaml").write_text(EPISODE, encoding="utf-8")
     assert cli(workspace, "render", "ep.yaml", "--preview").returncode == 0
-    bundle = workspace / "out" / "tpl"
+    bundle = workspace / "out" / "tpl" / "main"
     assert (bundle / "description.txt").read_text(encoding="utf-8") == "第一行简介\n\n章节\n0:00 开头\n"
     upload = yaml.safe_load((bundle / "upload.yaml").read_text(encoding="utf-8"))
     assert upload["title"] == '模板: "引号" #井号' and upload["desc"].startswith("第一行简介")
@@ -32,7 +32,7 @@ def test_workspace_template_overrides_and_rebuilds_the_bundle(workspace):
     own.mkdir()
     (own / "description.txt.j2").write_text("{{ desc }}\n——本频道出品——\n{% for stamp, title in chapters %}"
                                             "[{{ stamp }}] {{ title }}\n{% endfor %}", encoding="utf-8")
-    plan = json.loads(cli(workspace, "plan", "ep.yaml", "--preview", "--json").stdout)
+    plan, = json.loads(cli(workspace, "plan", "ep.yaml", "--preview", "--json").stdout)
     assert {s["state"] for s in plan["segments"]} == {"cached"} and plan["bundle_current"] is False
     render = cli(workspace, "render", "ep.yaml", "--preview")
     assert "1 cached, 0 rendered" in render.stderr
@@ -46,7 +46,7 @@ def test_a_broken_template_names_its_file_and_line(workspace):
     proc = cli(workspace, "render", "ep.yaml", "--preview")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "templates/description.txt.j2:2: template syntax error" in proc.stderr, proc.stderr
-    assert not (workspace / "out" / "tpl" / "description.txt").exists()
+    assert not (workspace / "out" / "tpl" / "main" / "description.txt").exists()
 
 
 def test_new_writes_a_valid_commented_starter(workspace):

@@ -159,7 +159,7 @@ def test_round_trip_synthesis_then_recognition(workspace):
                                     cwd=workspace)
     proc = run("render", "ep.yaml", "--preview")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    timeline = json.loads((workspace / "out" / "listen" / "timeline.json").read_text("utf-8"))
+    timeline = json.loads((workspace / "out" / "listen" / "main" / "timeline.json").read_text("utf-8"))
     lines = [e for e in timeline["events"] if "line" in e]
     assert lines[1]["spoken"] == "把福楼特三十二的权重换成硬特爸，体积从五百五十一开必降到一百四十五开必。"
     assert all(e["voiced"] for e in lines)
@@ -180,7 +180,7 @@ def test_check_speech_flags_a_line_that_was_not_said(workspace, tmp_path):
     # a silent render has no voiced lines: the check says so instead of passing
     proc = run("check", "--speech", "out/listen")
     assert proc.returncode == 2 and "no voiced narration" in proc.stderr
-    timeline = workspace / "out" / "listen" / "timeline.json"
+    timeline = workspace / "out" / "listen" / "main" / "timeline.json"
     data = json.loads(timeline.read_text("utf-8"))
     for e in data["events"]:
         if "line" in e:

@@ -59,7 +59,7 @@ def test_recorded_takes_time_the_lines_and_subtitles(workspace):
     write_take(workspace / "takes" / "b.wav", 2.0, rate=22050, channels=2)
     write_take(workspace / "takes" / "whole.wav", 3.0)
     (workspace / "ep.yaml").write_text(RECORDED, encoding="utf-8")
-    plan = plan_with_voice(load_episode(workspace / "ep.yaml"))
+    plan, = plan_with_voice(load_episode(workspace / "ep.yaml"))
     lines = [ln for seg in plan.timeline for ln in seg.lines]
     assert [round(ln.end - ln.start, 3) for ln in lines] == [1.5, 2.0, 1.25, 1.75]
     for audio in plan.line_audio.values():   # resampled to 48 kHz stereo
@@ -76,12 +76,12 @@ def test_tts_is_offline_cached_and_times_the_line(workspace):
         "segments:\n  - {id: a, scene: titles.TitleCard, params: {title: 你好}, "
         "narration: [先把模型导出成SavedModel。, 短句。]}\n", encoding="utf-8")
     episode = load_episode(workspace / "ep.yaml")
-    plan = plan_with_voice(episode)
+    plan, = plan_with_voice(episode)
     first, second = plan.line_audio[(0, 0)], plan.line_audio[(0, 1)]
     assert first.seconds > second.seconds > 0.3
     assert plan.timeline[0].lines[0].end - plan.timeline[0].lines[0].start == pytest.approx(first.seconds, abs=1e-3)
     mtime = first.path.stat().st_mtime_ns
-    again = plan_with_voice(episode)
+    again, = plan_with_voice(episode)
     assert again.line_audio[(0, 0)].path == first.path and first.path.stat().st_mtime_ns == mtime
 
 
@@ -116,7 +116,7 @@ def bundle(tmp_path_factory):
     proc = subprocess.run([sys.executable, "-m", "bilicast.cli", "render", str(ws / "ep.yaml"), "--preview",
                            "--out", str(ws / "out")], capture_output=True, text=True, cwd=ws)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return ws / "out" / "bundle"
+    return ws / "out" / "bundle" / "main"
 
 
 def test_mix_is_normalized_to_minus_14_lufs(bundle):
@@ -208,7 +208,7 @@ def test_subs_command_exports_without_rendering(workspace, capsys):
     (workspace / "ep.yaml").write_text(EPISODE.replace("  music: {file: assets/music/soft-pad.ogg}\n", "")
                                        .replace("voice: {mode: tts}", "voice: {mode: silent}"), encoding="utf-8")
     assert cli.main(["subs", str(workspace / "ep.yaml"), "--format", "srt,bcc", "--out", str(workspace / "o")]) == 0
-    written = sorted(p.name for p in (workspace / "o" / "bundle").iterdir())
+    written = sorted(p.name for p in (workspace / "o" / "bundle" / "main").iterdir())
     assert written == ["subtitles.bcc.json", "subtitles.srt"]
 
 
