@@ -1,9 +1,12 @@
-"""Segment stage: Manim renders the scene (one frame per hold), ffmpeg finishes
-it at the delivery spec (holds expanded, exact frame count, overlay, burned-in
-subtitles). Runs in worker processes, one segment per call, because Manim's
-config is process-global."""
+"""Segment stage: Manim renders the scene's animation (one frame per hold,
+cached by what shapes the picture: not the segment's timing), ffmpeg
+finishes it at the delivery spec (holds expanded to the timing, exact frame
+count, overlay, burned-in subtitles). A segment whose animation is cached is
+only finished, in the main process; the others run in worker processes, one
+segment per call, because Manim's config is process-global."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -12,11 +15,12 @@ import traceback
 import uuid
 from pathlib import Path
 
-from .cache import atomic_path
+from .cache import atomic_path, usable, write_text_atomic
 from .errors import StageError, disk_full, disk_full_error
 from .lifeline import fault
-from .media import run_ffmpeg, video_encode_args
+from .media import is_valid_video, run_ffmpeg, video_encode_args
 from .transitions import keyframe_args
+from .scenekit import hold_target
 from .variants import BUILTIN
 
 
@@ -49,16 +53,38 @@ def render_scene(job: dict, media: Path) -> tuple[Path, list, list]:
         return Path(scene.renderer.file_writer.movie_file_path), scene.holds, scene.layout
 
 
+def hold_frames(holds: list, timing: dict, fps: int) -> list[tuple[int, int]]:
+    """For each held frame of the animation (index, until what): how many
+    times it shows in the segment (0: not at all, the next beat starts at
+    once). Holds last until their target time on the segment's clock."""
+    shown, after, copies = 0, 0, []   # frames shown so far; the animation frame after the last hold
+    for index, event in holds:
+        shown += index - after
+        n = max(0, round((hold_target(timing, event, fps) - shown / fps) * fps))
+        copies.append((index, n))
+        shown, after = shown + n, index + 1
+    return copies
+
+
 def finish_segment(raw: Path, holds: list, job: dict, target: Path, scratch: Path) -> None:
     """Re-encode to the delivery spec: expand the holds (one rendered frame
     repeated), make exactly the planned frame count, composite the chart
     overlay if any, and burn in subtitles."""
     inputs = ["-i", str(raw)]
-    loops, added = [], 0
-    for index, extra in holds:   # earlier holds shift later frames by what they added
-        loops.append(f"loop=loop={extra}:size=1:start={index + added}")
-        added += extra
-    graph = ("[0:v]" + "".join(f"{x}," for x in loops) + f"setpts=N/({job['fps']}*TB),"
+    filters, dropped, added = [], [], 0
+    copies = hold_frames(holds, job["timing"], job["fps"])
+    for index, n in copies:
+        if n == 0:
+            dropped.append(f"eq(n,{index})")
+    if dropped:
+        filters.append(f"select='not({'+'.join(dropped)})'")
+    for index, n in copies:   # earlier frames shift later ones by what they added or dropped
+        if n == 0:
+            added -= 1
+        elif n > 1:
+            filters.append(f"loop=loop={n - 1}:size=1:start={index + added}")
+            added += n - 1
+    graph = ("[0:v]" + "".join(f"{x}," for x in filters) + f"setpts=N/({job['fps']}*TB),"
              f"tpad=stop_mode=clone:stop_duration={job['timing']['duration'] + 1:.3f}[v0]")
     last = "v0"
     overlay = job.get("overlay")
@@ -81,17 +107,27 @@ def finish_segment(raw: Path, holds: list, job: dict, target: Path, scratch: Pat
                    f"encoding segment '{job['segment']}'")
 
 
+def animation_is_cached(job: dict) -> bool:
+    raw = Path(job["raw"])
+    return raw.with_suffix(".json").exists() and usable(raw, is_valid_video)
+
+
 def build_segment(job: dict) -> float:
-    """Worker entry point: renders and finishes one segment; returns the seconds
-    it took, or raises StageError carrying the log."""
-    target = Path(job["target"])
+    """Renders the animation unless cached, then finishes the segment;
+    returns the seconds it took, or raises StageError carrying the log."""
+    target, raw = Path(job["target"]), Path(job["raw"])
     started = time.monotonic()
     # Manim's scratch files go to a folder of this run alone, so two renders
     # of the same episode at once never write the same partial files.
     scratch = Path(job["scratch"]) / f"{job['segment']}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     scratch.mkdir(parents=True)
     try:
-        raw, holds, _ = render_scene(job, scratch)
+        if not animation_is_cached(job):
+            movie, holds, _ = render_scene(job, scratch)
+            write_text_atomic(raw.with_suffix(".json"), json.dumps({"holds": holds}))
+            with atomic_path(raw) as out:   # the holds first: a movie without them is never used
+                shutil.move(movie, out)
+        holds = json.loads(raw.with_suffix(".json").read_text(encoding="utf-8"))["holds"]
         finish_segment(raw, holds, job, target, scratch)
     except StageError:
         raise

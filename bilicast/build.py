@@ -54,24 +54,37 @@ def _build_one(job: dict) -> tuple[dict, float]:
     return job, animate.build_segment(job)
 
 
-def render_segments(todo: list[dict], jobs: int | None) -> None:
-    """Segments in a pool of worker processes. Workers die with this process
-    (even on kill -9); on any error or interrupt they are terminated at once,
-    not left to finish their segment."""
+def render_segments(todo: list[dict], jobs: int | None) -> int:
+    """Segments whose animation must be rendered go to a pool of worker
+    processes (Manim's config is process-global); the others are only
+    finished (ffmpeg), here, meanwhile: no worker starts and Manim is not
+    imported when no animation changed. Workers die with this process (even
+    on kill -9); on any error or interrupt they are terminated at once, not
+    left to finish their segment. Returns how many animations Manim rendered."""
     todo = [{**job, "ass": job["burn_in"] and subtitles.segment_ass(**job["burn_in"], size=(job["width"], job["height"]))}
             for job in todo]
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    ctx = multiprocessing.get_context("spawn")
+    animate_first, finish_only = [], []
+    for job in todo:
+        (finish_only if animate.animation_is_cached(job) else animate_first).append(job)
     pool = None
     try:
-        with interrupts_deferred():   # the pool exists before an interrupt can end it
-            pool = ctx.Pool(workers, initializer=die_with_parent, maxtasksperchild=None)
         with tqdm(total=len(todo), desc="render segments", unit="seg", file=sys.stderr, disable=None) as bar:
-            for job, seconds in pool.imap_unordered(_build_one, todo):
+            def done(job, seconds):
                 write_text_atomic(job["manifest"], json.dumps({"key": job["key"], "components": job["components"],
                                                                "seconds": seconds, "frames": job["frames"]}))
                 bar.update(1)
-        pool.close()
+            if animate_first:
+                workers = max(1, min(jobs or os.cpu_count() or 1, len(animate_first)))
+                with interrupts_deferred():   # the pool exists before an interrupt can end it
+                    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=die_with_parent)
+                results = pool.imap_unordered(_build_one, animate_first)
+            for job in finish_only:
+                done(*_build_one(job))
+            if pool:
+                for job, seconds in results:
+                    done(job, seconds)
+                pool.close()
+        return len(animate_first)
     except BaseException:
         if pool:
             pool.terminate()

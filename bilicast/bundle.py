@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 from . import assemble, publish, subtitles, transitions
-from .cache import atomic_path, write_text_atomic
+from .cache import atomic_path, digest, write_text_atomic
 from .episode import ResolvedEpisode
 from .errors import StageError
 from .lifeline import fault
 from .media import run_ffmpeg
-from .plan import Plan
+from .plan import Plan, bundle_files
 from .variants import BUILTIN
 
 SUBTITLE_FORMATS = ("srt", "ass", "bcc")
@@ -85,7 +85,21 @@ def write_cover(plan: Plan, out_dir: Path, video: Path | None = None) -> list[Pa
                       out_dir, portrait=plan.settings.height > plan.settings.width)
 
 
-def write_storyboard(plan: Plan, out_dir: Path, video: Path) -> Path:
+def segment_picture(job: dict, head: dict | None, t: float, cache_dir: Path, size: tuple[int, int]):
+    """The picture at t seconds into a segment, as the joined video shows it
+    (from the transition head while it plays), scaled to size; cached by the
+    segment's key, so a storyboard re-grabs only the segments that changed."""
+    from PIL import Image
+    key = digest([job["key"], head and head["key"], round(t, 3), size])
+    thumb = cache_dir / f"{job['segment']}-{key[:16]}.png"
+    if not thumb.exists():
+        source = head["target"] if head and t < head["frames"] / job["fps"] else job["target"]
+        with atomic_path(thumb) as tmp:
+            grab_frame(Path(source), t).convert("RGB").resize(size).save(tmp, "PNG")
+    return Image.open(thumb)
+
+
+def write_storyboard(plan: Plan, out_dir: Path, segment_jobs: list[dict], heads: list) -> Path:
     """storyboard.png: a contact sheet, one frame per segment (during its last
     line, so the full picture and a subtitle show), labelled with id and time."""
     from PIL import Image, ImageDraw
@@ -99,11 +113,12 @@ def write_storyboard(plan: Plan, out_dir: Path, video: Path) -> Path:
     sheet = Image.new("RGB", (columns * (thumb_w + pad) + pad, rows * (thumb_h + label_h + pad) + pad), "#0b0c10")
     draw = ImageDraw.Draw(sheet)
     font = load_font(24, bold=False)
-    for n, seg in enumerate(plan.timeline):
-        t = seg.start + ((seg.lines[-1].start + seg.lines[-1].end) / 2 if seg.lines else seg.duration - 0.25)
+    for n, (seg, job, head) in enumerate(zip(plan.timeline, segment_jobs, heads)):
+        t = (seg.lines[-1].start + seg.lines[-1].end) / 2 if seg.lines else seg.duration - 0.25
         x = pad + (n % columns) * (thumb_w + pad)
         y = pad + (n // columns) * (thumb_h + label_h + pad)
-        sheet.paste(grab_frame(video, t).convert("RGB").resize((thumb_w, thumb_h)), (x, y))
+        with segment_picture(job, head, t, plan.cache.root / "thumbs", (thumb_w, thumb_h)) as thumb:
+            sheet.paste(thumb, (x, y))
         draw.text((x, y + thumb_h + 8), f"{n + 1:02d}  {seg.id}  {timestamp(seg.start)}", font=font, fill="#d0d3da")
     target = out_dir / "storyboard.png"
     with atomic_path(target) as tmp:
@@ -146,15 +161,25 @@ def write_numbers(plan: Plan, episode: ResolvedEpisode, out_dir: Path, chart_num
     write_text_atomic(out_dir / "numbers.json", json.dumps(rows, ensure_ascii=False, indent=1))
 
 
-def write_bundle(plan: Plan, segment_jobs: list[dict], heads: list, audio: Path, out_dir: Path, key: str) -> None:
-    """Join the video and write every file of the bundle; the build stamp
-    (the bundle's key) goes last, so a killed run leaves the bundle stale."""
+def write_bundle(plan: Plan, segment_jobs: list[dict], heads: list, audio: Path, out_dir: Path, key: str,
+                 cover_key: str) -> None:
+    """Join the video and write every file of the bundle; the cover only when
+    its key (plan.cover_key) changed, the storyboard from pictures cached per
+    segment. The build stamp (the bundle's key) goes last, so a killed run
+    leaves the bundle stale."""
+    stamp = out_dir / ".bilicast-build.json"
+    try:
+        made = json.loads(stamp.read_text(encoding="utf-8")).get("cover")
+    except (OSError, ValueError, AttributeError):
+        made = None
     video = out_dir / "video.mp4"
     fault("join")
     assemble.join(transitions.join_parts(segment_jobs, heads), audio, video)
     write_subtitles(plan, out_dir)
-    write_cover(plan, out_dir, video)
-    write_storyboard(plan, out_dir, video)
+    covers = [n for n in bundle_files(plan.settings.variant) if n.startswith("cover")]
+    if made != cover_key or not all((out_dir / n).exists() for n in covers):
+        write_cover(plan, out_dir, video)
+    write_storyboard(plan, out_dir, segment_jobs, heads)
     write_publish(plan, out_dir)
     write_timeline(plan, out_dir)
-    write_text_atomic(out_dir / ".bilicast-build.json", json.dumps({"key": key, "variant": plan.settings.variant}))
+    write_text_atomic(stamp, json.dumps({"key": key, "variant": plan.settings.variant, "cover": cover_key}))

@@ -112,6 +112,7 @@ REASONS = {  # component -> why a segment is rebuilt; the first group are causes
     "files": "a file it shows changed",
 }
 EFFECTS = ("timing", "subtitles", "resolved")
+ANIMATION = ("resolved", "files", "look", "tools")   # what shapes the animation, with the code and beat run times
 
 
 def plan_segments(plan: Plan, scenes, episode: ResolvedEpisode | None = None) -> list[dict]:
@@ -170,8 +171,13 @@ def plan_segments(plan: Plan, scenes, episode: ResolvedEpisode | None = None) ->
         # the take itself doesn't shape the picture (its timing does): it is
         # kept only so `plan` can name it as the cause of a timing change
         key = digest({k: v for k, v in components.items() if k != "take"})
+        # the animation Manim renders is shaped by less: not by when its beats
+        # start or how long it holds, nor by the overlay or subtitles on top
+        animation_key = digest({"runs": {k: run for k, (_, run) in timing.beats.items()},
+                                **{k: v for k, v in components.items() if k in ANIMATION or k.startswith("code:")}})
         job.update(key=key, slug=f"{seg.id}-{key[:16]}", components=components,
                    target=str(plan.cache.entry("segments", seg.id, key, "mp4")),
+                   raw=str(plan.cache.entry("animations", seg.id, animation_key, "mp4")),
                    scratch=str(plan.cache.root / "tmp"),
                    manifest=str(plan.cache.root / "manifests" / script.episode.id /
                                 f"{seg.id}-{settings.variant}-{'preview' if settings.preview else 'full'}.json"))
@@ -236,6 +242,11 @@ def estimated_seconds(job: dict) -> float:
         return 2.0 + job["frames"] * (job["width"] * job["height"]) / (1920 * 1080) / 50   # + worker start
 
 
+def finish_seconds(job: dict) -> float:
+    """Finishing alone (ffmpeg, no Manim): roughly 150 frames/s at 1080p."""
+    return 0.3 + job["frames"] * (job["width"] * job["height"]) / (1920 * 1080) / 150
+
+
 def is_cached(job: dict) -> bool:
     return usable(Path(job["target"]), is_valid_video)
 
@@ -278,6 +289,19 @@ def bundle_key(plan: Plan, segment_jobs: list[dict], audio: Path, heads: list) -
                    "settings": [plan.settings.preview, plan.settings.variant]})
 
 
+def cover_key(plan: Plan, segment_jobs: list[dict]) -> str:
+    """What the cover shows, so a bundle remade for a changed line or number
+    makes the cover again only when that changed."""
+    spec = plan.script.episode.cover
+    shown = None   # the segment whose last moment is the cover's background, and where it is
+    if spec.background.startswith("segment:"):
+        index = [s.id for s in plan.script.segments].index(spec.background[8:])
+        shown = [segment_jobs[index]["key"], plan.timeline[index].start, plan.timeline[index].duration]
+    return digest({"spec": spec.model_dump(), "title": plan.script.episode.title, "shown": shown,
+                   "look": [plan.script.episode.style.model_dump(), plan.settings.width, plan.settings.height],
+                   "code": code_components(ENGINE / "bundle.py", workspace=plan.workspace)})   # cover.py among its imports
+
+
 def bundle_is_current(out_dir: Path, key: str, variant: str) -> bool:
     try:
         stored = json.loads((out_dir / ".bilicast-build.json").read_text(encoding="utf-8"))["key"]
@@ -294,10 +318,12 @@ def plan_facts(plan: Plan, segment_jobs: list[dict], out_dir: Path) -> dict:
         if is_cached(job):
             segments.append({"id": job["segment"], "state": "cached"})
             continue
-        cost = estimated_seconds(job)
+        animated = usable(Path(job["raw"]), is_valid_video)
+        cost = finish_seconds(job) if animated else estimated_seconds(job)
         total += cost
         segments.append({"id": job["segment"], "state": "build", "estimated_seconds": round(cost, 1),
-                         "reasons": rebuild_reasons(job)})
+                         "animation_cached": animated,
+                         "reasons": rebuild_reasons(job) + (["animation reused: finish only"] if animated else [])})
     settings = plan.settings
     facts = {"episode": plan.script.episode.id, "variant": settings.variant, "duration": round(plan.duration, 3),
              "width": settings.width, "height": settings.height, "fps": settings.fps, "segments": segments,
@@ -318,7 +344,7 @@ def describe_plan(facts: dict) -> str:
             f"{facts['width']}x{facts['height']} {facts['fps']} fps")
     audio = f"{facts['voiced_lines']} voiced lines ready" if facts["voiced_lines"] else "silent"
     total = facts["estimated_seconds"]
-    tail = f"  estimated render time: ~{total:.0f} s" if total else "  nothing to render"
+    tail = f"  estimated render time: ~{total:.{0 if total >= 10 else 1}f} s" if total else "  nothing to render"
     if not total:
         tail += "; bundle up to date" if facts["bundle_current"] else "; bundle to assemble (seconds)"
     return "\n".join([head, *rows, f"  audio: {audio}", tail])

@@ -49,12 +49,14 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
     chart_numbers = [[n for job in jobs_ if job["chart"] for n in build.draw_chart(job["chart"], episode)]
                      for jobs_ in segment_jobs]
     todo = [j for jobs_ in segment_jobs for j in jobs_ if not plan.is_cached(j)]
+    animated = 0
     if todo:
         (plans[0].cache.root / "tmp").mkdir(parents=True, exist_ok=True)
-        build.render_segments(todo, jobs)
+        animated = build.render_segments(todo, jobs)
     total = sum(len(jobs_) for jobs_ in segment_jobs)
     print(f"segments: {total - len(todo)} cached, {len(todo)} rendered"
-          + (f" ({', '.join(_name(j, variants) for j in todo)})" if todo else ""), file=sys.stderr)
+          + (f" ({', '.join(_name(j, variants) for j in todo)}; {animated} animated by Manim)" if todo else ""),
+          file=sys.stderr)
     audio = build.build_audio_track(plans[0])   # the same track for every variant
     out_dirs = []
     for the_plan, jobs_, numbers in zip(plans, segment_jobs, chart_numbers):
@@ -67,7 +69,7 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
         if plan.bundle_is_current(out_dir, key, the_plan.settings.variant):
             print(f"bundle {the_plan.settings.variant}: up to date, nothing to assemble", file=sys.stderr)
         else:
-            bundle.write_bundle(the_plan, jobs_, heads, audio, out_dir, key)
+            bundle.write_bundle(the_plan, jobs_, heads, audio, out_dir, key, plan.cover_key(the_plan, jobs_))
         out_dirs.append(out_dir)
     return out_dirs
 

@@ -44,6 +44,14 @@ class SceneParams(Strict):
     """Base for a scene's Params: unknown keys are errors, like everywhere in a script."""
 
 
+def hold_target(timing: dict, event: str, fps: int) -> float:
+    """Segment time (seconds) a hold lasts until: one frame before beat K
+    starts (`beat:K`), or the segment's end (`end`)."""
+    if event == "end":
+        return timing["duration"]
+    return timing["beats"][event.split(":", 1)[1]][0] - 1 / fps
+
+
 class BilicastScene:
     """Rendered as a Manim Scene: see load_scene_class."""
     Params = SceneParams
@@ -54,11 +62,12 @@ class BilicastScene:
         # the picture to lay out in (Manim units): 14.2 x 8 landscape, 8 x 14.2 vertical
         self.frame = frame or BUILTIN["main"].frame(16, 9)
         self.files = files or {}      # workspace-relative path -> absolute path, for what reads_files() names
-        self.timing = timing          # {"duration": s, "lines": [{"start", "end", "text"}]}
+        # {"beats": {"k": [start, run seconds]}, ...}: a scene reads only the beats'
+        # run times (animate.hold_frames places the holds from the rest)
+        self.timing = timing
         self.style = style
-        self.holds: list[tuple[int, int]] = []   # (index of a rendered frame, extra copies of it)
+        self.holds: list[tuple[int, str]] = []   # (index of a rendered frame, what it is held until)
         self.layout: list[dict] = []
-        self.held_frames = 0
         super().__init__(**kwargs)
 
     # -- for scene authors -------------------------------------------------
@@ -141,30 +150,24 @@ class BilicastScene:
         return t.move_to([self.frame.right - t.width / 2, self.frame.top - t.height / 2, 0])
 
     # Holds are where explainer videos spend most of their time. Manim renders
-    # one frame of a held picture; `holds` records how many more copies of it
-    # the finishing step (ffmpeg's loop filter) puts in, so Manim never renders
-    # or encodes the still frames.
+    # one frame of a held picture and `holds` records what it is held until
+    # (a beat's start, or the end); the finishing step (animate.hold_frames)
+    # turns that into copies of the frame from the segment's timing, so Manim
+    # never renders the still frames, and a change of timing alone (a reworded
+    # line) reuses the rendered animation.
     @property
     def fps(self) -> int:
         return self.camera.frame_rate
 
-    @property
-    def now(self) -> float:
-        """Segment time (seconds) of the next frame, holds included."""
-        return (round(self.renderer.time * self.fps) + self.held_frames) / self.fps
-
-    def wait_until(self, t: float) -> None:
-        """Hold the picture until segment time t (seconds)."""
-        frames = round((t - self.now) * self.fps)
-        if frames <= 0:
-            return
+    def hold_until(self, event: str) -> None:
+        """Hold the picture until `beat:K` (one frame before beat K starts) or `end`."""
         if self.timing.get("render_holds"):   # plain Manim behaviour (benchmarks compare against it)
-            self.wait(frames / self.fps)
+            frames = round((hold_target(self.timing, event, self.fps) - self.renderer.time) * self.fps)
+            if frames > 0:
+                self.wait(frames / self.fps)
             return
         self.wait(1 / self.fps)
-        if frames > 1:
-            self.holds.append((round(self.renderer.time * self.fps) - 1, frames - 1))
-            self.held_frames += frames - 1
+        self.holds.append((round(self.renderer.time * self.fps) - 1, event))
 
     # -- beats -------------------------------------------------------------
     # A scene with beats overrides beat_count() (e.g. one per step) and plays
@@ -189,10 +192,10 @@ class BilicastScene:
         return []
 
     def play_beat(self, k: int, *animations) -> None:
-        start, run_time = self.timing["beats"][str(k)]
-        # A play's first frame still shows the old picture: start one frame
-        # early so the first changed frame lands on the planned start.
-        self.wait_until(start - 1 / self.fps)
+        run_time = self.timing["beats"][str(k)][1]
+        # A play's first frame still shows the old picture: it starts one frame
+        # early (hold_target) so the first changed frame lands on the planned start.
+        self.hold_until(f"beat:{k}")
         # Ease-out: the change is visible from the first frame, so the beat lands on the word.
         self.play(*animations, run_time=run_time, rate_func=mn.rate_functions.ease_out_cubic)
 
@@ -201,7 +204,7 @@ class BilicastScene:
         self.camera.background_color = self.style["background"]
         self.build()
         self.layout = text_layout(self)   # the texts of the final picture, for the legibility rules
-        self.wait_until(self.timing["duration"])
+        self.hold_until("end")
 
 
 class SceneRegistry:

@@ -50,9 +50,39 @@ def test_plan_noop_and_one_changed_line(workspace):
 
     (workspace / "ep.yaml").write_text(EPISODE.replace("第二段的旁白。", "第二段换了一句。"), encoding="utf-8")
     plan = cli(workspace, "plan", "ep.yaml", "--preview").stdout
-    assert "two              to build" in plan and "(narration changed)" in plan, plan
+    assert "two              to build" in plan and "(narration changed, animation reused: finish only)" in plan, plan
     assert plan.count("cached") == 2, plan
-    assert "2 cached, 1 rendered (two)" in render(workspace)
+    cover = workspace / "out/inc/main/cover.jpg"
+    made = cover.stat().st_mtime_ns
+    assert "2 cached, 1 rendered (two; 0 animated by Manim)" in render(workspace)   # its animation is reused
+    # the storyboard grabbed one new picture (the changed segment's); the theme cover was not made again
+    assert len(list((workspace / ".cache" / "thumbs").glob("*.png"))) == 4 and cover.stat().st_mtime_ns == made
+
+
+def frame_hashes(video):
+    """One MD5 per decoded frame (ffmpeg's framemd5), timestamps left out."""
+    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-map", "0:v", "-f", "framemd5", "-"],
+                         capture_output=True, text=True, check=True).stdout
+    return [line.rsplit(",", 1)[1].strip() for line in out.splitlines() if line and not line.startswith("#")]
+
+
+def test_a_reworded_line_reuses_the_animation_and_matches_a_cold_render(workspace, tmp_path):
+    """Timing alone (a line of another length) re-finishes the segment from
+    its cached animation; the picture is frame for frame what a cold render
+    of the changed script makes."""
+    import shutil
+    script = EPISODE.replace("params: {items: [甲, 乙]}", "params: {items: [甲, 乙, 丙]}")
+    (workspace / "ep.yaml").write_text(script, encoding="utf-8")
+    render(workspace)
+    before = frame_hashes(workspace / "out/inc/main/video.mp4")
+    changed = script.replace("第二段的旁白。", "第二段的旁白换成了更长的一句话，停顿也跟着变长。")
+    (workspace / "ep.yaml").write_text(changed, encoding="utf-8")
+    assert "2 cached, 1 rendered (two; 0 animated by Manim)" in render(workspace)
+    cold = tmp_path / "cold"
+    shutil.copytree(workspace, cold, ignore=shutil.ignore_patterns("out", ".cache"), symlinks=True)
+    assert "3 rendered (one, two, three; 3 animated by Manim)" in render(cold)
+    warm, fresh = frame_hashes(workspace / "out/inc/main/video.mp4"), frame_hashes(cold / "out/inc/main/video.mp4")
+    assert len(warm) > len(before) and warm == fresh   # the longer line held the picture longer
 
 
 def test_plan_and_check_speak_json(workspace):
@@ -78,7 +108,7 @@ def test_corrupt_cache_entry_is_a_miss(workspace):
     segment = next((workspace / ".cache" / "segments").glob("two-*.mp4"))
     segment.write_bytes(segment.read_bytes()[:500])   # a partial file
     out = render(workspace)
-    assert "unreadable" in out and "1 rendered (two)" in out
+    assert "unreadable" in out and "1 rendered (two; 0 animated by Manim)" in out
     assert is_valid_video(workspace / "out" / "inc" / "main" / "video.mp4")
 
 
@@ -146,7 +176,7 @@ class {name}(BilicastScene):
     assert plan.returncode == 0, plan.stderr
     rows = {line.split()[0]: line for line in plan.stdout.splitlines() if line.startswith("  ")}
     assert "code scenes/_look.py changed" in rows["a"] and "cached" in rows["b"], plan.stdout
-    assert "1 cached, 1 rendered (a)" in render(tmp_path)
+    assert "1 cached, 1 rendered (a; 1 animated by Manim)" in render(tmp_path)
 
 
 def test_a_changed_engine_function_rebuilds_what_its_code_shaped(workspace, engine_copy):
