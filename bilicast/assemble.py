@@ -1,16 +1,17 @@
-"""Assembly: the episode's audio track (MoviePy mixes voice and ducked music;
-ffmpeg normalizes loudness) and the final MP4 (finished segments joined by
-ffmpeg without re-encoding the picture)."""
+"""Assembly: the episode's audio track (MoviePy mixes each segment's voice
+and ducked music; its loudness is measured per segment and combined as
+BS.1770 does; the segments join sample for sample under one gain) and the
+final MP4 (finished segments joined by ffmpeg without re-encoding the picture)."""
 from __future__ import annotations
 
-import shutil
+import math
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .cache import atomic_path
-from .media import AUDIO_RATE, audio_encode_args, loudness, run_ffmpeg
+from .media import AUDIO_RATE, audio_encode_args, run_ffmpeg
 
 LOUDNESS = {"I": -14.0, "TP": -2.0}   # Bilibili plays at -14 LUFS; peaks kept 1 dB under its -1 dBTP for AAC
 DUCK_RAMP = 0.25                                     # seconds the music takes to dip and recover
@@ -27,65 +28,112 @@ def _presence(t, intervals):
     return p
 
 
-def build_audio(duration: float, voice: list[tuple[Path, float]], target: Path, music=None) -> None:
-    """Mix voice clips (path, start seconds) and optional music (path, volume,
-    duck) into a 48 kHz stereo WAV of exactly `duration`; normalize loudness
-    to -14 LUFS / -1.5 dBTP when there is anything to hear."""
-    from moviepy import AudioClip, AudioFileClip, CompositeAudioClip, afx
+def mix_segment(duration: float, voice: list[tuple[Path, float]], music, start: float,
+                intervals: list[tuple[float, float]]) -> np.ndarray:
+    """One segment's audio, float32 (samples, 2) at 48 kHz, exactly `duration` long:
+    its voice clips (path, seconds into the segment) over the slice of the
+    looped music under it (path, volume, duck; `start`: the segment's place
+    in the episode), ducked where the voice speaks (intervals: episode seconds,
+    the neighbours' too, since a dip begins before its line)."""
+    from moviepy import AudioClip, CompositeAudioClip, afx
+
+    samples = round(duration * AUDIO_RATE)
+    if not voice and not music:
+        return np.zeros((samples, 2), dtype=np.float32)
 
     def silence(t):
         return np.zeros((len(t), 2)) if np.ndim(t) else np.zeros(2)
 
     clips = [AudioClip(silence, duration=duration, fps=AUDIO_RATE)]
-    intervals = []
-    for path, start in voice:
-        clip = AudioFileClip(str(path)).with_start(start)
-        intervals.append((start, start + clip.duration))
-        clips.append(clip)
+    clips += [_decoded(path).with_start(at) for path, at in voice]
     if music:
         path, volume, duck = music
-        bgm = AudioFileClip(str(path)).with_effects([afx.AudioLoop(duration=duration)])
+        bgm = _decoded(path).with_effects([afx.AudioLoop(duration=start + duration)])
 
-        def gain(get_frame, t):
-            g = volume * (1 - _presence(t, intervals) * (1 - duck))
+        def gain(get_frame, t):   # t: seconds into the segment
+            g = volume * (1 - _presence(np.asarray(t) + start, intervals) * (1 - duck))
             return get_frame(t) * (g[:, None] if np.ndim(t) else g[0])
-        clips.append(bgm.transform(gain, keep_duration=True))
+        clips.append(bgm.subclipped(start, start + duration).transform(gain, keep_duration=True))
     mix = CompositeAudioClip(clips).with_duration(duration)
+    return mix.get_frame(np.arange(samples) / AUDIO_RATE).astype(np.float32).reshape(samples, 2)
+
+
+def _decoded(path: Path):
+    """An audio file as a MoviePy clip of its samples, decoded by ffmpeg at
+    48 kHz stereo. (MoviePy's AudioFileClip reads at 44.1 kHz unless told,
+    and its buffered reader returned shifted samples for reads of a second
+    or more in this MoviePy; an array clip gives every sample back exactly.)"""
+    from moviepy import AudioArrayClip
+    with tempfile.TemporaryDirectory(prefix="bilicast-") as tmp:
+        raw = Path(tmp) / "decoded.f32"
+        run_ffmpeg(["-i", str(path), "-map", "0:a:0", "-ar", str(AUDIO_RATE), "-ac", "2", "-f", "f32le", str(raw)],
+                   f"decoding {Path(path).name}")
+        samples = np.fromfile(raw, dtype="<f4").reshape(-1, 2)
+    return AudioArrayClip(samples, fps=AUDIO_RATE)
+
+
+# BS.1770 loudness, measured a segment at a time and combined: each segment
+# keeps its K-weighted power in steps that tile the episode's 100 ms bins
+# (a step divides both a bin and a video frame, and segments start on
+# frames), so the gated 400 ms blocks, 100 ms apart, are made from any
+# segments' steps, and a changed line re-measures one segment, not the episode.
+BIN = AUDIO_RATE // 10
+K_WEIGHTING = [([1.53512485958697, -2.69169618940638, 1.19839281085285], [1.0, -1.69065929318241, 0.73248077421585]),
+               ([1.0, -2.0, 1.0], [1.0, -1.99004745483398, 0.99007225036621])]   # 48 kHz shelf, then high-pass
+
+
+def power_step(fps: int) -> int:
+    """Samples per measuring step: divides a 100 ms bin and a frame at fps."""
+    return math.gcd(BIN, AUDIO_RATE // fps)
+
+
+def measure(x: np.ndarray, step: int) -> tuple[np.ndarray, float]:
+    """K-weighted power summed per `step` samples, and the true peak (dBTP)."""
+    from scipy.signal import lfilter, resample_poly
+    y = x.astype(np.float64)
+    for b, a in K_WEIGHTING:
+        y = lfilter(b, a, y, axis=0)
+    power = (y ** 2).sum(axis=1)
+    power = power[:len(power) // step * step].reshape(-1, step).sum(axis=1)   # segments hold whole steps
+    peak = float(np.abs(resample_poly(x, 4, 1, axis=0)).max()) if len(x) else 0.0   # 4x oversampled: true peak
+    return power, 20 * np.log10(peak) if peak > 0 else float("-inf")
+
+
+def episode_bins(powers: list[np.ndarray], step: int) -> np.ndarray:
+    """The segments' steps joined into the episode's 100 ms bins (the last,
+    incomplete bin is left out, as BS.1770 does)."""
+    joined = np.concatenate(powers) if powers else np.zeros(0)
+    per_bin = BIN // step
+    whole = len(joined) // per_bin * per_bin
+    return joined[:whole].reshape(-1, per_bin).sum(axis=1)
+
+
+def integrated_loudness(bins: np.ndarray) -> float:
+    """LUFS from the episode's bins: 400 ms blocks, the absolute gate at -70
+    LUFS, then the relative gate 10 LU under the loudness of what passed it."""
+    blocks = np.convolve(bins, np.ones(4), "valid") / (4 * BIN)
+    with np.errstate(divide="ignore"):
+        loud = -0.691 + 10 * np.log10(blocks)
+    kept = blocks[loud > -70]
+    if not kept.size:
+        return float("-inf")
+    relative = -0.691 + 10 * np.log10(kept.mean()) - 10
+    return float(-0.691 + 10 * np.log10(blocks[(loud > -70) & (loud > relative)].mean()))
+
+
+def write_track(parts: list[np.ndarray], gain_db: float, limit: bool, target: Path) -> None:
+    """The episode's 16-bit WAV: the segments' audio joined sample for sample,
+    with the episode's gain; where that pushes peaks over the ceiling, a
+    limiter holds them under it (ffmpeg's alimiter, over the whole track)."""
+    from scipy.io import wavfile
+    track = np.concatenate(parts) * np.float32(10 ** (gain_db / 20))
     with tempfile.TemporaryDirectory(prefix="bilicast-") as tmp:
         raw = Path(tmp) / "mix.wav"
-        mix.write_audiofile(str(raw), fps=AUDIO_RATE, nbytes=2, codec="pcm_s16le", logger=None)
-        for clip in clips:
-            clip.close()
+        wavfile.write(raw, AUDIO_RATE, track.astype(np.float32))
+        limiter = ["-af", f"alimiter=limit={10 ** (LOUDNESS['TP'] / 20):.4f}:attack=1:release=60:level=0"] if limit else []
         with atomic_path(target) as out:
-            if voice or music:
-                normalize_loudness(raw, out)
-            else:
-                raw.replace(out)
-
-
-def normalize_loudness(source: Path, target: Path) -> None:
-    """EBU R128 measurement, then a gain to -14 LUFS; where that gain would push
-    peaks over the ceiling, a limiter holds them under it, and one more
-    measurement makes up the loudness the limiter took. (ffmpeg's two-pass
-    loudnorm does the job several times slower: it resamples to 192 kHz.)"""
-    integrated, peak = loudness(source)
-    if integrated == float("-inf"):
-        shutil.copyfile(source, target)   # digital silence: nothing to normalize
-        return
-    gain = LOUDNESS["I"] - integrated
-    _apply_gain(source, target, gain, limit=peak + gain > LOUDNESS["TP"])
-    if peak + gain > LOUDNESS["TP"]:
-        shortfall = LOUDNESS["I"] - loudness(target)[0]
-        if abs(shortfall) > 0.2:
-            _apply_gain(source, target, gain + shortfall, limit=True)
-
-
-def _apply_gain(source: Path, target: Path, gain_db: float, limit: bool) -> None:
-    filters = [f"volume={gain_db:.2f}dB"]
-    if limit:
-        filters.append(f"alimiter=limit={10 ** (LOUDNESS['TP'] / 20):.4f}:attack=1:release=60:level=0")
-    run_ffmpeg(["-i", str(source), "-af", ",".join(filters), "-ar", str(AUDIO_RATE), "-ac", "2", "-c:a", "pcm_s16le",
-                "-f", "wav", str(target)], "normalizing loudness")
+            run_ffmpeg(["-i", str(raw), *limiter, "-ar", str(AUDIO_RATE), "-ac", "2", "-c:a", "pcm_s16le", "-f", "wav",
+                        str(out)], "writing the audio track")
 
 
 def encode_audio(wav: Path, target: Path) -> None:

@@ -15,7 +15,7 @@ from .cache import Cache, digest, file_hash, usable
 from .codehash import code_components
 from .episode import ResolvedEpisode
 from .errors import UserError
-from .media import ffmpeg_version, is_valid_video
+from .media import AUDIO_RATE, ffmpeg_version, is_valid_video
 from .script import PREVIEW, Script
 from .timeline import SegmentTiming, plan_timeline, total_duration
 from .variants import BUILTIN
@@ -251,20 +251,33 @@ def is_cached(job: dict) -> bool:
     return usable(Path(job["target"]), is_valid_video)
 
 
-def audio_track_path(plan: Plan) -> tuple[Path, list, tuple | None]:
-    """Where the episode's audio track is cached (by its inputs), its voice
-    clips (path, start) and its music (path, volume, duck)."""
+def audio_plan(plan: Plan) -> tuple[Path, list[dict]]:
+    """Where the episode's audio track is cached, and its segments' mixes:
+    each keyed by what is heard in it (its voice clips; with music, the slice
+    under it and the lines that duck it), so a changed line re-mixes its own
+    segment (and, under music, those it moves)."""
     script = plan.script
-    voice = [(a.path, plan.timeline[i].start + plan.timeline[i].lines[j].start)
-             for (i, j), a in sorted(plan.line_audio.items())]
     music = None
     if script.episode.music:
         m = script.episode.music
         music = (plan.workspace / m.file, m.volume, m.duck)
-    key = digest({"duration": plan.duration, "voice": [(str(p), round(t, 4)) for p, t in voice],
-                  "music": music and [file_hash(music[0]), music[1], music[2]], "loudness": assemble.LOUDNESS,
-                  "code": code_components(ENGINE / "assemble.py", workspace=plan.workspace)})
-    return plan.cache.entry("audio", script.episode.id, key, "m4a"), voice, music
+    music_id = music and [file_hash(music[0]), music[1], music[2]]
+    code = code_components(ENGINE / "assemble.py", workspace=plan.workspace)
+    spoken = [(plan.timeline[i].start + plan.timeline[i].lines[j].start, a.seconds)
+              for (i, j), a in sorted(plan.line_audio.items())]
+    intervals = [(round(t, 6), round(t + seconds, 6)) for t, seconds in spoken]
+    mixes = []
+    for i, seg in enumerate(plan.timeline):
+        voice = [(a.path, seg.lines[j].start) for (k, j), a in sorted(plan.line_audio.items()) if k == i]
+        near = [(s, e) for s, e in intervals
+                if e + assemble.DUCK_RAMP > seg.start and s - assemble.DUCK_RAMP < seg.start + seg.duration]
+        key = digest({"samples": round(seg.duration * AUDIO_RATE), "step": assemble.power_step(plan.settings.fps),
+                      "voice": [(str(p), round(t, 4)) for p, t in voice],
+                      "music": music_id and [music_id, round(seg.start, 6), near], "code": code})
+        mixes.append({"index": i, "start": seg.start, "duration": seg.duration, "voice": voice, "music": music,
+                      "intervals": near, "key": key, "target": plan.cache.entry("mixes", seg.id, key, "npz")})
+    track = digest({"mixes": [m["key"] for m in mixes], "loudness": assemble.LOUDNESS, "code": code})
+    return plan.cache.entry("audio", script.episode.id, track, "m4a"), mixes
 
 
 BUNDLE = ("video.mp4", "subtitles.srt", "subtitles.ass", "subtitles.bcc.json", "cover.jpg", "cover_4x3.jpg",
@@ -330,7 +343,7 @@ def plan_facts(plan: Plan, segment_jobs: list[dict], out_dir: Path) -> dict:
              "voiced_lines": len(plan.line_audio), "estimated_seconds": round(total, 1), "bundle_current": False}
     if not total:
         heads = transitions.plan_heads(segment_jobs, [s.transition for s in plan.script.segments], plan.cache)
-        audio = audio_track_path(plan)[0]
+        audio = audio_plan(plan)[0]
         key = bundle_key(plan, segment_jobs, audio, heads)
         facts["bundle_current"] = audio.exists() and bundle_is_current(out_dir, key, settings.variant)
     return facts
