@@ -149,7 +149,5 @@ def _segment_mix(mix: dict, step: int) -> tuple:
 
 
 def _wav_loudness(wav: Path) -> float:
-    from scipy.io import wavfile
-    _, samples = wavfile.read(wav)
-    power, _ = assemble.measure(samples.astype("float32") / 32768, assemble.BIN)
+    power, _ = assemble.measure(assemble.read_wav(wav), assemble.BIN)
     return assemble.integrated_loudness(assemble.episode_bins([power], assemble.BIN))

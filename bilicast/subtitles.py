@@ -84,6 +84,8 @@ def atoms(text: str) -> list[str]:
 
 
 def _wrap(text: str, max_chars: int, balance: bool) -> list[str]:
+    if width(text.strip()) <= max_chars:   # one line: no breaks to find (nor jieba's dictionary to load)
+        return [text.strip()] if text.strip() else []
     # a "word" wider than a whole line is split into characters
     atoms_ = [piece for atom in atoms(text.strip())
               for piece in (list(atom) if width(atom) > max_chars and _CJK.match(atom) else [atom])]
