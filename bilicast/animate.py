@@ -46,8 +46,10 @@ def render_scene(job: dict, media: Path) -> tuple[Path, list, list]:
     with tempconfig(settings):
         frame = BUILTIN[job.get("variant", "main")].frame(job["width"], job["height"])
         manim.config.frame_width, manim.config.frame_height = frame.width, frame.height
-        scene = scene_cls(params=job["params"], timing=job["timing"], style=job["style"], files=job.get("files"),
-                          frame=frame)
+        timing = job["timing"]
+        if not timing.get("render_holds"):   # what the animation's key covers (see BilicastScene.timing)
+            timing = {"beats": {k: [None, run] for k, (_, run) in timing["beats"].items()}}
+        scene = scene_cls(params=job["params"], timing=timing, style=job["style"], files=job.get("files"), frame=frame)
         fault("manim")
         scene.render()
         return Path(scene.renderer.file_writer.movie_file_path), scene.holds, scene.layout

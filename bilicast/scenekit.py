@@ -46,9 +46,11 @@ class SceneParams(Strict):
 
 def hold_target(timing: dict, event: str, fps: int) -> float:
     """Segment time (seconds) a hold lasts until: one frame before beat K
-    starts (`beat:K`), or the segment's end (`end`)."""
+    starts (`beat:K`), the segment's end (`end`), or a time (`at:SECONDS`)."""
     if event == "end":
         return timing["duration"]
+    if event.startswith("at:"):
+        return float(event[3:])
     return timing["beats"][event.split(":", 1)[1]][0] - 1 / fps
 
 
@@ -62,8 +64,10 @@ class BilicastScene:
         # the picture to lay out in (Manim units): 14.2 x 8 landscape, 8 x 14.2 vertical
         self.frame = frame or BUILTIN["main"].frame(16, 9)
         self.files = files or {}      # workspace-relative path -> absolute path, for what reads_files() names
-        # {"beats": {"k": [start, run seconds]}, ...}: a scene reads only the beats'
-        # run times (animate.hold_frames places the holds from the rest)
+        # {"beats": {"k": [None, run seconds]}}: a scene sees how long each beat's
+        # animation runs, not when it starts; that is the segment's timing,
+        # applied when the holds are expanded (animate.hold_frames), so the
+        # animation is cached apart from it
         self.timing = timing
         self.style = style
         self.holds: list[tuple[int, str]] = []   # (index of a rendered frame, what it is held until)
@@ -159,8 +163,12 @@ class BilicastScene:
     def fps(self) -> int:
         return self.camera.frame_rate
 
+    def wait_until(self, t: float) -> None:
+        """Hold the picture until t seconds into the segment."""
+        self.hold_until(f"at:{t:.6f}")
+
     def hold_until(self, event: str) -> None:
-        """Hold the picture until `beat:K` (one frame before beat K starts) or `end`."""
+        """Hold the picture until `beat:K` (one frame before beat K starts), `end` or `at:SECONDS`."""
         if self.timing.get("render_holds"):   # plain Manim behaviour (benchmarks compare against it)
             frames = round((hold_target(self.timing, event, self.fps) - self.renderer.time) * self.fps)
             if frames > 0:
