@@ -131,12 +131,12 @@ def true_peak(x: np.ndarray) -> float:
     return 20 * np.log10(peak) if peak > 0 else float("-inf")
 
 
-def measure(x: np.ndarray, step: int) -> tuple[np.ndarray, float]:
-    """K-weighted power summed per `step` samples, and the true peak (dBTP)."""
+def measure(x: np.ndarray, step: int, peak: bool = True) -> tuple[np.ndarray, float | None]:
+    """K-weighted power summed per `step` samples, and the true peak (dBTP) if asked."""
     y = _convolve(x.astype(np.float64), _k_weighting_response()) if len(x) else np.zeros((0, 2))
     power = (y ** 2).sum(axis=1)
     power = power[:len(power) // step * step].reshape(-1, step).sum(axis=1)   # segments hold whole steps
-    return power, true_peak(x)
+    return power, true_peak(x) if peak else None
 
 
 def episode_bins(powers: list[np.ndarray], step: int) -> np.ndarray:

@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 from pathlib import Path
 
 from tqdm import tqdm
@@ -101,6 +102,30 @@ def build_heads(heads: list) -> None:
             transitions.make_head(head)
 
 
+class InBackground:
+    """fn(*args) on a daemon thread (the audio is mixed and encoded while the
+    segments render: ffmpeg and numpy leave the GIL free); result() waits
+    and returns its value or raises its error. A daemon, so an interrupted
+    render does not wait for it (its ffmpeg dies with this process)."""
+
+    def __init__(self, fn, *args):
+        self._value = self._error = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn, args):
+        try:
+            self._value = fn(*args)
+        except BaseException as e:   # handed to result(), in the main thread
+            self._error = e
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def build_audio_track(plan: Plan) -> Path:
     """The episode's audio as AAC, at -14 LUFS: each segment mixed and measured
     once (cached by what is heard in it), joined under one gain, encoded."""
@@ -149,5 +174,5 @@ def _segment_mix(mix: dict, step: int) -> tuple:
 
 
 def _wav_loudness(wav: Path) -> float:
-    power, _ = assemble.measure(assemble.read_wav(wav), assemble.BIN)
+    power, _ = assemble.measure(assemble.read_wav(wav), assemble.BIN, peak=False)
     return assemble.integrated_loudness(assemble.episode_bins([power], assemble.BIN))

@@ -49,6 +49,7 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
     chart_numbers = [[n for job in jobs_ if job["chart"] for n in build.draw_chart(job["chart"], episode)]
                      for jobs_ in segment_jobs]
     todo = [j for jobs_ in segment_jobs for j in jobs_ if not plan.is_cached(j)]
+    audio_track = build.InBackground(build.build_audio_track, plans[0])   # the same track for every variant
     animated = 0
     if todo:
         (plans[0].cache.root / "tmp").mkdir(parents=True, exist_ok=True)
@@ -57,7 +58,7 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
     print(f"segments: {total - len(todo)} cached, {len(todo)} rendered"
           + (f" ({', '.join(_name(j, variants) for j in todo)}; {animated} animated by Manim)" if todo else ""),
           file=sys.stderr)
-    audio = build.build_audio_track(plans[0])   # the same track for every variant
+    audio = audio_track.result()
     out_dirs = []
     for the_plan, jobs_, numbers in zip(plans, segment_jobs, chart_numbers):
         out_dir = out_root / script.episode.id / the_plan.settings.variant
