@@ -326,12 +326,13 @@ def bundle_is_current(out_dir: Path, key: str, variant: str) -> bool:
 def plan_facts(plan: Plan, segment_jobs: list[dict], out_dir: Path) -> dict:
     """What a render would do, segment by segment, and why (the facts
     `plan` prints, and prints as JSON with --json)."""
+    from .animate import animation_is_cached
     segments, total = [], 0.0
     for job in segment_jobs:
         if is_cached(job):
             segments.append({"id": job["segment"], "state": "cached"})
             continue
-        animated = usable(Path(job["raw"]), is_valid_video)
+        animated = animation_is_cached(job)
         cost = finish_seconds(job) if animated else estimated_seconds(job)
         total += cost
         segments.append({"id": job["segment"], "state": "build", "estimated_seconds": round(cost, 1),
