@@ -263,12 +263,14 @@ def audio_plan(plan: Plan) -> tuple[Path, list[dict]]:
         music = (plan.workspace / m.file, m.volume, m.duck)
     music_id = music and [file_hash(music[0]), music[1], music[2]]
     code = code_components(ENGINE / "assemble.py", workspace=plan.workspace)
-    spoken = [(plan.timeline[i].start + plan.timeline[i].lines[j].start, a.seconds)
-              for (i, j), a in sorted(plan.line_audio.items())]
-    intervals = [(round(t, 6), round(t + seconds, 6)) for t, seconds in spoken]
+    lines = sorted(plan.line_audio.items())   # ((segment, line), audio), in episode order
+    intervals = []   # when each line is spoken, in episode seconds (the music ducks under them)
+    for (i, j), a in lines:
+        start = plan.timeline[i].start + plan.timeline[i].lines[j].start
+        intervals.append((round(start, 6), round(start + a.seconds, 6)))
     mixes = []
     for i, seg in enumerate(plan.timeline):
-        voice = [(a.path, seg.lines[j].start) for (k, j), a in sorted(plan.line_audio.items()) if k == i]
+        voice = [(a.path, seg.lines[j].start) for (k, j), a in lines if k == i]
         near = [(s, e) for s, e in intervals
                 if e + assemble.DUCK_RAMP > seg.start and s - assemble.DUCK_RAMP < seg.start + seg.duration]
         key = digest({"samples": round(seg.duration * AUDIO_RATE), "step": assemble.power_step(plan.settings.fps),
