@@ -116,7 +116,7 @@ class Episode(Strict):
     voice: Voice = Voice()
     pronounce: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9._+\-]*$", max_length=40)],
                     Annotated[str, StringConstraints(pattern=r"^[\u4e00-\u9fff]+$", max_length=40)]] = Field(
-        default_factory=dict, description="how the voice says a Latin term: {TFLite: 踢艾弗莱特}")
+        default_factory=dict, description="how the voice says a Latin term: {TFLite: 提艾弗莱特}")
     music: Optional[Music] = None
     upload: Upload = Upload()
     cover: Cover = Cover()

@@ -24,12 +24,12 @@ LETTERS = {
 
 # The field's vocabulary. Keys match case-insensitively as whole tokens.
 LEXICON = {
-    "TensorFlow": "坦色福楼", "Keras": "凯拉斯", "TFLite": "踢艾弗莱特", "LiteRT": "莱特阿尔踢",
-    "SavedModel": "塞夫德莫德尔", "TFX": "踢艾弗艾克斯", "TensorBoard": "坦色波德", "MobileNet": "摩拜耳奈特",
+    "TensorFlow": "坦色福楼", "Keras": "凯拉斯", "TFLite": "提艾弗莱特", "LiteRT": "莱特阿尔踢",
+    "SavedModel": "赛屋德莫德尔", "TFX": "踢艾弗艾克斯", "TensorBoard": "坦色波德", "MobileNet": "摩拜耳奈特",
     "MobileNetV2": "摩拜耳奈特维二", "CIFAR": "赛法", "scikit-learn": "赛基特勒恩", "sklearn": "艾斯凯勒恩",
     "float32": "福楼特三十二", "float16": "福楼特十六", "float": "福楼特", "int8": "硬特爸", "uint8": "优硬特爸",
     "int": "硬特", "fp32": "艾弗批三十二", "fp16": "艾弗批十六",
-    "TFLiteConverter": "踢艾弗莱特康沃特", "Converter": "康沃特", "Interpreter": "因特普瑞特",
+    "TFLiteConverter": "提艾弗莱特康沃特", "Converter": "康沃特", "Interpreter": "因特普瑞特",
     "tf.function": "踢艾弗点房克胜", "tf.image": "踢艾弗点伊美吉", "tf.data": "踢艾弗点迪塔", "function": "房克胜",
     "Python": "派森", "NumPy": "南派", "OpenCV": "欧喷西维", "Open": "欧喷", "MLOps": "艾姆艾勒欧普斯",
     "DevOps": "德沃普斯",

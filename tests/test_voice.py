@@ -34,7 +34,7 @@ SPOKEN = [
     ("测于2026-11-26", "测于二零二六年十一月二十六日"), ("2026年", "二零二六年"),
     # the lexicon, case-insensitively, with attached numbers
     ("把float32换成int8", "把福楼特三十二换成硬特爸"),
-    ("用TFLite和tflite", "用踢艾弗莱特和踢艾弗莱特"),
+    ("用TFLite和tflite", "用提艾弗莱特和提艾弗莱特"),
     ("先训练CIFAR-10", "先训练赛法十"),
     ("用tf.function编译", "用踢艾弗点房克胜编译"),
     ("MobileNetV2", "摩拜耳奈特维二"),
