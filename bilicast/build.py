@@ -3,6 +3,7 @@ the voice, the charts, the segments (in a pool of worker processes), the
 transition heads and the episode's audio track."""
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -12,10 +13,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import animate, assemble, narrate, subtitles, transitions
-from .cache import Cache, atomic_path, usable, write_text_atomic
+from . import animate, assemble, media, narrate, subtitles, transitions
+from .cache import Cache, atomic_path, digest, usable, write_text_atomic
+from .codehash import code_components
 from .lifeline import die_with_parent, fault, interrupts_deferred
 from .media import is_valid_video
+from .workspace import ENGINE
 from .plan import Plan, audio_plan
 from .script import Script
 
@@ -152,8 +155,33 @@ def build_audio_track(plan: Plan) -> Path:
             shortfall = assemble.LOUDNESS["I"] - _wav_loudness(wav)
             if abs(shortfall) > 0.2:
                 assemble.write_track(parts, round(gain + shortfall, 1), True, wav)
-    assemble.encode_audio(wav, aac)
+    pieces = _encode_pieces(plan, wav, mixes)
+    fault("audio-join")
+    assemble.join_pieces(pieces, aac)
     return aac
+
+
+def _encode_pieces(plan: Plan, wav: Path, mixes: list[dict]) -> list[Path]:
+    """The track's AAC, a piece per segment, each cached by exactly what its
+    encoder is given (a changed line re-encodes its own segment and, where it
+    moved them, the ones after). Missing pieces are encoded at once, one
+    ffmpeg per core."""
+    from concurrent.futures import ThreadPoolExecutor
+    track = assemble.wav_samples(wav)
+    how = digest([assemble.AAC_FRAME, assemble.PREROLL, assemble.POSTROLL, media.audio_encode_args(), media.ffmpeg_version(),
+                  code_components(ENGINE / "assemble.py", workspace=plan.workspace)])
+    pieces, todo = [], []
+    for mix, (first, end) in zip(mixes, assemble.aac_pieces([m["start"] for m in mixes], len(track))):
+        window = assemble.piece_input(track, first, end)
+        key = hashlib.sha256(window + f"{first == 0}{how}".encode()).hexdigest()
+        target = plan.cache.entry("aac", plan.timeline[mix["index"]].id, key, "aac")
+        pieces.append(target)
+        if not usable(target, lambda p: p.stat().st_size > 0):
+            todo.append((window, first, end, target))
+    if todo:
+        with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
+            list(pool.map(lambda piece: assemble.encode_piece(*piece), todo))
+    return pieces
 
 
 def _segment_mix(mix: dict, step: int) -> tuple:
