@@ -90,8 +90,12 @@ def main():
     plan, = plan_with_voice(episode, args.preview)
     jobs = plan_segments(plan, episode.scenes, episode)
     audio = build_audio_track(plan)
-    started = time.monotonic()   # assembly = encoding the audio track + joining everything
-    assemble.encode_audio(audio.with_suffix(".wav"), ws / "audio.m4a")
+    from bilicast.build import _encode_pieces
+    from bilicast.cache import Cache
+    from bilicast.plan import audio_plan
+    started = time.monotonic()   # assembly = encoding the audio track (every piece) + joining everything
+    plan.cache = Cache(ws / "assembly-cache")
+    assemble.join_pieces(_encode_pieces(plan, audio.with_suffix(".wav"), audio_plan(plan)[1]), ws / "audio.m4a")
     assemble.join([Path(j["target"]) for j in jobs], ws / "audio.m4a", ws / "assembly.mp4")
     assembly = time.monotonic() - started
     fps = plan.settings.fps

@@ -145,16 +145,17 @@ def build_audio_track(plan: Plan) -> Path:
             powers.append(power)
             peak = max(peak, top)
         integrated = assemble.integrated_loudness(assemble.episode_bins(powers, step))
-        # a tenth of a dB is far under what anyone hears, and a changed line
-        # then seldom changes the gain (and so the sound) of the whole episode
-        gain = round(assemble.LOUDNESS["I"] - integrated, 1) if integrated > -70 else 0.0
+        # the gain in half-dB steps: within Bilibili's tolerance, and a changed
+        # line then seldom changes the gain, and so the sound (and the AAC
+        # pieces), of the whole episode; with tenths, one line in two did
+        gain = assemble.gain_step(assemble.LOUDNESS["I"] - integrated) if integrated > -70 else 0.0
         limit = peak + gain > assemble.LOUDNESS["TP"]
         fault("audio")
         assemble.write_track(parts, gain, limit, wav)
         if limit:   # make up the loudness the limiter took
             shortfall = assemble.LOUDNESS["I"] - _wav_loudness(wav)
             if abs(shortfall) > 0.2:
-                assemble.write_track(parts, round(gain + shortfall, 1), True, wav)
+                assemble.write_track(parts, assemble.gain_step(gain + shortfall), True, wav)
     pieces = _encode_pieces(plan, wav, mixes)
     fault("audio-join")
     assemble.join_pieces(pieces, aac)
