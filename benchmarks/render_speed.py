@@ -96,7 +96,8 @@ def main():
     started = time.monotonic()   # assembly = encoding the audio track (every piece) + joining everything
     plan.cache = Cache(ws / "assembly-cache")
     assemble.join_pieces(_encode_pieces(plan, audio.with_suffix(".wav"), audio_plan(plan)[1]), ws / "audio.m4a")
-    assemble.join([Path(j["target"]) for j in jobs], ws / "audio.m4a", ws / "assembly.mp4")
+    assemble.join([(Path(j["target"]), 0.0, j["frames"] / j["fps"]) for j in jobs], ws / "audio.m4a",
+                  ws / "assembly.mp4")
     assembly = time.monotonic() - started
     fps = plan.settings.fps
     started = time.monotonic()

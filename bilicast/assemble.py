@@ -278,17 +278,19 @@ def join_pieces(pieces: list[Path], target: Path) -> None:
                         "-f", "mp4", str(out)], "joining the audio")
 
 
-def join(parts: list[Path | tuple[Path, float]], audio: Path, target: Path) -> None:
-    """Concatenate finished segments (a part may be (file, seconds to skip),
-    starting on a keyframe: see transitions.py) and add the encoded audio,
-    both by stream copy (the parts share one encoding), with the moov atom
-    first (+faststart)."""
+def join(parts: list[tuple[Path, float, float]], audio: Path, target: Path) -> None:
+    """Concatenate finished segments, each (file, seconds to skip, seconds
+    it lasts; the skip ends on a keyframe: see transitions.py), and add the
+    encoded audio, both by stream copy (the parts share one encoding), with
+    the moov atom first (+faststart). The lengths are given because an MP4's
+    own is rounded up to the millisecond: the picture would drift from the
+    voice by up to a millisecond a part."""
     with tempfile.TemporaryDirectory(prefix="bilicast-") as tmp:
         listing = Path(tmp) / "segments.txt"
         lines = []
-        for part in parts:
-            path, skip = part if isinstance(part, tuple) else (part, 0.0)
-            lines.append(f"file '{Path(path).resolve()}'\n" + (f"inpoint {skip:.6f}\n" if skip else ""))
+        for path, skip, seconds in parts:
+            lines.append(f"file '{Path(path).resolve()}'\n" + (f"inpoint {skip:.9f}\n" if skip else "")
+                         + f"duration {seconds:.9f}\n")
         listing.write_text("".join(lines), encoding="utf-8")
         with atomic_path(target) as out:
             run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(audio),

@@ -178,7 +178,7 @@ def plan_segments(plan: Plan, scenes, episode: ResolvedEpisode | None = None) ->
         job.update(key=key, slug=f"{seg.id}-{key[:16]}", components=components,
                    target=str(plan.cache.entry("segments", seg.id, key, "mp4")),
                    raw=str(plan.cache.entry("animations", seg.id, animation_key, "mp4")),
-                   scratch=str(plan.cache.root / "tmp"),
+                   scratch=str(plan.cache.root / "tmp"), chunks=str(plan.cache.root / "chunks"),
                    manifest=str(plan.cache.root / "manifests" / script.episode.id /
                                 f"{seg.id}-{settings.variant}-{'preview' if settings.preview else 'full'}.json"))
         jobs.append(job)

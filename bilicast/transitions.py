@@ -61,13 +61,14 @@ def make_head(head: dict) -> None:
                         str(out)], "encoding a transition")
 
 
-def join_parts(segment_jobs: list[dict], heads: list[dict | None]) -> list[tuple[Path, float]]:
-    """What the join concatenates, as (file, seconds to skip at its start): a
-    segment with a transition is its head, then the segment itself from the
-    keyframe where the head ends."""
+def join_parts(segment_jobs: list[dict], heads: list[dict | None]) -> list[tuple[Path, float, float]]:
+    """What the join concatenates, as (file, seconds to skip at its start,
+    seconds it lasts): a segment with a transition is its head, then the
+    segment itself from the keyframe where the head ends."""
     parts = []
     for job, head in zip(segment_jobs, heads):
+        skip = head["frames"] / head["fps"] if head else 0.0
         if head:
-            parts.append((Path(head["target"]), 0.0))
-        parts.append((Path(job["target"]), head["frames"] / head["fps"] if head else 0.0))
+            parts.append((Path(head["target"]), 0.0, skip))
+        parts.append((Path(job["target"]), skip, job["frames"] / job["fps"] - skip))
     return parts

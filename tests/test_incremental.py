@@ -85,6 +85,34 @@ def test_a_reworded_line_reuses_the_animation_and_matches_a_cold_render(workspac
     assert len(warm) > len(before) and warm == fresh   # the longer line held the picture longer
 
 
+def test_a_changed_subtitle_word_re_encodes_only_the_chunks_under_it(workspace, tmp_path):
+    """A word the voice says alike (TFLite / TFlite) changes only the burned-in
+    subtitle: the chunks under that cue are encoded again, every other chunk
+    is reused, only frames under the cue change, and the video is frame for
+    frame what a cold render makes."""
+    import json
+    import shutil
+    script = EPISODE.replace("narration: [第二段的旁白。]", "narration: [第二段的旁白。, 然后转换成TFLite。]")
+    (workspace / "ep.yaml").write_text(script, encoding="utf-8")
+    render(workspace)
+    chunks = set((workspace / ".cache" / "chunks").glob("two-*.mp4"))
+    before = frame_hashes(workspace / "out/inc/main/video.mp4")
+    (workspace / "ep.yaml").write_text(script.replace("TFLite", "TFlite"), encoding="utf-8")
+    assert "2 cached, 1 rendered (two; 0 animated by Manim)" in render(workspace)
+    made = set((workspace / ".cache" / "chunks").glob("two-*.mp4")) - chunks
+    assert 0 < len(made) < len(chunks)
+    after = frame_hashes(workspace / "out/inc/main/video.mp4")
+    timeline = json.loads((workspace / "out/inc/main/timeline.json").read_text(encoding="utf-8"))
+    cue = next(e for e in timeline["events"] if e.get("text") == "然后转换成TFlite。")
+    changed = [i for i, (x, y) in enumerate(zip(before, after)) if x != y]
+    assert len(after) == len(before) and changed
+    assert cue["start"] * 15 - 1 <= changed[0] and changed[-1] <= cue["end"] * 15 + 1
+    cold = tmp_path / "cold"
+    shutil.copytree(workspace, cold, ignore=shutil.ignore_patterns("out", ".cache"), symlinks=True)
+    render(cold)
+    assert after == frame_hashes(cold / "out/inc/main/video.mp4")
+
+
 def test_plan_and_check_speak_json(workspace):
     """--json: the same facts as the tables, for editors and CI."""
     import json

@@ -240,6 +240,11 @@ def test_transitions_are_made_where_segments_meet(workspace):
     changed = {i for i, (x, y) in enumerate(zip(cut, faded)) if x != y}
     assert changed and changed <= set(range(30, 30 + head)) | set(range(60, 60 + head))
     assert {30, 60} <= changed     # the first frame of each head is mostly the picture before
+    # every frame on its own tick: no drift from the parts' rounded lengths
+    times = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts_time",
+                            "-of", "csv=p=0", str(workspace / "out" / "tr" / "main" / "video.mp4")],
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert sorted(float(t) for t in times) == pytest.approx([n / 15 for n in range(len(faded))], abs=1e-6)
 
 
 def test_first_segment_has_no_transition_to_make(workspace, capsys):
