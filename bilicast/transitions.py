@@ -3,7 +3,8 @@ re-rendering a scene: a segment that comes in by `crossfade` or `slide` gets
 a new head, its first SECONDS re-encoded with the previous segment's last
 picture fading or sliding away over it (ffmpeg's xfade), and the join
 takes the rest of the segment by stream copy from the keyframe that every
-finished segment has at the end of its head (media.head_keyframe_args).
+finished segment has at the end of its head (a chunk starts there:
+animate.chunk_edges).
 
 A segment ends on a held picture, so blending its last frame is the same as
 blending its tail; the head is cached by both segments' keys."""
@@ -21,12 +22,6 @@ XFADE = {"crossfade": "fade", "slide": "slideleft"}
 
 def head_frames(fps: int) -> int:
     return round(SECONDS * fps)
-
-
-def keyframe_args(fps: int) -> list[str]:
-    """For finishing a segment: an IDR frame where a transition head would
-    end, so the join can start the segment there by stream copy."""
-    return ["-force_key_frames", f"expr:eq(n,{head_frames(fps)})", "-forced-idr", "1"]
 
 
 def plan_heads(segment_jobs: list[dict], transitions: list[str], cache) -> list[dict | None]:
