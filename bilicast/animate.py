@@ -98,22 +98,25 @@ def _dialogues(ass: str) -> tuple[str, list[tuple[float, float, str]]]:
     return "\n".join(header), events
 
 
+MIN_CHUNK = 1.0   # seconds: cuts closer are merged (each chunk starts an encoder and an IDR frame)
+
+
 def chunk_edges(shown: list[int], events: list, fps: int) -> list[int]:
     """Where the finished segment is cut into chunks, each encoded and cached
     on its own: where motion turns into a hold and back, where a subtitle
     comes or goes, and where a transition head ends (the join starts the
     segment there by stream copy, so a chunk, and with it a keyframe, must
     start there). Cuts follow the content, so chunks that only moved in time
-    keep their keys. Cuts closer than a quarter second are merged."""
+    keep their keys."""
     n, head = len(shown), head_frames(fps)
     cuts = {f for f in range(2, n) if shown[f] - shown[f - 1] != shown[f - 1] - shown[f - 2]}
     cuts |= {round(t * fps) for start, end, _ in events for t in (start, end)}
     edges = [0]
     for f in sorted(c for c in cuts if 0 < c < n and c != head):
-        if f - edges[-1] >= fps // 4:
+        if f - edges[-1] >= MIN_CHUNK * fps:
             edges.append(f)
     if head < n:   # always a cut, however close another one is
-        edges = sorted({e for e in edges if abs(e - head) >= fps // 4 or e == 0} | {head})
+        edges = sorted({e for e in edges if abs(e - head) >= MIN_CHUNK * fps or e == 0} | {head})
     return edges + [n]
 
 
