@@ -4,8 +4,10 @@ description, upload.yaml, timeline.json and numbers.json."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import assemble, publish, subtitles, transitions
@@ -113,11 +115,18 @@ def write_storyboard(plan: Plan, out_dir: Path, segment_jobs: list[dict], heads:
     sheet = Image.new("RGB", (columns * (thumb_w + pad) + pad, rows * (thumb_h + label_h + pad) + pad), "#0b0c10")
     draw = ImageDraw.Draw(sheet)
     font = load_font(24, bold=False)
-    for n, (seg, job, head) in enumerate(zip(plan.timeline, segment_jobs, heads)):
+    def picture(n):
+        seg = plan.timeline[n]
         t = (seg.lines[-1].start + seg.lines[-1].end) / 2 if seg.lines else seg.duration - 0.25
+        return segment_picture(segment_jobs[n], heads[n], t, plan.cache.root / "thumbs", (thumb_w, thumb_h))
+
+    # a grab is mostly ffmpeg seeking and decoding: one per core at a time
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        pictures = list(pool.map(picture, range(len(plan.timeline))))
+    for n, (seg, thumb) in enumerate(zip(plan.timeline, pictures)):
         x = pad + (n % columns) * (thumb_w + pad)
         y = pad + (n // columns) * (thumb_h + label_h + pad)
-        with segment_picture(job, head, t, plan.cache.root / "thumbs", (thumb_w, thumb_h)) as thumb:
+        with thumb:
             sheet.paste(thumb, (x, y))
         draw.text((x, y + thumb_h + 8), f"{n + 1:02d}  {seg.id}  {timestamp(seg.start)}", font=font, fill="#d0d3da")
     target = out_dir / "storyboard.png"

@@ -37,6 +37,7 @@ def load_episode(path: str | Path, require_results: bool = True) -> ResolvedEpis
     scenes = SceneRegistry(workspace)
     demos = DemoRegistry(workspace)
     script, located = load_script_located(path, scenes, demos, workspace)
+    _check_overlay_room(script, located, path, scenes)
     try:
         names, files, key_files = resolve.load_results(script, demos, workspace / "results")
     except resolve.MissingResult:
@@ -74,6 +75,22 @@ def _check_shown_files(script: Script, located, path: Path, scenes, workspace: P
                 line, col = located.position(("segments", i, "params", field))
                 problems.append(Problem(line, col, f"segments[{i}].params.{field}", message,
                                         "pick lines the file has now"))
+    if problems:
+        raise ScriptProblems(str(path), problems)
+
+
+def _check_overlay_room(script: Script, located, path: Path, scenes) -> None:
+    """A chart on the right half needs a scene that keeps that half free:
+    over any other it would cover the scene's own text."""
+    from .yamlsource import Problem, ScriptProblems
+    problems = []
+    for i, seg in enumerate(script.segments):
+        if seg.overlay and seg.overlay.position == "right" and not scenes.get(seg.scene).overlay_room:
+            line, col = located.position(("segments", i, "overlay", "position"))
+            problems.append(Problem(line, col, f"segments[{i}].overlay.position",
+                                    f"{seg.scene} lays out across the whole frame: a chart on its right half "
+                                    "would cover it", "show the chart beside titles.Heading (it keeps the right "
+                                    "half free), or over the whole picture with position: full"))
     if problems:
         raise ScriptProblems(str(path), problems)
 

@@ -182,6 +182,9 @@ class BilicastScene:
     # beat k with play_beat(k, *animations). bilicast decides when each beat
     # starts and how long it may take (see bilicast/timeline.py).
     beat_seconds = 0.8   # how long one beat's animation takes when it has room
+    # a scene that keeps the right half of a landscape frame free, for a chart
+    # overlay at `position: right` (the others lay out across the whole frame)
+    overlay_room = False
 
     @classmethod
     def beat_count(cls, params) -> int:

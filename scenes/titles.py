@@ -39,6 +39,7 @@ class TitleCard(BilicastScene):
 class Heading(BilicastScene):
     """A heading at the top left, leaving the frame free for a chart overlay
     (`overlay: {position: right}` or `full`) or for the narration alone."""
+    overlay_room = True
 
     class Params(SceneParams):
         title: str = Field(min_length=1, max_length=30)

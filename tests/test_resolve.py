@@ -69,7 +69,7 @@ segments:
     narration:
       - 量化之后从 {{ quant.fp32.size_mb | mb }} 降到 {{ quant.int8.size_mb | mb }}。
   - id: accuracy
-    scene: titles.TitleCard
+    scene: titles.Heading
     params: {title: "精度变化 {{ (quant.int8.acc - quant.fp32.acc) | pct(true) }}"}
     narration: ["延迟中位数 {{ quant.fp32.latency_1t.median | ms }}。"]
     overlay: {chart: size_vs_accuracy, data: quant, position: right}
@@ -299,6 +299,20 @@ def test_chart_with_nothing_to_draw_is_a_located_error(episode, capsys, overlay,
     err = capsys.readouterr().err
     assert needle in err and "ep.yaml:" in err and "overlay" in err, err
     assert "Traceback" not in err
+
+
+def test_a_chart_beside_a_scene_that_fills_the_frame_is_a_located_error(episode, capsys):
+    """A chart on the right half over a TitleCard would cover its title."""
+    script, _ = episode
+    text = script.read_text(encoding="utf-8")
+    script.write_text(text.replace("  - id: accuracy\n    scene: titles.Heading", "  - id: accuracy\n    scene: titles.TitleCard"),
+                      encoding="utf-8")
+    assert cli.main(["validate", str(script)]) == 2
+    err = capsys.readouterr().err
+    assert "ep.yaml:27:63:" in err and "segments[2].overlay.position" in err and "titles.Heading" in err, err
+    assert "Traceback" not in err
+    script.write_text(text.replace("position: right}", "position: full}"), encoding="utf-8")
+    assert cli.main(["validate", str(script)]) == 0
 
 
 def test_chart_labels_of_coinciding_points_do_not_overlap(tmp_path):
