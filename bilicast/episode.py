@@ -90,7 +90,8 @@ def _check_overlay_room(script: Script, located, path: Path, scenes) -> None:
             problems.append(Problem(line, col, f"segments[{i}].overlay.position",
                                     f"{seg.scene} lays out across the whole frame: a chart on its right half "
                                     "would cover it", "show the chart beside titles.Heading (it keeps the right "
-                                    "half free), or over the whole picture with position: full"))
+                                    "half free), or over the whole picture with position: full; a scene of "
+                                    "your own that keeps the right half free says so with overlay_room = True"))
     if problems:
         raise ScriptProblems(str(path), problems)
 
