@@ -1,7 +1,8 @@
 """Segment stage: Manim renders the scene's animation (one frame per hold,
 cached by what shapes the picture: not the segment's timing), ffmpeg
 finishes it at the delivery spec (holds expanded to the timing, exact frame
-count, overlay, burned-in subtitles). A segment whose animation is cached is
+count, overlay, burned-in subtitles) in chunks, each cached by what shapes
+its own pictures and joined by stream copy. A segment whose animation is cached is
 only finished, in the main process; the others run in worker processes, one
 segment per call, because Manim's config is process-global."""
 from __future__ import annotations

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from .cache import atomic_path
-from .media import AUDIO_RATE, audio_encode_args, run_ffmpeg
+from .errors import StageError
+from .media import AUDIO_RATE, audio_encode_args, ffmpeg_version, run_ffmpeg
 
 LOUDNESS = {"I": -14.0, "TP": -2.0}   # Bilibili plays at -14 LUFS; peaks kept 1 dB under its -1 dBTP for AAC
 DUCK_RAMP = 0.25                                     # seconds the music takes to dip and recover
@@ -260,7 +261,8 @@ def encode_piece(window: bytes, first: int, end: int, target: Path) -> None:
     # packet m decodes the input's frame m - 1 (packet 0 is the encoder's priming)
     keep = packets[PREROLL + (first > 0):PREROLL + 1 + end - first]
     if len(keep) != end - first + (first == 0):
-        raise ValueError(f"the AAC encoder gave {len(packets)} packets for {end - first} frames")
+        raise StageError(f"the AAC encoder gave {len(packets)} packets for {end - first} frames",
+                         f"ffmpeg's native aac encoder is expected ({ffmpeg_version()})")
     with atomic_path(target) as out:
         out.write_bytes(b"".join(keep))
 

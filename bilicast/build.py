@@ -147,7 +147,8 @@ def build_audio_track(plan: Plan) -> Path:
         integrated = assemble.integrated_loudness(assemble.episode_bins(powers, step))
         # the gain in half-dB steps: within Bilibili's tolerance, and a changed
         # line then seldom changes the gain, and so the sound (and the AAC
-        # pieces), of the whole episode; with tenths, one line in two did
+        # pieces), of the whole episode (with tenths, the benchmark's changed line
+        # moved it and every piece was encoded again)
         gain = assemble.gain_step(assemble.LOUDNESS["I"] - integrated) if integrated > -70 else 0.0
         limit = peak + gain > assemble.LOUDNESS["TP"]
         fault("audio")
