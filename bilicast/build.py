@@ -58,13 +58,16 @@ def _build_one(job: dict) -> tuple[dict, float]:
     return job, animate.build_segment(job)
 
 
-def render_segments(todo: list[dict], jobs: int | None) -> int:
+def render_segments(todo: list[dict], jobs: int | None, executor: str = "local", address: str | None = None,
+                    workspace: Path | None = None) -> int:
     """Segments whose animation must be rendered go to a pool of worker
     processes (Manim's config is process-global); the others are only
     finished (ffmpeg), here, meanwhile: no worker starts and Manim is not
     imported when no animation changed. Workers die with this process (even
     on kill -9); on any error or interrupt they are terminated at once, not
-    left to finish their segment. Returns how many animations Manim rendered."""
+    left to finish their segment. With executor "ray" the animations are
+    rendered on a Ray cluster instead (farm.py). Returns how many animations
+    Manim rendered."""
     todo = [{**job, "ass": job["burn_in"] and subtitles.segment_ass(**job["burn_in"], size=(job["width"], job["height"]))}
             for job in todo]
     animate_first, finish_only = [], []
@@ -77,6 +80,12 @@ def render_segments(todo: list[dict], jobs: int | None) -> int:
                 write_text_atomic(job["manifest"], json.dumps({"key": job["key"], "components": job["components"],
                                                                "seconds": seconds, "frames": job["frames"]}))
                 bar.update(1)
+            if animate_first and executor == "ray":   # this process finishes the rest while the cluster works
+                from . import farm
+                here = InBackground(lambda: [done(*_build_one(job)) for job in finish_only])
+                farm.render_on_ray(animate_first, workspace, address, done, bar)   # Ctrl-C lands here: cancels
+                here.result()
+                return len(animate_first)
             if animate_first:
                 workers = max(1, min(jobs or os.cpu_count() or 1, len(animate_first)))
                 with interrupts_deferred():   # the pool exists before an interrupt can end it

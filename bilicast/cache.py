@@ -35,7 +35,7 @@ def atomic_path(target: str | Path):
         tmp.unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     """A running process (a zombie, dead but not yet reaped, is not)."""
     try:
         os.kill(pid, 0)
@@ -61,7 +61,7 @@ def sweep_leftovers(*folders: Path) -> int:
             continue
         for path in list(Path(folder).rglob("*")):
             m = _OWNED.search(path.name)
-            if not m or ".tmp" not in path.name and path.parent.name != "tmp" or _alive(int(m.group(1))):
+            if not m or ".tmp" not in path.name and path.parent.name != "tmp" or alive(int(m.group(1))):
                 continue
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)

@@ -61,7 +61,8 @@ def cmd_render(args) -> int:
     episode = load_episode(args.script)
     started = time.monotonic()
     out_dirs = render_episode(episode, Path(args.out), preview=args.preview, jobs=args.jobs,
-                              variants=chosen_variants(episode, args.variant))
+                              variants=chosen_variants(episode, args.variant), executor=args.executor,
+                              address=args.address)
     timeline = json.loads((out_dirs[0] / "timeline.json").read_text(encoding="utf-8"))   # not an ffprobe: a no-op stays fast
     seconds = timeline["segments"][-1]["end"] if timeline["segments"] else 0.0
     print(f"rendered {episode.script.episode.id} ({', '.join(d.name for d in out_dirs)}): {seconds:.1f} s of video "
@@ -265,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out", help="output folder (default: out)")
     p.add_argument("-j", "--jobs", type=int, default=None, help="segments rendered at once (default: cores)")
     p.add_argument("--variant", default="all", metavar="NAME", help=VARIANT_HELP)
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="where animations render: local worker processes (default) or a Ray cluster")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="with --executor ray: the cluster's address (host:port; default: start one here)")
     p.set_defaults(func=cmd_render)
     p = sub.add_parser("new", help="write a commented starter episode to scripts/ID.yaml")
     p.add_argument("id", metavar="ID")

@@ -38,7 +38,7 @@ def plan_with_voice(episode: ResolvedEpisode, preview: bool = False, dry: bool =
 
 
 def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = False, jobs: int | None = None,
-                   variants: list[str] = ("main",)) -> list[Path]:
+                   variants: list[str] = ("main",), executor: str = "local", address: str | None = None) -> list[Path]:
     """Render the episode's variants and their upload bundles; returns the
     output folders (OUT/<id>/<variant>). Only what changed is built: segments
     by their keys, each bundle by its key; voice, audio and results are shared."""
@@ -53,7 +53,7 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
     animated = 0
     if todo:
         (plans[0].cache.root / "tmp").mkdir(parents=True, exist_ok=True)
-        animated = build.render_segments(todo, jobs)
+        animated = build.render_segments(todo, jobs, executor, address, episode.workspace)
     total = sum(len(jobs_) for jobs_ in segment_jobs)
     print(f"segments: {total - len(todo)} cached, {len(todo)} rendered"
           + (f" ({', '.join(_name(j, variants) for j in todo)}; {animated} animated by Manim)" if todo else ""),
