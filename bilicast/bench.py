@@ -49,8 +49,20 @@ class DemoRegistry:
         return module.Params.model_validate({**params, **overrides}).model_dump()
 
 
-def result_path(results_dir: Path, demo: str, params: dict, tiny: bool) -> Path:
-    return Path(results_dir) / demo / f"{digest(params)[:12]}{'-tiny' if tiny else ''}.json"
+def result_path(results_dir: Path, demo: str, params: dict, tiny: bool, node: str | None = None) -> Path:
+    """results/<demo>/<params hash>[-tiny][@NODE].json (@NODE: measured by `bench --on NODE`)."""
+    return Path(results_dir) / demo / f"{digest(params)[:12]}{'-tiny' if tiny else ''}{f'@{node}' if node else ''}.json"
+
+
+def store_node_result(text: str, log: str, node: str, results_dir: Path) -> Path:
+    """A result measured on a cluster node, kept as if imported from it."""
+    result = Result.model_validate_json(text)
+    result = result.model_copy(update={"imported_from": f"ray node '{node}'", "artifacts": {}})
+    path = result_path(results_dir, result.demo, result.params, result.tiny, node)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path.with_suffix(".log"), log)
+    write_text_atomic(path, result.to_json())
+    return path
 
 
 def staleness(result: Result, code_hash: str, params: dict) -> str | None:

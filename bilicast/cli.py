@@ -233,6 +233,8 @@ def cmd_bench(args) -> int:
         if not runs:
             _print_json([]) if args.json else print(f"{args.script}: the script has no `bench:` entries; nothing to run")
             return 0
+    if args.executor == "ray" or args.on:
+        return _bench_on_ray(args, runs, workspace)
     done = []
     for key, demo, params in runs:
         from pydantic import ValidationError
@@ -250,6 +252,21 @@ def cmd_bench(args) -> int:
             print(bench.summary(result))
     if args.json:
         _print_json(done)
+    return 0
+
+
+def _bench_on_ray(args, runs: list, workspace: Path) -> int:
+    from . import bench, farm
+    from .results import read_result
+    nodes = [n for n in args.on.split(",") if n]
+    if args.executor != "ray" or not nodes:
+        raise UserError("a bench on a cluster needs both --executor ray and --on LABEL[,LABEL…]")
+    done = farm.bench_on_ray(runs, nodes, workspace, args.address, args.tiny)
+    if args.json:
+        _print_json([{"key": key, "node": node, "path": str(path)} for key, node, path in done])
+    for key, node, path in done if not args.json else ():
+        print(f"== {key}@{node}: {path}")
+        print(bench.summary(read_result(path)))
     return 0
 
 
@@ -319,6 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tiny", action="store_true", help="shrink data and runs (tests, CI)")
     p.add_argument("--force", action="store_true", help="rerun even if a current result exists")
     p.add_argument("--json", action="store_true", help="the results as JSON (progress stays on stderr)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="where demos run: here (default), or on Ray cluster nodes named by --on")
+    p.add_argument("--address", default=None, metavar="ADDR", help="with --executor ray: the cluster's address")
+    p.add_argument("--on", default="", metavar="LABEL[,LABEL…]",
+                   help="with --executor ray: run each demo on the node labelled bench-LABEL (a Ray custom "
+                        "resource), once per label; results/<demo>/…@LABEL.json, templates read KEY@LABEL")
     p.set_defaults(func=cmd_bench)
     for name in ("validate", "render", "plan", "overlays", "subs", "cover", "align", "bench"):
         sub.choices[name].add_argument(

@@ -188,6 +188,7 @@ def run_demo(demo_file: Path, params: dict, tiny: bool, workdir: Path, code_hash
         "provenance": {
             **library_versions(), "platform": platform.platform(), "cpu": cpu_model(),
             "cores": os.cpu_count() or 1, "accelerator": accelerator(), "machine": socket.gethostname(),
+            "node": os.environ.get("BILICAST_NODE") or None,
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "code_hash": code_hash, "duration_s": round(time.time() - started, 2),
         },

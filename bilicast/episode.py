@@ -102,7 +102,12 @@ def _check_chart_data(script: Script, located, path: Path, resolution) -> None:
     from .yamlsource import Problem, ScriptProblems
     problems = []
     for i, seg in enumerate(script.segments):
-        if seg.overlay:
+        if seg.overlay and seg.overlay.data not in resolution.key_files:   # measured only on cluster nodes
+            line, col = located.position(("segments", i, "overlay", "data"))
+            problems.append(Problem(line, col, f"segments[{i}].overlay.data",
+                                    f"'{seg.overlay.data}' has no result measured here",
+                                    f"run `bilicast bench SCRIPT`; results there are: {', '.join(resolution.key_files)}"))
+        elif seg.overlay:
             result = resolution.results[resolution.key_files[seg.overlay.data]]
             problem = data_problem(seg.overlay.chart, result, seg.overlay.fields)
             if problem:

@@ -105,8 +105,11 @@ def render_on_ray(jobs: list[dict], workspace: Path, address: str | None, done, 
         stage_workspace(jobs, workspace, Path(stage))
         env = {"working_dir": stage, "py_modules": [str(Path(__file__).parent)],
                "env_vars": {k: os.environ[k] for k in PASSED_ON if k in os.environ}}
-        options = {} if address else {"include_dashboard": False, "num_cpus": os.cpu_count()}   # a local one
-        ray.init(address=address, runtime_env=env, log_to_driver=False, configure_logging=False, **options)
+        # no address: a cluster of this machine alone, started for this render
+        # (never one found running here: that one is named by its address)
+        options = {} if address else {"include_dashboard": False, "num_cpus": os.cpu_count()}
+        ray.init(address=address or "local", runtime_env=env, log_to_driver=False, configure_logging=False,
+                 **options)
         try:
             remote = ray.remote(num_cpus=1, max_retries=TRIES - 1, retry_exceptions=False)(build_remote)
             pending = {remote.remote(portable(job, workspace)): job for job in jobs}
@@ -147,3 +150,68 @@ def _store(files: dict[str, bytes], cache: Path) -> None:
     for name in sorted(files, key=lambda n: n.startswith("segments/")):
         with atomic_path(cache / name) as tmp:
             tmp.write_bytes(files[name])
+
+
+def bench_remote(demo: str, params: dict, tiny: bool, node: str) -> tuple[str, str]:
+    """Runs on a labelled node, in the staged workspace: the demo, measured
+    there (its provenance names the node); returns the result and its log."""
+    from . import bench
+    os.environ["BILICAST_NODE"] = node
+    with tempfile.TemporaryDirectory(prefix=f"bilicast-ray-{os.getpid()}-") as tmp:
+        registry = bench.DemoRegistry(Path.cwd())
+        _, path, _ = bench.run_demo(registry, demo, params, Path(tmp), tiny=tiny, force=True)
+        return path.read_text(encoding="utf-8"), path.with_suffix(".log").read_text(encoding="utf-8")
+
+
+def bench_on_ray(runs: list[tuple[str, str, dict]], nodes: list[str], workspace: Path, address: str | None,
+                 tiny: bool) -> list[tuple[str, str, Path]]:
+    """Each (key, demo, params) on each node labelled `bench-NODE` (a Ray
+    custom resource), at once; the results land in results/ as
+    <hash>[-tiny]@NODE.json. Returns (key, node, path) for each."""
+    ray = _ray()
+    from ray.exceptions import RayTaskError, WorkerCrashedError
+
+    from . import bench
+    with tempfile.TemporaryDirectory(prefix="bilicast-stage-") as stage:
+        shutil.copytree(workspace / "demos", Path(stage) / "demos", ignore=shutil.ignore_patterns("__pycache__"))
+        env = {"working_dir": stage, "py_modules": [str(Path(__file__).parent)]}
+        options = {} if address else {"include_dashboard": False, "num_cpus": os.cpu_count()}
+        ray.init(address=address or "local", runtime_env=env, log_to_driver=False, configure_logging=False,
+                 **options)
+        try:
+            have = {r[len("bench-"):] for r in ray.cluster_resources() if r.startswith("bench-")}
+            missing = [n for n in nodes if n not in have]
+            if missing:
+                raise UserError(f"--on {','.join(nodes)}: no node of the cluster is labelled {', '.join(missing)} "
+                                f"(labels now: {', '.join(sorted(have)) or 'none'}); start one with "
+                                "`ray start --address ADDR --resources '{\"bench-LABEL\": 1}'`")
+            remote = ray.remote(max_retries=TRIES - 1, retry_exceptions=False)(bench_remote)
+            registry = bench.DemoRegistry(workspace)
+            pending = {}
+            for key, demo, params in runs:
+                eff = registry.effective_params(demo, params, tiny)
+                for node in nodes:   # one demo at a time on a node: its timings are not shared
+                    ref = remote.options(num_cpus=0, resources={f"bench-{node}": 1}).remote(demo, eff, tiny, node)
+                    pending[ref] = (key, demo, node)
+            done = []
+            try:
+                while pending:
+                    ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+                    for ref in ready:
+                        key, demo, node = pending.pop(ref)
+                        try:
+                            text, log = ray.get(ref)
+                        except WorkerCrashedError:
+                            raise StageError(f"bench {key} on {node}: its Ray worker died {TRIES} times") from None
+                        except RayTaskError as e:
+                            if isinstance(e.cause, (StageError, UserError)):
+                                raise e.cause from None
+                            raise StageError(f"bench {key} ({demo}) failed on {node}: {e.cause}", str(e)) from None
+                        done.append((key, node, bench.store_node_result(text, log, node, workspace / "results")))
+            except BaseException:
+                for ref in pending:
+                    ray.cancel(ref, force=True)
+                raise
+            return done
+        finally:
+            ray.shutdown()

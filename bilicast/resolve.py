@@ -159,7 +159,7 @@ def provenance_line(result: Result, file: str) -> str:
     cpu = re.sub(r"\s+\d+-Core Processor|\(R\)|\(TM\)|CPU @.*", "", p.cpu).strip()
     line = templates.render("provenance.j2", Path(file).resolve().parents[2], cpu=cpu, accelerator=p.accelerator,
                             threads=thread_text, tensorflow=".".join(p.tensorflow.split(".")[:2]), date=p.date[:10],
-                            tiny=result.tiny)
+                            tiny=result.tiny, node=p.node)
     return line.strip()
 
 
@@ -403,25 +403,41 @@ TEMPLATED_EPISODE_FIELDS = [("cover", "title"), ("cover", "badge"), ("upload", "
 
 def load_results(script, registry, results_dir: Path) -> tuple[dict, dict, dict]:
     """(bench key -> Namespace, file -> Result, bench key -> file); prefers a
-    full run's result, else a tiny one."""
+    full run's result, else a tiny one. Results measured by `bench --on NODE`
+    come as KEY@NODE (they may be all there is of a key)."""
     from .bench import result_path
     names, files, key_files = {}, {}, {}
+
+    def add(key: str, name: str, path: Path):
+        files[str(path)] = read_result(path)
+        names[name] = result_namespace(key, files[str(path)], str(path))
+        key_files[key] = str(path)
+
     for key, entry in script.bench.items():
-        chosen = None
         for tiny in (False, True):
-            params = registry.effective_params(entry.demo, entry.params, tiny)
-            path = result_path(results_dir, entry.demo, params, tiny)
-            if path.exists():
-                chosen = path
+            path = result_path(results_dir, entry.demo, registry.effective_params(entry.demo, entry.params, tiny), tiny)
+            on_nodes = sorted(path.parent.glob(f"{path.stem}@*.json"))
+            if path.exists() or on_nodes:
                 break
-        if chosen is None:
+        else:
             raise MissingResult(f"bench '{key}' ({entry.demo}) has no result yet: run `bilicast bench SCRIPT` "
-                            "(or `bilicast bench SCRIPT --tiny` for a quick one)")
-        result = read_result(chosen)
-        files[str(chosen)] = result
-        names[key] = result_namespace(key, result, str(chosen))
-        key_files[key] = str(chosen)
+                                "(or `bilicast bench SCRIPT --tiny` for a quick one)")
+        if path.exists():
+            add(key, key, path)
+        for measured in on_nodes:
+            node = measured.stem.split("@", 1)[1]
+            add(f"{key}@{node}", f"{key}{AT}{node}", measured)
     return names, files, key_files
+
+
+AT = "__at__"   # `quant@gpu.fp32.size_mb` in a template reads the name quant__at__gpu
+_AT = re.compile(r"\b([A-Za-z_]\w*)@([A-Za-z0-9_]+)\b")
+_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+
+
+def _at_names(text: str) -> str:
+    """KEY@NODE inside the template's {{ }} and {% %} (not in its plain text) as a name Jinja reads."""
+    return _BLOCK.sub(lambda block: _AT.sub(rf"\1{AT}\2", block.group()), text)
 
 
 def resolve(script, located, path: str, names: dict, files: dict, key_files: dict) -> Resolution:
@@ -437,6 +453,7 @@ def resolve(script, located, path: str, names: dict, files: dict, key_files: dic
         if "{{" not in text and "{%" not in text:
             return text
         line, col = located.position(where_path)
+        written, text = text, _at_names(text)
         try:
             single = _SINGLE.match(text)
             if single and "}}" not in single.group(1):
@@ -451,18 +468,19 @@ def resolve(script, located, path: str, names: dict, files: dict, key_files: dic
         except jinja2.TemplateSyntaxError as e:
             problems.append(Problem(line + (e.lineno or 1) - 1, col, where, f"template syntax error: {e.message}",
                                     "check the {{ }} braces and filter names"))
-            return text
+            return written
         except jinja2.exceptions.SecurityError as e:
             problems.append(Problem(line, col, where, f"the template was refused by the sandbox: {e}",
                                     "templates may only read results and format them"))
-            return text
+            return written
         except (jinja2.TemplateError, TypeError, ValueError, ZeroDivisionError) as e:
-            hint = "results available: " + ", ".join(names) if names else "add a `bench:` block to the script"
+            hint = ("results available: " + ", ".join(n.replace(AT, "@") for n in names) if names
+                    else "add a `bench:` block to the script")
             if isinstance(e, FilterError):
                 hint = "filters: " + ", ".join(FILTERS) + "; tests: " + ", ".join(TESTS)
             problems.append(Problem(line, col, where, f"template error in segment '{segment}': {e}"
                                     if segment else f"template error: {e}", hint))
-            return text
+            return written
         for shown in recorder.shown:
             out.numbers.append(ShownNumber(where, segment, *shown))
         for measured in _walk_measured(value):

@@ -75,6 +75,7 @@ class Provenance(_Model):
     cores: int = Field(ge=1)
     accelerator: Optional[str] = None
     machine: str
+    node: Optional[str] = None   # the cluster node's label, for a result measured by `bench --on LABEL`
     date: str
     code_hash: str = Field(min_length=16)
     duration_s: float = Field(ge=0)

@@ -1,12 +1,15 @@
 """Segments on a real Ray cluster on loopback (a head and a second node):
 the video is the local render's, byte for byte; a worker killed mid-job
 loses only its job, which runs again; a job whose worker dies twice fails
-the render with a clear message; nothing half-written is left in the cache."""
+the render with a clear message; nothing half-written is left in the cache.
+A bench matrix measures a demo on each labelled node, and one chart shows
+both machines' numbers side by side."""
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +41,8 @@ def cluster():
     from ray.cluster_utils import Cluster
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
-                                                          "object_store_memory": 100 * 2 ** 20})
+                                                          "object_store_memory": 100 * 2 ** 20,
+                                                          "resources": {"bench-first": 1}})
     nodes.add_node(num_cpus=1, resources={"bench-second": 1}, object_store_memory=100 * 2 ** 20)
     nodes.wait_for_nodes()
     yield nodes.address
@@ -101,3 +105,46 @@ def test_a_job_whose_worker_dies_twice_fails_the_render(cluster, local, tmp_path
     proc = render(ws, "--executor", "ray", "--address", cluster, env={"BILICAST_KILL_AT": "manim"}, ok=False)
     assert proc.returncode == 1 and "its Ray worker died 2 times" in proc.stderr and "Traceback" not in proc.stderr
     assert not list((ws / ".cache").glob("segments/*.mp4")) and not half_written(ws)
+
+
+MATRIX = """\
+episode:
+  id: matrix
+  title: 两台机器
+bench:
+  quant: {demo: tflite_quantize}
+segments:
+  - id: latency
+    scene: data.BarChart
+    params:
+      title: 同一个模型，两台机器
+      labels: [first, second]
+      values: ["{{ quant@first.fp32.latency_1t.median }}", "{{ quant@second.fp32.latency_1t.median }}"]
+      texts: ["{{ quant@first.fp32.latency_1t.median | ms }}", "{{ quant@second.fp32.latency_1t.median | ms }}"]
+    narration: [同一个模型在两台机器上的延迟。]
+"""
+
+
+def test_a_bench_matrix_measures_on_each_labelled_node_and_one_chart_shows_both(cluster, tmp_path):
+    import json
+
+    from conftest import ROOT
+
+    from bilicast.results import read_result
+    (tmp_path / "scenes").symlink_to(ROOT / "scenes")
+    (tmp_path / "demos").symlink_to(ROOT / "demos")
+    (tmp_path / "ep.yaml").write_text(MATRIX, encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "bilicast.cli", "bench", "ep.yaml", "--tiny", "--executor", "ray",
+                           "--address", cluster, "--on", "first,second"], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    measured = {p.stem.split("@")[1]: read_result(p) for p in (tmp_path / "results" / "tflite_quantize").glob("*@*.json")}
+    assert set(measured) == {"first", "second"}
+    assert {r.provenance.node for r in measured.values()} == {"first", "second"}
+    assert all(r.imported_from.startswith("ray node") for r in measured.values())
+    render(tmp_path)
+    shown = json.loads((tmp_path / "out/matrix/main/numbers.json").read_text(encoding="utf-8"))
+    files = {src["file"] for n in shown if n["where"].startswith("segments[0].params") for src in n["sources"]}
+    assert {Path(f).stem.split("@")[1] for f in files} == {"first", "second"}   # one chart, both machines
+    from bilicast.episode import load_episode
+    line = load_episode(tmp_path / "ep.yaml").script.segments[0].params["provenance"]
+    assert "first" in line and "second" in line and " / " in line   # where each bar was measured
