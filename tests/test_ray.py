@@ -1,5 +1,5 @@
 """Segments on a real Ray cluster on loopback (a head and a second node):
-the video is the local render's, byte for byte; a worker killed mid-job
+the demo episode's video is the local render's, byte for byte; a worker killed mid-job
 loses only its job, which runs again; a job whose worker dies twice fails
 the render with a clear message; nothing half-written is left in the cache.
 A bench matrix measures a demo on each labelled node, and one chart shows
@@ -15,25 +15,6 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-EPISODE = """\
-episode:
-  id: farm
-  title: 集群渲染
-segments:
-  - id: one
-    scene: titles.TitleCard
-    params: {title: 第一段}
-    narration: [第一段的旁白。]
-  - id: two
-    scene: bullets.Checklist
-    params: {items: [甲, 乙]}
-    narration: [第二段的旁白。]
-    transition: crossfade
-  - id: three
-    scene: titles.TitleCard
-    params: {title: 第三段}
-    narration: [第三段的旁白。]
-"""
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +48,17 @@ def half_written(workspace):
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory):
-    """The episode rendered by the local pool: what the cluster must make."""
+    """The demo episode (music, a crossfade, a slide, measured numbers)
+    rendered by the local pool: what the cluster must make."""
     from conftest import ROOT
     ws = tmp_path_factory.mktemp("local")
     (ws / "scenes").symlink_to(ROOT / "scenes")
-    (ws / "ep.yaml").write_text(EPISODE, encoding="utf-8")
+    (ws / "demos").symlink_to(ROOT / "demos")
+    shutil.copytree(ROOT / "assets", ws / "assets")
+    shutil.copy(ROOT / "scripts" / "demo.yaml", ws / "ep.yaml")
+    proc = subprocess.run([sys.executable, "-m", "bilicast.cli", "bench", "ep.yaml", "--tiny"], capture_output=True,
+                          text=True, cwd=ws)
+    assert proc.returncode == 0, proc.stderr
     render(ws)
     return ws
 
@@ -86,7 +73,7 @@ def test_ray_renders_the_local_video_byte_for_byte(cluster, local, tmp_path):
     proc = render(ws, "--executor", "ray", "--address", cluster)
     assert "3 animated by Manim" in proc.stderr
     assert segment_hashes(ws) == segment_hashes(local)
-    assert (ws / "out/farm/main/video.mp4").read_bytes() == (local / "out/farm/main/video.mp4").read_bytes()
+    assert (ws / "out/demo/main/video.mp4").read_bytes() == (local / "out/demo/main/video.mp4").read_bytes()
     assert not half_written(ws)
 
 
