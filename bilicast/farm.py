@@ -1,18 +1,27 @@
-"""Segments on a Ray cluster (`render --executor ray [--address ADDR]`).
+"""Segments and benchmarks on a Ray cluster (`render --executor ray`,
+`bench --executor ray --on LABEL,…`).
 
-A job travels whole: the scene's workspace files (scenes/ and the files it
-shows) go as the job's Ray runtime_env working_dir, the engine as a
-py_module, the overlay PNG and the subtitles inside the job. Nothing assumes
-a shared filesystem: a worker renders into a folder of its own and returns
-the animation, its chunks and the finished segment as bytes, which this
-process writes into the local cache, atomically, the finished segment last.
+A job travels whole. What it needs of the workspace (scenes/ and the files
+scenes show, or demos/) goes once into Ray's object store, named by its
+content hash, and a worker unpacks it into a folder of that name on its node
+(reused while the files stay the same); the overlay PNG and the subtitles
+travel inside the job. The engine is the node's own: every node runs
+`make setup` in a checkout (Manim, fonts and ffmpeg have to be there anyway),
+and a worker whose engine differs from this one refuses the job, naming
+both. With no runtime environment to build, a job starts on the workers Ray
+keeps ready. Nothing assumes a shared filesystem: a worker renders into a
+folder of its own and returns the animation, its chunks and the finished
+segment as bytes, which this process writes into the local cache,
+atomically, the finished segment last.
 
 A worker that dies (killed, out of memory, its node gone) loses only its
 job, which Ray runs once more elsewhere; a job that fails twice, or whose
-scene raises, fails the render with its log. Ctrl-C cancels what is still
+scene raises, fails the run with its log. Ctrl-C cancels what is still
 running. Ray is an optional extra: `pip install -e '.[ray]'`."""
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -22,8 +31,9 @@ from .cache import alive, atomic_path
 from .errors import StageError, UserError
 
 INSTALL_HINT = "the Ray executor needs the `ray` extra: `.venv/bin/pip install -e '.[ray]'` (make setup installs it)"
-TRIES = 2   # a job whose worker died is run once more, then the render fails
+TRIES = 2   # a job whose worker died is run once more, then the run fails
 PASSED_ON = ("BILICAST_KILL_AT", "BILICAST_KILL_MARKER")   # test hooks (lifeline.fault) reach the workers
+ENGINE = Path(__file__).parent
 
 
 def _ray():
@@ -35,15 +45,76 @@ def _ray():
     return ray
 
 
-def stage_workspace(jobs: list[dict], workspace: Path, folder: Path) -> None:
-    """What the workers need of the workspace, copied to `folder`: its
-    scenes/ (a scene's helpers too) and every file a job shows."""
-    shutil.copytree(workspace / "scenes", folder / "scenes", ignore=shutil.ignore_patterns("__pycache__"))
-    for job in jobs:
-        for path in job["files"].values():
-            target = folder / Path(path).relative_to(workspace)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
+def _connect(ray, address: str | None) -> None:
+    # no address: a cluster of this machine alone, started for this run
+    # (never one found running here: that one is named by its address)
+    options = {} if address else {"include_dashboard": False, "num_cpus": os.cpu_count()}
+    ray.init(address=address or "local", log_to_driver=False, configure_logging=False, **options)
+
+
+def engine_hash() -> str:
+    """The engine's code, as the driver and every worker compare it."""
+    h = hashlib.sha256()
+    for file in sorted(ENGINE.glob("*.py")):
+        h.update(file.name.encode() + b"\0" + file.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def pack(workspace: Path, folders: list[str], files: list[str] = ()) -> tuple[str, dict[str, bytes]]:
+    """The workspace files a job needs, {relative path: bytes}, and their content hash."""
+    packed = {}
+    for folder in folders:
+        for path in sorted((workspace / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                packed[str(path.relative_to(workspace))] = path.read_bytes()
+    for path in files:
+        packed[str(Path(path).relative_to(workspace))] = Path(path).read_bytes()
+    h = hashlib.sha256()
+    for name in sorted(packed):
+        h.update(name.encode() + b"\0" + hashlib.sha256(packed[name]).digest())
+    return h.hexdigest()[:16], packed
+
+
+def unpacked(key: str, packed: dict[str, bytes]) -> Path:
+    """On a worker: the packed files in a folder named by their hash (made once per node)."""
+    folder = Path(tempfile.gettempdir()) / f"bilicast-ray-ws-{key}"
+    if not folder.exists():
+        tmp = Path(tempfile.mkdtemp(prefix=f"bilicast-ray-{os.getpid()}-"))
+        for name, data in packed.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / name).write_bytes(data)
+        try:
+            tmp.rename(folder)
+        except OSError:   # another worker made it first: the same files
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+@contextlib.contextmanager
+def _on_worker(engine: str, env: dict):
+    """A job's setting on a worker: the same engine, the driver's test hooks
+    (unset again after, for the worker serves other jobs), and a folder of
+    its own; folders left by killed workers are swept."""
+    if engine != engine_hash():
+        import socket
+        raise StageError(f"the Ray node {socket.gethostname()} runs another bilicast engine "
+                         f"({engine_hash()}, this render's is {engine})",
+                         "update its checkout to this one's commit and run `make setup` there")
+    for folder in Path(tempfile.gettempdir()).glob("bilicast-ray-*-*"):
+        pid = folder.name.split("-")[2]
+        if pid.isdigit() and not alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+    before = {k: os.environ.get(k) for k in PASSED_ON}
+    os.environ.update(env)
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"bilicast-ray-{os.getpid()}-") as tmp:
+            yield Path(tmp)
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def portable(job: dict, workspace: Path) -> dict:
@@ -56,19 +127,14 @@ def portable(job: dict, workspace: Path) -> dict:
     return job
 
 
-def build_remote(job: dict) -> dict:
-    """Runs on a worker, in the staged workspace: render and finish the
-    segment in a folder of its own; return what it made, as bytes."""
+def build_remote(job: dict, engine: str, env: dict, files_key: str, files: dict) -> dict:
+    """Runs on a worker: render and finish the segment in a folder of its
+    own; return what it made, as bytes."""
     import ray
 
     from . import animate
-    here = Path.cwd()
-    for folder in Path(tempfile.gettempdir()).glob("bilicast-ray-*-*"):   # left by a worker that was killed
-        pid = folder.name.split("-")[2]
-        if pid.isdigit() and not alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-    with tempfile.TemporaryDirectory(prefix=f"bilicast-ray-{os.getpid()}-") as tmp:
-        root = Path(tmp)
+    with _on_worker(engine, env) as root:
+        here = unpacked(files_key, files)
         local = {**job, "scene_file": str(here / job["scene_file"]),
                  "files": {name: str(here / p) for name, p in job["files"].items()},
                  "raw": str(root / "animations" / Path(job["raw"]).name),
@@ -87,7 +153,7 @@ def build_remote(job: dict) -> dict:
 
 
 def node_names(ray) -> dict[str, str]:
-    """Node id -> a short name: its bilicast label (a custom resource) if any, else its host and id."""
+    """Node id -> a short name: its bench label (a custom resource) if any, else its host and id."""
     names = {}
     for node in ray.nodes():
         labels = sorted(r for r in node.get("Resources", {}) if r.startswith("bench-"))
@@ -95,53 +161,57 @@ def node_names(ray) -> dict[str, str]:
     return names
 
 
+def _gather(ray, pending: dict, what, handle) -> None:
+    """Wait for each task; hand its value to `handle(item, value)`. A task
+    whose worker died TRIES times, or that raised, fails the run; on any
+    error or Ctrl-C what still runs is cancelled."""
+    from ray.exceptions import RayTaskError, TaskCancelledError, WorkerCrashedError
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            for ref in ready:
+                item = pending.pop(ref)
+                try:
+                    value = ray.get(ref)
+                except WorkerCrashedError:
+                    raise StageError(f"{what(item)}: its Ray worker died {TRIES} times",
+                                     "see the workers' logs under /tmp/ray/session_latest/logs") from None
+                except RayTaskError as e:
+                    if isinstance(e.cause, (StageError, UserError)):
+                        raise e.cause from None
+                    raise StageError(f"{what(item)} failed on Ray: {e.cause}", str(e)) from None
+                handle(item, value)
+    except BaseException:
+        for ref in pending:
+            with contextlib.suppress(TaskCancelledError, ValueError):
+                ray.cancel(ref, force=True)
+        raise
+
+
 def render_on_ray(jobs: list[dict], workspace: Path, address: str | None, done, bar) -> None:
     """Render the jobs (their animations need Manim) on the cluster at
     `address` (None: a local one started for this render); `done(job,
     seconds)` as each finishes; the bar shows how many each node did."""
     ray = _ray()
-    from ray.exceptions import RayTaskError, TaskCancelledError, WorkerCrashedError
-    with tempfile.TemporaryDirectory(prefix="bilicast-stage-") as stage:
-        stage_workspace(jobs, workspace, Path(stage))
-        env = {"working_dir": stage, "py_modules": [str(Path(__file__).parent)],
-               "env_vars": {k: os.environ[k] for k in PASSED_ON if k in os.environ}}
-        # no address: a cluster of this machine alone, started for this render
-        # (never one found running here: that one is named by its address)
-        options = {} if address else {"include_dashboard": False, "num_cpus": os.cpu_count()}
-        ray.init(address=address or "local", runtime_env=env, log_to_driver=False, configure_logging=False,
-                 **options)
-        try:
-            remote = ray.remote(num_cpus=1, max_retries=TRIES - 1, retry_exceptions=False)(build_remote)
-            pending = {remote.remote(portable(job, workspace)): job for job in jobs}
-            names, per_node = node_names(ray), {}
-            try:
-                while pending:
-                    ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
-                    for ref in ready:
-                        job = pending.pop(ref)
-                        try:
-                            result = ray.get(ref)
-                        except WorkerCrashedError:
-                            raise StageError(f"segment '{job['segment']}': its Ray worker died {TRIES} times",
-                                             "see the workers' logs under /tmp/ray/session_latest/logs") from None
-                        except RayTaskError as e:
-                            if isinstance(e.cause, StageError):
-                                raise e.cause from None
-                            raise StageError(f"segment '{job['segment']}' failed on Ray: {e.cause}", str(e)) from None
-                        _store(result["files"], workspace / ".cache")
-                        node = names.get(result["node"], result["node"][:6])
-                        per_node[node] = per_node.get(node, 0) + 1
-                        bar.set_postfix_str(" ".join(f"{n}: {c}" for n, c in sorted(per_node.items())))
-                        done(job, result["seconds"])
-            except BaseException:   # an error or Ctrl-C: what still runs is cancelled
-                for ref in pending:
-                    try:
-                        ray.cancel(ref, force=True)
-                    except (TaskCancelledError, ValueError):
-                        pass
-                raise
-        finally:
-            ray.shutdown()
+    _connect(ray, address)
+    try:
+        key, files = pack(workspace, ["scenes"], sorted({p for job in jobs for p in job["files"].values()}))
+        files_ref = ray.put(files)
+        env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
+        remote = ray.remote(num_cpus=1, max_retries=TRIES - 1, retry_exceptions=False)(build_remote)
+        engine = engine_hash()
+        pending = {remote.remote(portable(job, workspace), engine, env, key, files_ref): job for job in jobs}
+        names, per_node = node_names(ray), {}
+
+        def handle(job, result):
+            _store(result["files"], workspace / ".cache")
+            node = names.get(result["node"], result["node"][:6])
+            per_node[node] = per_node.get(node, 0) + 1
+            bar.set_postfix_str(" ".join(f"{n}: {c}" for n, c in sorted(per_node.items())))
+            done(job, result["seconds"])
+        _gather(ray, pending, lambda job: f"segment '{job['segment']}'", handle)
+    finally:
+        ray.shutdown()
 
 
 def _store(files: dict[str, bytes], cache: Path) -> None:
@@ -152,14 +222,14 @@ def _store(files: dict[str, bytes], cache: Path) -> None:
             tmp.write_bytes(files[name])
 
 
-def bench_remote(demo: str, params: dict, tiny: bool, node: str) -> tuple[str, str]:
-    """Runs on a labelled node, in the staged workspace: the demo, measured
-    there (its provenance names the node); returns the result and its log."""
+def bench_remote(demo: str, params: dict, tiny: bool, node: str, engine: str, files_key: str,
+                 files: dict) -> tuple[str, str]:
+    """Runs on a labelled node: the demo, measured there (its provenance
+    names the node); returns the result and its log."""
     from . import bench
-    os.environ["BILICAST_NODE"] = node
-    with tempfile.TemporaryDirectory(prefix=f"bilicast-ray-{os.getpid()}-") as tmp:
-        registry = bench.DemoRegistry(Path.cwd())
-        _, path, _ = bench.run_demo(registry, demo, params, Path(tmp), tiny=tiny, force=True)
+    with _on_worker(engine, {"BILICAST_NODE": node}) as root:
+        registry = bench.DemoRegistry(unpacked(files_key, files))
+        _, path, _ = bench.run_demo(registry, demo, params, root, tiny=tiny, force=True)
         return path.read_text(encoding="utf-8"), path.with_suffix(".log").read_text(encoding="utf-8")
 
 
@@ -168,50 +238,31 @@ def bench_on_ray(runs: list[tuple[str, str, dict]], nodes: list[str], workspace:
     """Each (key, demo, params) on each node labelled `bench-NODE` (a Ray
     custom resource), at once; the results land in results/ as
     <hash>[-tiny]@NODE.json. Returns (key, node, path) for each."""
-    ray = _ray()
-    from ray.exceptions import RayTaskError, WorkerCrashedError
-
     from . import bench
-    with tempfile.TemporaryDirectory(prefix="bilicast-stage-") as stage:
-        shutil.copytree(workspace / "demos", Path(stage) / "demos", ignore=shutil.ignore_patterns("__pycache__"))
-        env = {"working_dir": stage, "py_modules": [str(Path(__file__).parent)]}
-        options = {} if address else {"include_dashboard": False, "num_cpus": os.cpu_count()}
-        ray.init(address=address or "local", runtime_env=env, log_to_driver=False, configure_logging=False,
-                 **options)
-        try:
-            have = {r[len("bench-"):] for r in ray.cluster_resources() if r.startswith("bench-")}
-            missing = [n for n in nodes if n not in have]
-            if missing:
-                raise UserError(f"--on {','.join(nodes)}: no node of the cluster is labelled {', '.join(missing)} "
-                                f"(labels now: {', '.join(sorted(have)) or 'none'}); start one with "
-                                "`ray start --address ADDR --resources '{\"bench-LABEL\": 1}'`")
-            remote = ray.remote(max_retries=TRIES - 1, retry_exceptions=False)(bench_remote)
-            registry = bench.DemoRegistry(workspace)
-            pending = {}
-            for key, demo, params in runs:
-                eff = registry.effective_params(demo, params, tiny)
-                for node in nodes:   # one demo at a time on a node: its timings are not shared
-                    ref = remote.options(num_cpus=0, resources={f"bench-{node}": 1}).remote(demo, eff, tiny, node)
-                    pending[ref] = (key, demo, node)
-            done = []
-            try:
-                while pending:
-                    ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
-                    for ref in ready:
-                        key, demo, node = pending.pop(ref)
-                        try:
-                            text, log = ray.get(ref)
-                        except WorkerCrashedError:
-                            raise StageError(f"bench {key} on {node}: its Ray worker died {TRIES} times") from None
-                        except RayTaskError as e:
-                            if isinstance(e.cause, (StageError, UserError)):
-                                raise e.cause from None
-                            raise StageError(f"bench {key} ({demo}) failed on {node}: {e.cause}", str(e)) from None
-                        done.append((key, node, bench.store_node_result(text, log, node, workspace / "results")))
-            except BaseException:
-                for ref in pending:
-                    ray.cancel(ref, force=True)
-                raise
-            return done
-        finally:
-            ray.shutdown()
+    ray = _ray()
+    _connect(ray, address)
+    try:
+        have = {r[len("bench-"):] for r in ray.cluster_resources() if r.startswith("bench-")}
+        missing = [n for n in nodes if n not in have]
+        if missing:
+            raise UserError(f"--on {','.join(nodes)}: no node of the cluster is labelled {', '.join(missing)} "
+                            f"(labels now: {', '.join(sorted(have)) or 'none'}); start one with "
+                            "`ray start --address ADDR --resources '{\"bench-LABEL\": 1}'`")
+        key, files = pack(workspace, ["demos"])
+        files_ref, engine = ray.put(files), engine_hash()
+        remote = ray.remote(max_retries=TRIES - 1, retry_exceptions=False)(bench_remote)
+        registry = bench.DemoRegistry(workspace)
+        pending = {}
+        for bench_key, demo, params in runs:
+            eff = registry.effective_params(demo, params, tiny)
+            for node in nodes:   # one demo at a time on a node: its timings are not shared
+                ref = remote.options(num_cpus=0, resources={f"bench-{node}": 1}).remote(
+                    demo, eff, tiny, node, engine, key, files_ref)
+                pending[ref] = (bench_key, demo, node)
+        done = []
+        _gather(ray, pending, lambda item: f"bench {item[0]} on {item[2]}",
+                lambda item, value: done.append(
+                    (item[0], item[2], bench.store_node_result(*value, item[2], workspace / "results"))))
+        return done
+    finally:
+        ray.shutdown()

@@ -135,3 +135,16 @@ def test_a_bench_matrix_measures_on_each_labelled_node_and_one_chart_shows_both(
     from bilicast.episode import load_episode
     line = load_episode(tmp_path / "ep.yaml").script.segments[0].params["provenance"]
     assert "first" in line and "second" in line and " / " in line   # where each bar was measured
+
+
+def test_a_worker_with_another_engine_refuses_the_job():
+    """Every node runs its own checkout's engine: one that differs from the
+    driver's would render other pictures, so the job fails, naming both."""
+    from bilicast import farm
+    from bilicast.errors import StageError
+    with pytest.raises(StageError, match="another bilicast engine"):
+        with farm._on_worker("0" * 16, {}):
+            pass
+    with farm._on_worker(farm.engine_hash(), {"BILICAST_KILL_AT": "nowhere"}):
+        assert os.environ["BILICAST_KILL_AT"] == "nowhere"
+    assert "BILICAST_KILL_AT" not in os.environ   # a worker serves other jobs after this one
