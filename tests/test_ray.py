@@ -148,3 +148,28 @@ def test_a_worker_with_another_engine_refuses_the_job():
     with farm._on_worker(farm.engine_hash(), {"BILICAST_KILL_AT": "nowhere"}):
         assert os.environ["BILICAST_KILL_AT"] == "nowhere"
     assert "BILICAST_KILL_AT" not in os.environ   # a worker serves other jobs after this one
+
+
+def test_ctrl_c_cancels_the_jobs_on_the_cluster(cluster, local, tmp_path):
+    """Interrupted while the cluster renders: the render exits 130 at once,
+    the cluster's CPUs are free again, nothing half-written is cached."""
+    import signal
+    import time
+    ws = copy_of(local, tmp_path / "ws")
+    proc = subprocess.Popen([sys.executable, "-m", "bilicast.cli", "render", "ep.yaml", "--preview", "--executor",
+                             "ray", "--address", cluster], cwd=ws, stderr=subprocess.PIPE, text=True)
+    ray.init(address=cluster, log_to_driver=False)
+    try:
+        started = time.monotonic()
+        while ray.available_resources().get("CPU", 0) == 2 and time.monotonic() - started < 60:
+            time.sleep(0.1)   # until a segment is being rendered there
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=60)[1]
+        assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+        started = time.monotonic()
+        while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() - started < 10:
+            time.sleep(0.1)
+        assert ray.available_resources().get("CPU", 0) == 2
+    finally:
+        ray.shutdown()
+    assert not half_written(ws)
