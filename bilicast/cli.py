@@ -258,13 +258,18 @@ def cmd_bench(args) -> int:
 def _bench_on_ray(args, runs: list, workspace: Path) -> int:
     from . import bench, farm
     from .results import read_result
+    import re
     nodes = [n for n in args.on.split(",") if n]
     if args.executor != "ray" or not nodes:
         raise UserError("a bench on a cluster needs both --executor ray and --on LABEL[,LABEL…]")
+    for node in nodes:
+        if not re.fullmatch(r"[A-Za-z0-9_]+", node):   # templates read KEY@LABEL
+            raise UserError(f"--on: the label {node!r} may hold only letters, digits and _")
     done = farm.bench_on_ray(runs, nodes, workspace, args.address, args.tiny)
     if args.json:
         _print_json([{"key": key, "node": node, "path": str(path)} for key, node, path in done])
-    for key, node, path in done if not args.json else ():
+        return 0
+    for key, node, path in done:
         print(f"== {key}@{node}: {path}")
         print(bench.summary(read_result(path)))
     return 0
