@@ -97,7 +97,7 @@ def test_aac_pieces_join_sample_exact_without_a_click(tmp_path):
         assert snr(naive, at) < snr(whole, at) - 10    # the naive join clicks
 
 
-def test_a_changed_segment_re_encodes_its_piece_and_the_one_after(tmp_path):
+def test_a_change_inside_a_segment_re_encodes_its_piece_only(tmp_path):
     """Pieces are cached by what their encoder is given: after a change inside
     the middle segment (away from the frames its neighbours' encoders also
     see), only the middle piece is encoded again."""
