@@ -36,6 +36,19 @@ def workspace(tmp_path):
     return tmp_path
 
 
+def frame_hashes(video) -> list[str]:
+    """One MD5 per decoded frame (ffmpeg's framemd5), timestamps left out."""
+    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-map", "0:v", "-f", "framemd5", "-"],
+                         capture_output=True, text=True, check=True).stdout
+    return [line.rsplit(",", 1)[1].strip() for line in out.splitlines() if line and not line.startswith("#")]
+
+
+def audio_samples(video) -> bytes:
+    """The video's audio, decoded to 16-bit samples."""
+    return subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-map", "0:a", "-f", "s16le", "-"],
+                          capture_output=True, check=True).stdout
+
+
 def ffprobe(path) -> dict:
     out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
                           str(path)], capture_output=True, text=True, check=True).stdout

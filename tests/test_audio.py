@@ -12,6 +12,7 @@ from scipy.io import wavfile
 
 from bilicast import assemble
 from bilicast.media import loudness
+from conftest import audio_samples
 
 EPISODE = """\
 episode:
@@ -124,10 +125,6 @@ def render(workspace):
     assert proc.returncode == 0, proc.stderr
 
 
-def samples(video: Path) -> bytes:
-    return subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-map", "0:a", "-f", "s16le", "-"],
-                          capture_output=True, check=True).stdout
-
 
 def track_wav(workspace: Path) -> np.ndarray:
     wav, = (workspace / ".cache" / "audio").glob("*.wav")
@@ -149,8 +146,8 @@ def test_a_changed_line_remixes_its_segment_and_matches_a_cold_render(workspace,
     render(cold)
     # the track (before AAC) and the video's decoded audio are what a cold render makes, sample for sample
     assert np.array_equal(track_wav(workspace), track_wav(cold))
-    warm = samples(workspace / "out/mix/main/video.mp4")
-    assert hashlib.sha256(warm).digest() == hashlib.sha256(samples(cold / "out/mix/main/video.mp4")).digest()
+    warm = audio_samples(workspace / "out/mix/main/video.mp4")
+    assert hashlib.sha256(warm).digest() == hashlib.sha256(audio_samples(cold / "out/mix/main/video.mp4")).digest()
 
 
 def test_segment_mixes_join_sample_for_sample(workspace):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT, audio_samples, frame_hashes
 
 
 def cli(workspace, *args):
@@ -22,17 +22,6 @@ def cli(workspace, *args):
 
 def rebuilt(log: str) -> str:
     return next(line for line in log.splitlines() if line.startswith("segments: "))[len("segments: "):]
-
-
-def frames(video: Path) -> list[str]:
-    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-map", "0:v", "-f", "framemd5", "-"],
-                         capture_output=True, text=True, check=True).stdout
-    return [line.rsplit(",", 1)[1].strip() for line in out.splitlines() if line and not line.startswith("#")]
-
-
-def samples(video: Path) -> bytes:
-    return subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-map", "0:a", "-f", "s16le", "-"],
-                          capture_output=True, check=True).stdout
 
 
 @pytest.fixture(scope="module")
@@ -79,5 +68,5 @@ def test_a_changed_demo_renders_what_a_cold_render_makes(demo, tmp_path, name, c
     shutil.copytree(demo, cold, ignore=shutil.ignore_patterns("out", ".cache"), symlinks=True)
     cli(cold, "render", "ep.yaml", "--preview")
     warm_video, cold_video = demo / "out/demo/main/video.mp4", cold / "out/demo/main/video.mp4"
-    assert frames(warm_video) == frames(cold_video)
-    assert samples(warm_video) == samples(cold_video)
+    assert frame_hashes(warm_video) == frame_hashes(cold_video)
+    assert audio_samples(warm_video) == audio_samples(cold_video)

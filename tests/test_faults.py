@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, frame_hashes
 
 EPISODE = """\
 episode:
@@ -73,11 +73,6 @@ def no_orphans(tag: str, wait: float = 10.0) -> list[str]:
     return ours(tag)
 
 
-def frames(video: Path) -> list[str]:
-    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-map", "0:v", "-f", "framemd5", "-"],
-                         capture_output=True, text=True, check=True).stdout
-    return [line.split(",")[-1].strip() for line in out.splitlines() if not line.startswith("#")]
-
 
 def leftovers(ws: Path) -> list[str]:
     tmp = [str(p) for p in ws.rglob("*") if ".tmp" in p.name]
@@ -90,7 +85,7 @@ def reference(tmp_path_factory):
     ws = make_workspace(tmp_path_factory.mktemp("clean"))
     proc = bilicast(ws, "render", "ep.yaml", "--preview")
     assert proc.returncode == 0, proc.stderr
-    return frames(ws / "out" / "faults" / "main" / "video.mp4")
+    return frame_hashes(ws / "out" / "faults" / "main" / "video.mp4")
 
 
 @pytest.mark.parametrize("point", ["tts", "manim", "finish", "audio", "join"])
@@ -104,7 +99,7 @@ def test_kill_9_mid_render_then_rerun(tmp_path, reference, point):
     proc = bilicast(ws, "render", "ep.yaml", "--preview", env=env)
     assert proc.returncode == 0, proc.stderr
     assert no_orphans(tag) == []
-    assert frames(ws / "out" / "faults" / "main" / "video.mp4") == reference
+    assert frame_hashes(ws / "out" / "faults" / "main" / "video.mp4") == reference
     assert leftovers(ws) == []
 
 

@@ -7,6 +7,7 @@ import sys
 import time
 
 from bilicast.media import is_valid_video
+from conftest import frame_hashes
 
 EPISODE = """\
 episode:
@@ -58,12 +59,6 @@ def test_plan_noop_and_one_changed_line(workspace):
     # the storyboard grabbed one new picture (the changed segment's); the theme cover was not made again
     assert len(list((workspace / ".cache" / "thumbs").glob("*.png"))) == 4 and cover.stat().st_mtime_ns == made
 
-
-def frame_hashes(video):
-    """One MD5 per decoded frame (ffmpeg's framemd5), timestamps left out."""
-    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-map", "0:v", "-f", "framemd5", "-"],
-                         capture_output=True, text=True, check=True).stdout
-    return [line.rsplit(",", 1)[1].strip() for line in out.splitlines() if line and not line.startswith("#")]
 
 
 def test_a_reworded_line_reuses_the_animation_and_matches_a_cold_render(workspace, tmp_path):

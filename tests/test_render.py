@@ -9,7 +9,7 @@ import pytest
 from bilicast import cli
 from bilicast.script import load_script
 from bilicast.timeline import plan_timeline, total_duration
-from conftest import ffprobe, top_level_atoms
+from conftest import ffprobe, frame_hashes, top_level_atoms
 
 EPISODE = """\
 episode:
@@ -217,11 +217,6 @@ segments:
   - {id: c, scene: bullets.Checklist, params: {items: [甲, 乙]}, min_duration: 2, transition: cut}
 """
 
-
-def frame_hashes(video) -> list[str]:
-    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-map", "0:v", "-f", "framemd5", "-"], capture_output=True,
-                         text=True, check=True).stdout
-    return [line.split(",")[-1].strip() for line in out.splitlines() if not line.startswith("#")]
 
 
 def test_transitions_are_made_where_segments_meet(workspace):
