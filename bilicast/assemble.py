@@ -199,12 +199,6 @@ def read_wav(path: Path) -> np.ndarray:
     return (wav_samples(path) / 32768).astype(np.float32)
 
 
-def encode_audio(wav: Path, target: Path) -> None:
-    """The AAC track in one encode (the benchmarks' reference for the pieces below)."""
-    with atomic_path(target) as out:
-        run_ffmpeg(["-i", str(wav), *audio_encode_args(), "-f", "mp4", str(out)], "encoding the audio")
-
-
 # The track is encoded in pieces, one per segment, joined by copying their AAC
 # packets. A packet holds 1024 samples, and decoding one overlap-adds it with
 # the packet before, so a piece's encoder also sees PREROLL frames before the
