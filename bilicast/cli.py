@@ -9,7 +9,27 @@ from pathlib import Path
 from .errors import StageError, UserError, disk_full, disk_full_error
 from .yamlsource import ScriptProblems
 
-VARIANT_HELP = "main, vertical or all: every variant the script declares (default)"
+# The options several commands share, defined once: add_options(parser, name, …)
+OPTIONS = {
+    "script": (("script",), dict(metavar="SCRIPT")),
+    "preview": (("--preview",), dict(action="store_true", help="fast check render at 480p15")),
+    "out": (("--out",), dict(default="out", help="output folder (default: out)")),
+    "jobs": (("-j", "--jobs"), dict(type=int, default=None, help="segments rendered at once (default: cores)")),
+    "variant": (("--variant",), dict(default="all", metavar="NAME",
+                                     help="main, vertical or all: every variant the script declares (default)")),
+    "executor": (("--executor",), dict(choices=["local", "ray"], default="local",
+                                       help="where the work runs: here (default) or on a Ray cluster")),
+    "address": (("--address",), dict(default=None, metavar="ADDR",
+                                     help="with --executor ray: the cluster's address (host:port; default: start "
+                                          "one on this machine, reachable on loopback only)")),
+    "json": (("--json",), dict(action="store_true", help="the result as JSON on stdout (progress stays on stderr)")),
+}
+
+
+def add_options(parser: argparse.ArgumentParser, *names: str) -> None:
+    for name in names:
+        flags, kwargs = OPTIONS[name]
+        parser.add_argument(*flags, **kwargs)
 
 
 def cmd_validate(args) -> int:
@@ -60,11 +80,18 @@ def cmd_render(args) -> int:
 
     episode = load_episode(args.script)
     started = time.monotonic()
-    out_dirs = render_episode(episode, Path(args.out), preview=args.preview, jobs=args.jobs,
-                              variants=chosen_variants(episode, args.variant), executor=args.executor,
-                              address=args.address)
+    report = render_episode(episode, Path(args.out), preview=args.preview, jobs=args.jobs,
+                            variants=chosen_variants(episode, args.variant), executor=args.executor,
+                            address=args.address)
+    out_dirs = report.out_dirs
     timeline = json.loads((out_dirs[0] / "timeline.json").read_text(encoding="utf-8"))   # not an ffprobe: a no-op stays fast
     seconds = timeline["segments"][-1]["end"] if timeline["segments"] else 0.0
+    if args.json:
+        _print_json({"episode": episode.script.episode.id, "seconds": seconds, "rebuilt": report.rebuilt,
+                     "cached": report.cached, "animated": report.animated, "bundles": [str(d) for d in out_dirs]})
+        return 0
+    if args.command == "overlays":
+        print(f"rebuilt: {', '.join(report.rebuilt) or 'nothing (no segment shows a changed number)'}")
     print(f"rendered {episode.script.episode.id} ({', '.join(d.name for d in out_dirs)}): {seconds:.1f} s of video "
           f"in {time.monotonic() - started:.1f} s")
     for out_dir in out_dirs:
@@ -283,49 +310,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scripts", nargs="+", metavar="SCRIPT")
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("render", help="render an episode to OUT/<id>/<variant>/video.mp4 with its upload bundle")
-    p.add_argument("script", metavar="SCRIPT")
-    p.add_argument("--preview", action="store_true", help="fast check render at 480p15")
-    p.add_argument("--out", default="out", help="output folder (default: out)")
-    p.add_argument("-j", "--jobs", type=int, default=None, help="segments rendered at once (default: cores)")
-    p.add_argument("--variant", default="all", metavar="NAME", help=VARIANT_HELP)
-    p.add_argument("--executor", choices=["local", "ray"], default="local",
-                   help="where animations render: local worker processes (default) or a Ray cluster")
-    p.add_argument("--address", default=None, metavar="ADDR",
-                   help="with --executor ray: the cluster's address (host:port; default: start one here)")
+    add_options(p, "script", "preview", "out", "jobs", "variant", "executor", "address", "json")
     p.set_defaults(func=cmd_render)
     p = sub.add_parser("new", help="write a commented starter episode to scripts/ID.yaml")
     p.add_argument("id", metavar="ID")
     p.add_argument("--title", default="", help="the episode's title (default: the id)")
     p.set_defaults(func=cmd_new)
     p = sub.add_parser("plan", help="list each segment as cached or to build, with the reason and estimated cost")
-    p.add_argument("script", metavar="SCRIPT")
-    p.add_argument("--preview", action="store_true")
-    p.add_argument("--out", default="out")
+    add_options(p, "script", "preview", "out", "variant")
     p.add_argument("--json", action="store_true", help="the same facts as JSON, for editors and CI")
-    p.add_argument("--variant", default="all", metavar="NAME", help=VARIANT_HELP)
     p.set_defaults(func=cmd_plan)
     p = sub.add_parser("overlays", help="re-resolve templates against current results; rebuild only the "
-                       "segments whose content changed, then re-assemble")
-    p.add_argument("script", metavar="SCRIPT")
-    p.add_argument("--preview", action="store_true")
-    p.add_argument("--out", default="out")
-    p.add_argument("-j", "--jobs", type=int, default=None)
-    p.add_argument("--variant", default="all", metavar="NAME", help=VARIANT_HELP)
+                       "segments whose content changed, then re-assemble (render, naming what it rebuilt)")
+    add_options(p, "script", "preview", "out", "jobs", "variant", "executor", "address", "json")
     p.set_defaults(func=cmd_render)
     p = sub.add_parser("subs", help="export subtitles without rendering video")
-    p.add_argument("script", metavar="SCRIPT")
+    add_options(p, "script", "out", "variant")
     p.add_argument("--format", default="srt,ass,bcc", help="comma-separated: srt, ass, bcc (default all)")
-    p.add_argument("--out", default="out")
-    p.add_argument("--variant", default="all", metavar="NAME", help=VARIANT_HELP)
     p.set_defaults(func=cmd_subs)
     p = sub.add_parser("cover", help="write cover.jpg and cover_4x3.jpg (vertical: a 3:4 cover.jpg)")
-    p.add_argument("script", metavar="SCRIPT")
-    p.add_argument("--out", default="out")
-    p.add_argument("--variant", default="all", metavar="NAME", help=VARIANT_HELP)
+    add_options(p, "script", "out", "variant")
     p.set_defaults(func=cmd_cover)
     p = sub.add_parser("align", help="find each narration line in the recorded takes; report misread, skipped "
                        "and repeated lines (exit 2 if a line is missing)")
-    p.add_argument("script", metavar="SCRIPT")
+    add_options(p, "script")
     p.set_defaults(func=cmd_align)
     p = sub.add_parser("check", help="check an MP4 or a bundle folder against Bilibili's delivery spec")
     p.add_argument("path", metavar="PATH")
@@ -340,10 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--import", dest="import_file", metavar="FILE", help="accept a result measured elsewhere")
     p.add_argument("--tiny", action="store_true", help="shrink data and runs (tests, CI)")
     p.add_argument("--force", action="store_true", help="rerun even if a current result exists")
-    p.add_argument("--json", action="store_true", help="the results as JSON (progress stays on stderr)")
-    p.add_argument("--executor", choices=["local", "ray"], default="local",
-                   help="where demos run: here (default), or on Ray cluster nodes named by --on")
-    p.add_argument("--address", default=None, metavar="ADDR", help="with --executor ray: the cluster's address")
+    add_options(p, "json")
+    add_options(p, "executor", "address")
     p.add_argument("--on", default="", metavar="LABEL[,LABEL…]",
                    help="with --executor ray: run each demo on the node labelled bench-LABEL (a Ray custom "
                         "resource), once per label; results/<demo>/…@LABEL.json, templates read KEY@LABEL")

@@ -7,6 +7,7 @@ ones before it made:
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import build, bundle, plan, transitions
@@ -37,11 +38,19 @@ def plan_with_voice(episode: ResolvedEpisode, preview: bool = False, dry: bool =
             for variant in variants]
 
 
+@dataclass(frozen=True)
+class RenderReport:
+    out_dirs: list[Path]   # OUT/<id>/<variant>, one per variant
+    rebuilt: list[str]     # the segments built again (id, or id@variant with several variants)
+    cached: int            # segments taken from the cache
+    animated: int          # of the rebuilt, those whose animation Manim drew
+
+
 def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = False, jobs: int | None = None,
-                   variants: list[str] = ("main",), executor: str = "local", address: str | None = None) -> list[Path]:
-    """Render the episode's variants and their upload bundles; returns the
-    output folders (OUT/<id>/<variant>). Only what changed is built: segments
-    by their keys, each bundle by its key; voice, audio and results are shared."""
+                   variants: list[str] = ("main",), executor: str = "local", address: str | None = None) -> RenderReport:
+    """Render the episode's variants and their upload bundles. Only what
+    changed is built: segments by their keys, each bundle by its key; voice,
+    audio and results are shared."""
     script = episode.script
     sweep_leftovers(episode.workspace / ".cache", out_root / script.episode.id)   # from runs that were killed
     plans = plan_with_voice(episode, preview, variants=variants)
@@ -72,7 +81,7 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
         else:
             bundle.write_bundle(the_plan, jobs_, heads, audio, out_dir, key, plan.cover_key(the_plan, jobs_))
         out_dirs.append(out_dir)
-    return out_dirs
+    return RenderReport(out_dirs, [_name(j, variants) for j in todo], total - len(todo), animated)
 
 
 def _name(job: dict, variants) -> str:

@@ -17,11 +17,13 @@ def cli(workspace, *args):
     proc = subprocess.run([sys.executable, "-m", "bilicast.cli", *args], capture_output=True, text=True,
                           cwd=workspace)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stderr
+    return proc.stdout
 
 
-def rebuilt(log: str) -> str:
-    return next(line for line in log.splitlines() if line.startswith("segments: "))[len("segments: "):]
+def rebuilt(workspace, command="render") -> tuple[list[str], int]:
+    """A warm render's report: the segments it rebuilt, and how many Manim animated."""
+    report = json.loads(cli(workspace, command, "ep.yaml", "--preview", "--json"))
+    return report["rebuilt"], report["animated"]
 
 
 @pytest.fixture(scope="module")
@@ -52,21 +54,30 @@ def change_text(old: str, new: str):
 
 
 CHANGES = [   # what changes, and what the warm render rebuilds
-    ("a result number", change_number, "2 cached, 1 rendered (sizes; 1 animated by Manim)"),
-    ("a reworded line", change_text("最后做一次int8量化。", "最后再做一次int8量化。"),
-     "2 cached, 1 rendered (steps; 0 animated by Manim)"),
-    ("a subtitle word", change_text("再转成TFLite。", "再转成TFlite。"),   # said alike: the voice is unchanged
-     "2 cached, 1 rendered (steps; 0 animated by Manim)"),
+    ("a result number", change_number, (["sizes"], 1)),
+    ("a reworded line", change_text("最后做一次int8量化。", "最后再做一次int8量化。"), (["steps"], 0)),
+    ("a subtitle word", change_text("再转成TFLite。", "再转成TFlite。"), (["steps"], 0)),   # said alike: same voice
 ]
 
 
 @pytest.mark.parametrize("name,change,expected", CHANGES, ids=[c[0] for c in CHANGES])
 def test_a_changed_demo_renders_what_a_cold_render_makes(demo, tmp_path, name, change, expected):
     change(demo)
-    assert rebuilt(cli(demo, "render", "ep.yaml", "--preview")) == expected
+    assert rebuilt(demo) == expected
     cold = tmp_path / "cold"
     shutil.copytree(demo, cold, ignore=shutil.ignore_patterns("out", ".cache"), symlinks=True)
     cli(cold, "render", "ep.yaml", "--preview")
     warm_video, cold_video = demo / "out/demo/main/video.mp4", cold / "out/demo/main/video.mp4"
     assert frame_hashes(warm_video) == frame_hashes(cold_video)
     assert audio_samples(warm_video) == audio_samples(cold_video)
+
+
+def test_overlays_rebuilds_only_the_segments_that_show_a_changed_number(demo):
+    """`bilicast overlays` (the README's "regenerate benchmark overlays"):
+    after a re-measured number, only the segment showing it; then nothing."""
+    change_number(demo)
+    proc = subprocess.run([sys.executable, "-m", "bilicast.cli", "overlays", "ep.yaml", "--preview"],
+                          capture_output=True, text=True, cwd=demo)
+    assert proc.returncode == 0, proc.stderr
+    assert "rebuilt: sizes\n" in proc.stdout   # it names what it rebuilt
+    assert rebuilt(demo, "overlays") == ([], 0)
