@@ -32,7 +32,7 @@ from .errors import StageError, UserError
 
 INSTALL_HINT = "the Ray executor needs the `ray` extra: `.venv/bin/pip install -e '.[ray]'` (make setup installs it)"
 TRIES = 2   # a job whose worker died is run once more, then the run fails
-PASSED_ON = ("BILICAST_KILL_AT", "BILICAST_KILL_MARKER")   # test hooks (lifeline.fault) reach the workers
+PASSED_ON = ("BILICAST_KILL_AT", "BILICAST_KILL_MARKER", "BILICAST_PAUSE_AT", "BILICAST_PAUSE_SOCKET")   # test hooks (lifeline.fault)
 ENGINE = Path(__file__).parent
 
 

@@ -6,6 +6,9 @@ interrupt in the main process.
 `fault(point)` is the fault-injection hook of the tests: when the environment
 says BILICAST_KILL_AT=<point>, the bilicast process is killed with SIGKILL at
 that point (from a worker, its parent is), as a crash or `kill -9` would.
+With BILICAST_PAUSE_AT=<point> the process reaching it says so on the Unix
+socket BILICAST_PAUSE_SOCKET and waits there until it is killed, so a test
+interrupts a render at a known point instead of guessing when it got there.
 """
 from __future__ import annotations
 
@@ -58,7 +61,9 @@ def interrupts_deferred():
 
 
 def fault(point: str) -> None:
-    """Test hook: kill -9 the bilicast process here when asked to."""
+    """Test hook: kill -9 the bilicast process here, or wait here, when asked to."""
+    if os.environ.get("BILICAST_PAUSE_AT") == point:
+        _pause(point)
     if os.environ.get("BILICAST_KILL_AT") != point:
         return
     marker = os.environ.get("BILICAST_KILL_MARKER")
@@ -70,3 +75,12 @@ def fault(point: str) -> None:
     os.kill(main, signal.SIGKILL)
     if main != os.getpid():
         signal.pause()   # a worker carries on only until the parent-death signal arrives
+
+
+def _pause(point: str) -> None:
+    import socket
+    with socket.socket(socket.AF_UNIX) as announce:
+        announce.connect(os.environ["BILICAST_PAUSE_SOCKET"])
+        announce.sendall(f"{os.getpid()} {point}\n".encode())
+        while True:   # until the test interrupts the render and this process is ended
+            signal.pause()

@@ -80,3 +80,58 @@ def engine_copy(tmp_path_factory):
     shutil.copytree(ROOT / "bilicast", root / "bilicast", ignore=shutil.ignore_patterns("__pycache__"))
     (root / "templates").symlink_to(ROOT / "templates")
     return root / "bilicast", {**os.environ, "PYTHONPATH": str(root)}
+
+
+class PausePoint:
+    """A render stopped at a fault point (lifeline.fault with
+    BILICAST_PAUSE_AT): pass `env` to the render, then `reached(proc)`
+    returns once a process of it is waiting there, or fails the test, with
+    the render's output, when none gets there in time."""
+
+    def __init__(self, point: str, timeout: float = 300):
+        import socket
+        import tempfile
+        self.folder = tempfile.mkdtemp(prefix="bilicast-pause-")   # short: a Unix socket path has ~100 bytes
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(f"{self.folder}/sock")
+        self.server.listen(8)
+        self.server.settimeout(timeout)
+        self.point, self.timeout = point, timeout
+        self.env = {"BILICAST_PAUSE_AT": point, "BILICAST_PAUSE_SOCKET": f"{self.folder}/sock"}
+
+    def reached(self, proc) -> int:
+        """The pid of the process that reached the point."""
+        import socket
+        try:
+            conn, _ = self.server.accept()
+            with conn:
+                conn.settimeout(self.timeout)
+                line = conn.makefile().readline()
+        except socket.timeout:
+            line = ""
+        if not line:
+            proc.kill()
+            out = proc.communicate()
+            pytest.fail(f"the render never reached '{self.point}' in {self.timeout:.0f} s "
+                        f"(exit {proc.returncode}):\n{out[1] or ''}")
+        pid, point = line.split()
+        assert point == self.point
+        return int(pid)
+
+    def close(self) -> None:
+        import shutil
+        self.server.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture
+def pause_at():
+    made = []
+
+    def make(point: str, timeout: float = 300) -> PausePoint:
+        made.append(PausePoint(point, timeout))
+        return made[-1]
+    yield make
+    for p in made:
+        p.close()
+
