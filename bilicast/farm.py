@@ -34,10 +34,17 @@ INSTALL_HINT = "the Ray executor needs the `ray` extra: `.venv/bin/pip install -
 TRIES = 2   # a job whose worker died is run once more, then the run fails
 PASSED_ON = ("BILICAST_KILL_AT", "BILICAST_KILL_MARKER", "BILICAST_PAUSE_AT", "BILICAST_PAUSE_SOCKET")   # test hooks (lifeline.fault)
 ENGINE = Path(__file__).parent
+LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"   # "0": Ray's node address is 127.0.0.1, as on a laptop
 
 
-def _ray():
+def _ray(address: str | None):
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")   # no network at run time
+    if address is None:
+        # A cluster started for this run serves this machine alone: Ray then
+        # takes 127.0.0.1 as the node's address, and its GCS, raylet and
+        # workers listen on loopback only (otherwise on every interface, and
+        # Ray has no authentication). Read when ray is first imported.
+        os.environ[LOOPBACK_ONLY] = "0"
     try:
         import ray
     except ImportError:
@@ -46,10 +53,15 @@ def _ray():
 
 
 def _connect(ray, address: str | None) -> None:
-    # no address: a cluster of this machine alone, started for this run
-    # (never one found running here: that one is named by its address)
+    """Join the cluster at `address`; with none, start one of this machine
+    alone for this run (never one found running here: that one is named by
+    its address), and refuse to go on if it would listen beyond loopback."""
     options = {} if address else {"include_dashboard": False, "num_cpus": os.cpu_count()}
     ray.init(address=address or "local", log_to_driver=False, configure_logging=False, **options)
+    if address is None and ray.util.get_node_ip_address() != "127.0.0.1":
+        ray.shutdown()
+        raise StageError("the Ray cluster started for this render would listen beyond loopback",
+                         f"{LOOPBACK_ONLY}=0 was set after ray was imported; run bilicast in a fresh process")
 
 
 def engine_hash() -> str:
@@ -192,7 +204,7 @@ def render_on_ray(jobs: list[dict], workspace: Path, address: str | None, done, 
     """Render the jobs (their animations need Manim) on the cluster at
     `address` (None: a local one started for this render); `done(job,
     seconds)` as each finishes; the bar shows how many each node did."""
-    ray = _ray()
+    ray = _ray(address)
     _connect(ray, address)
     try:
         key, files = pack(workspace, ["scenes"], sorted({p for job in jobs for p in job["files"].values()}))
@@ -239,7 +251,7 @@ def bench_on_ray(runs: list[tuple[str, str, dict]], nodes: list[str], workspace:
     custom resource), at once; the results land in results/ as
     <hash>[-tiny]@NODE.json. Returns (key, node, path) for each."""
     from . import bench
-    ray = _ray()
+    ray = _ray(address)
     _connect(ray, address)
     try:
         have = {r[len("bench-"):] for r in ray.cluster_resources() if r.startswith("bench-")}

@@ -3,7 +3,8 @@ the demo episode's video is the local render's, byte for byte; a worker killed m
 loses only its job, which runs again; a job whose worker dies twice fails
 the render with a clear message; nothing half-written is left in the cache.
 A bench matrix measures a demo on each labelled node, and one chart shows
-both machines' numbers side by side."""
+both machines' numbers side by side. Every cluster here, the tests' own and
+the one a render starts for itself, listens on loopback only."""
 import hashlib
 import os
 import shutil
@@ -13,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, descendants, listening, loopback
 
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"   # before ray is imported: the test cluster on loopback only
 import ray  # noqa: E402  (the `ray` extra is part of `dev`: missing, these tests fail)
 
 
@@ -28,6 +30,9 @@ def cluster():
     try:
         nodes.add_node(num_cpus=1, resources={"bench-second": 1}, object_store_memory=100 * 2 ** 20)
         nodes.wait_for_nodes()
+        sockets = listening(descendants(os.getpid()))
+        assert sockets and all(loopback(address) for address, _ in sockets), sockets
+        assert nodes.address.startswith("127.0.0.1:")
         yield nodes.address
     finally:
         nodes.shutdown()
@@ -152,15 +157,17 @@ def test_a_worker_with_another_engine_refuses_the_job():
 
 def interrupted_at_manim(ws, pause_at, *extra):
     """A render stopped while a worker is inside Manim, then Ctrl-C: its exit
-    status and stderr."""
+    status and stderr, and the processes it had started while it ran."""
     import signal
     pause = pause_at("manim")
     proc = subprocess.Popen([sys.executable, "-m", "bilicast.cli", "render", "ep.yaml", "--preview", "--executor",
                              "ray", *extra], cwd=ws, stderr=subprocess.PIPE, text=True, env={**os.environ, **pause.env})
     pause.reached(proc)   # a segment is being rendered on the cluster now
+    started = descendants(proc.pid) - {proc.pid}
+    sockets = listening(started | {proc.pid})
     proc.send_signal(signal.SIGINT)
     err = proc.communicate(timeout=120)[1]
-    return proc.returncode, err
+    return proc.returncode, err, started, sockets
 
 
 def test_ctrl_c_cancels_the_jobs_on_the_cluster(cluster, local, tmp_path, pause_at):
@@ -168,7 +175,7 @@ def test_ctrl_c_cancels_the_jobs_on_the_cluster(cluster, local, tmp_path, pause_
     the cluster's CPUs are free again, nothing half-written is cached."""
     import time
     ws = copy_of(local, tmp_path / "ws")
-    code, err = interrupted_at_manim(ws, pause_at, "--address", cluster)
+    code, err, _, _ = interrupted_at_manim(ws, pause_at, "--address", cluster)
     assert code == 130 and "interrupted" in err and "Traceback" not in err, err
     ray.init(address=cluster, log_to_driver=False)
     try:
@@ -179,3 +186,26 @@ def test_ctrl_c_cancels_the_jobs_on_the_cluster(cluster, local, tmp_path, pause_
     finally:
         ray.shutdown()
     assert not half_written(ws)
+
+
+def test_a_cluster_the_render_starts_listens_on_loopback_only(local, tmp_path, pause_at):
+    """`--executor ray` without `--address`: the one-machine cluster started
+    for the render (GCS, raylet, workers) binds 127.0.0.1, seen with `ss
+    -ltnp` while a segment renders on it; Ctrl-C ends it, leaving no process."""
+    import time
+    ws = copy_of(local, tmp_path / "ws")
+    env_before = os.environ.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")   # the render must do it itself
+    try:
+        code, err, started, sockets = interrupted_at_manim(ws, pause_at)
+    finally:
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = env_before
+    names = {name for _, name in sockets}
+    assert {"gcs_server", "raylet"} <= names, sockets
+    assert all(loopback(address) for address, _ in sockets), sockets
+    assert code == 130, err
+    deadline = time.monotonic() + 60
+    while any(Path(f"/proc/{pid}").exists() for pid in started) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [pid for pid in started if Path(f"/proc/{pid}").exists()
+            and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"]
+    assert not left, f"the render's cluster left processes behind: {left}"

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="libcairo2-dev libpango1.0-dev pkg-config fontconfig fonts-noto-cjk ffmpeg espeak-ng"
+APT_PACKAGES="libcairo2-dev libpango1.0-dev pkg-config fontconfig fonts-noto-cjk ffmpeg espeak-ng iproute2"
 missing=""
 for p in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
