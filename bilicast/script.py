@@ -437,7 +437,7 @@ def _check_publishing(script: Script, located) -> list[Problem]:
 
 
 def _check_audio(script: Script, located, workspace: Path | None) -> list[Problem]:
-    from .narrate import BACKENDS   # light: no heavy imports there
+    from . import voices
     problems = []
 
     def missing(path_parts, file):
@@ -456,10 +456,11 @@ def _check_audio(script: Script, located, workspace: Path | None) -> list[Proble
                                     f"paths are relative to the workspace {workspace}"))
 
     voice = script.episode.voice
-    if voice.backend not in BACKENDS:
+    backends = voices.available(workspace)
+    if voice.backend not in backends:
         line, col = located.position(("episode", "voice", "backend"))
         problems.append(Problem(line, col, "episode.voice.backend", f"unknown TTS backend '{voice.backend}'",
-                                "available: " + ", ".join(BACKENDS)))
+                                "available: " + ", ".join(backends)))
     if script.episode.music:
         missing(("episode", "music", "file"), script.episode.music.file)
     if voice.take:

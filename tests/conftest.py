@@ -1,6 +1,9 @@
 import json
 import subprocess
+import wave
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 
@@ -172,3 +175,17 @@ def listening(pids: set[int]) -> list[tuple[str, str]]:
 def loopback(address: str) -> bool:
     host = address.rsplit(":", 1)[0].strip("[]")
     return host in ("127.0.0.1", "::1", "::ffff:127.0.0.1") or host.startswith("127.")
+
+
+def write_take(path: Path, seconds: float, rate: int = 44100, channels: int = 1, freq: float = 220.0):
+    """A synthetic 'recorded take': a tone with a slow tremolo, like a voice's envelope."""
+    t = np.arange(int(seconds * rate)) / rate
+    signal = 0.3 * np.sin(2 * np.pi * freq * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
+    data = (np.repeat(signal[:, None], channels, axis=1) * 32767).astype("<i2")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(data.tobytes())
+    return path

@@ -8,7 +8,7 @@ import pytest
 
 from bilicast import cli
 from bilicast.timeline import LineTiming, schedule_beats
-from test_voice_and_bundle import write_take
+from conftest import write_take
 
 EPISODE = """\
 episode:

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from bilicast import listen, zhvoice
-from bilicast.narrate import EspeakBackend
+from bilicast.voices.espeak import Backend as EspeakBackend
 from bilicast.spoken import to_spoken
 
 

@@ -17,21 +17,7 @@ from bilicast import cli
 from bilicast.media import loudness
 from bilicast.episode import load_episode
 from bilicast.render import plan_with_voice
-from conftest import ROOT
-
-
-def write_take(path: Path, seconds: float, rate: int = 44100, channels: int = 1, freq: float = 220.0):
-    """A synthetic 'recorded take': a tone with a slow tremolo, like a voice's envelope."""
-    t = np.arange(int(seconds * rate)) / rate
-    signal = 0.3 * np.sin(2 * np.pi * freq * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
-    data = (np.repeat(signal[:, None], channels, axis=1) * 32767).astype("<i2")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(data.tobytes())
-    return path
+from conftest import ROOT, write_take
 
 
 RECORDED = """\
@@ -152,6 +138,20 @@ def test_covers_and_upload_files(bundle):
     up = yaml.safe_load((bundle / "upload.yaml").read_text(encoding="utf-8"))
     assert up["title"] == "三步把你的Keras模型塞进手机App" and up["tid"] == 231 and up["tags"] == ["TensorFlow", "TFLite"]
     assert up["desc"] == desc and up["cover"] == "cover.jpg" and up["copyright"] == 1
+
+
+def test_cover_command_writes_the_covers_again(bundle, tmp_path, capsys):
+    """`bilicast cover` alone: both covers, from the rendered video's segment frame."""
+    ws = bundle.parents[2]
+    out = tmp_path / "out"
+    shutil.copytree(ws / "out", out)
+    for name in ("cover.jpg", "cover_4x3.jpg"):
+        (out / "bundle" / "main" / name).unlink()
+    assert cli.main(["cover", str(ws / "ep.yaml"), "--out", str(out)]) == 0
+    written = capsys.readouterr().out.split()
+    assert sorted(Path(p).name for p in written) == ["cover.jpg", "cover_4x3.jpg"]
+    for name in ("cover.jpg", "cover_4x3.jpg"):
+        assert (out / "bundle/main" / name).read_bytes() == (bundle / name).read_bytes()
 
 
 def test_cover_text_stays_in_the_safe_area(bundle):
