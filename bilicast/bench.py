@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from .cache import atomic_path, digest, write_text_atomic
 from .errors import StageError, UserError
-from .lifeline import die_with_parent
+from .lifeline import die_with_parent, fault
 from .results import Result, read_result
 from .workspace import ENGINE, import_file
 
@@ -97,8 +97,10 @@ def _demo_lock(folder: Path, name: str):
     with open(folder / ".lock", "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fault("bench-locked")
         except BlockingIOError:
             print(f"bench {name}: another bench of this demo is running; waiting for it", file=sys.stderr)
+            fault("bench-waits")
             fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 

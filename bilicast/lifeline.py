@@ -6,9 +6,10 @@ interrupt in the main process.
 `fault(point)` is the fault-injection hook of the tests: when the environment
 says BILICAST_KILL_AT=<point>, the bilicast process is killed with SIGKILL at
 that point (from a worker, its parent is), as a crash or `kill -9` would.
-With BILICAST_PAUSE_AT=<point> the process reaching it says so on the Unix
-socket BILICAST_PAUSE_SOCKET and waits there until it is killed, so a test
-interrupts a render at a known point instead of guessing when it got there.
+With BILICAST_PAUSE_AT=<point>[,<point>…] a process reaching one says so on
+the Unix socket BILICAST_PAUSE_SOCKET and waits there until the test answers
+"go" (or, if it never does, until it is killed): a test interrupts a render
+at a known point, or holds two runs at once, instead of guessing when.
 """
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def interrupts_deferred():
 
 def fault(point: str) -> None:
     """Test hook: kill -9 the bilicast process here, or wait here, when asked to."""
-    if os.environ.get("BILICAST_PAUSE_AT") == point:
+    if point in os.environ.get("BILICAST_PAUSE_AT", "").split(","):
         _pause(point)
     if os.environ.get("BILICAST_KILL_AT") != point:
         return
@@ -82,5 +83,7 @@ def _pause(point: str) -> None:
     with socket.socket(socket.AF_UNIX) as announce:
         announce.connect(os.environ["BILICAST_PAUSE_SOCKET"])
         announce.sendall(f"{os.getpid()} {point}\n".encode())
-        while True:   # until the test interrupts the render and this process is ended
-            signal.pause()
+        if announce.recv(16).startswith(b"go"):
+            return
+    while True:   # not released: until the test's interrupt ends this process
+        signal.pause()

@@ -86,43 +86,70 @@ def engine_copy(tmp_path_factory):
 
 
 class PausePoint:
-    """A render stopped at a fault point (lifeline.fault with
-    BILICAST_PAUSE_AT): pass `env` to the render, then `reached(proc)`
-    returns once a process of it is waiting there, or fails the test, with
-    the render's output, when none gets there in time."""
+    """Renders held at fault points (lifeline.fault with BILICAST_PAUSE_AT,
+    a comma-separated list): pass `env` to the renders; `reached(proc)`
+    returns the next process that got to one, held there until `release`d,
+    or fails the test, with the render's output, when none gets there in
+    time. A process never released waits until it is killed."""
 
-    def __init__(self, point: str, timeout: float = 300):
+    def __init__(self, points: str, timeout: float = 300):
         import socket
         import tempfile
         self.folder = tempfile.mkdtemp(prefix="bilicast-pause-")   # short: a Unix socket path has ~100 bytes
         self.server = socket.socket(socket.AF_UNIX)
         self.server.bind(f"{self.folder}/sock")
-        self.server.listen(8)
+        self.server.listen(16)
         self.server.settimeout(timeout)
-        self.point, self.timeout = point, timeout
-        self.env = {"BILICAST_PAUSE_AT": point, "BILICAST_PAUSE_SOCKET": f"{self.folder}/sock"}
+        self.points, self.timeout, self.held = points.split(","), timeout, []
+        self.env = {"BILICAST_PAUSE_AT": points, "BILICAST_PAUSE_SOCKET": f"{self.folder}/sock"}
 
-    def reached(self, proc) -> int:
-        """The pid of the process that reached the point."""
+    def reached(self, *procs) -> tuple[str, object]:
+        """(the point, the held connection) of the next arrival."""
         import socket
+        conn = None
         try:
             conn, _ = self.server.accept()
-            with conn:
-                conn.settimeout(self.timeout)
-                line = conn.makefile().readline()
+            conn.settimeout(self.timeout)
+            line = conn.makefile().readline()
         except socket.timeout:
             line = ""
         if not line:
-            proc.kill()
-            out = proc.communicate()
-            pytest.fail(f"the render never reached '{self.point}' in {self.timeout:.0f} s "
-                        f"(exit {proc.returncode}):\n{out[1] or ''}")
-        pid, point = line.split()
-        assert point == self.point
-        return int(pid)
+            for proc in procs:
+                proc.kill()
+            errs = "\n".join((proc.communicate()[1] or "")[-3000:] for proc in procs)
+            pytest.fail(f"no render reached {', '.join(self.points)} in {self.timeout:.0f} s:\n{errs}")
+        point = line.split()[1]
+        assert point in self.points
+        self.held.append(conn)
+        return point, conn
+
+    def release(self, conn) -> None:
+        conn.sendall(b"go\n")
+        conn.close()
+        self.held.remove(conn)
+
+    def release_all(self) -> None:
+        """Release the held processes and, from now on, every arrival at once."""
+        import threading
+        for conn in list(self.held):
+            self.release(conn)
+
+        def serve():
+            while True:
+                try:
+                    conn, _ = self.server.accept()
+                    conn.makefile().readline()
+                    conn.sendall(b"go\n")
+                    conn.close()
+                except OSError:   # closed by close()
+                    return
+        self.server.settimeout(None)
+        threading.Thread(target=serve, daemon=True).start()
 
     def close(self) -> None:
         import shutil
+        for conn in self.held:
+            conn.close()
         self.server.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -131,8 +158,8 @@ class PausePoint:
 def pause_at():
     made = []
 
-    def make(point: str, timeout: float = 300) -> PausePoint:
-        made.append(PausePoint(point, timeout))
+    def make(points: str, timeout: float = 300) -> PausePoint:
+        made.append(PausePoint(points, timeout))
         return made[-1]
     yield make
     for p in made:

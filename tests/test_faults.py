@@ -152,20 +152,28 @@ def test_ffmpeg_missing_is_one_clear_line(tmp_path):
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) <= 3, proc.stderr
 
 
-def test_two_benches_of_one_demo_at_once(tmp_path):
+def test_two_benches_of_one_demo_at_once(tmp_path, pause_at):
+    """The first bench is held with the demo's lock taken until the second
+    has found it taken: the second waits, then reuses the first's result."""
     ws = tmp_path / "ws"
     ws.mkdir()
     shutil.copytree(ROOT / "demos", ws / "demos")
     (ws / "scenes").symlink_to(ROOT / "scenes")
-    cmd = [sys.executable, "-m", "bilicast.cli", "bench", "--demo", "train_curve", "--tiny"]
-    procs = [subprocess.Popen(cmd, cwd=ws, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
-    outs = [p.communicate(timeout=600) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outs
+    cmd = [sys.executable, "-m", "bilicast.cli", "bench", "--demo", "train_curve", "--tiny", "--json"]
+    pause = pause_at("bench-locked,bench-waits")
+    env = {**os.environ, **pause.env}
+    first = subprocess.Popen(cmd, cwd=ws, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    point, holding = pause.reached(first)
+    assert point == "bench-locked"
+    second = subprocess.Popen(cmd, cwd=ws, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert pause.reached(first, second)[0] == "bench-waits"   # the lock is taken: it waits for the first
+    pause.release_all()
+    outs = [p.communicate(timeout=600) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], outs
     results = list((ws / "results" / "train_curve").glob("*.json"))
     assert len(results) == 1
     json.loads(results[0].read_text("utf-8"))   # whole, not torn
-    assert sum(": running (" in err for _, err in outs) == 1   # the other one waited and reused it
+    assert [json.loads(out)[0]["what"] for out, _ in outs] == ["ran", "reused"]
 
 
 HOSTILE = [

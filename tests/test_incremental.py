@@ -135,12 +135,20 @@ def test_corrupt_cache_entry_is_a_miss(workspace):
     assert is_valid_video(workspace / "out" / "inc" / "main" / "video.mp4")
 
 
-def test_two_renders_at_once_do_not_corrupt_the_cache(workspace):
+def test_two_renders_at_once_do_not_corrupt_the_cache(workspace, pause_at):
+    """Both renders are held inside Manim at the same time before either goes
+    on, so they really overlap, writing the same cache entries."""
     (workspace / "ep.yaml").write_text(EPISODE, encoding="utf-8")
     cmd = [sys.executable, "-m", "bilicast.cli", "render", "ep.yaml", "--preview", "-j", "1"]
-    first = subprocess.Popen(cmd + ["--out", "a"], cwd=workspace, stderr=subprocess.PIPE, text=True)
-    second = subprocess.Popen(cmd + ["--out", "b"], cwd=workspace, stderr=subprocess.PIPE, text=True)
-    assert first.wait() == 0 and second.wait() == 0, first.stderr.read() + second.stderr.read()
+    both = pause_at("manim")
+    env = {**os.environ, **both.env}
+    first = subprocess.Popen(cmd + ["--out", "a"], cwd=workspace, stderr=subprocess.PIPE, text=True, env=env)
+    second = subprocess.Popen(cmd + ["--out", "b"], cwd=workspace, stderr=subprocess.PIPE, text=True, env=env)
+    both.reached(first, second)
+    both.reached(first, second)   # one worker each (-j 1), each held: both renders are inside Manim now
+    both.release_all()
+    errs = first.communicate(timeout=600)[1] + second.communicate(timeout=600)[1]
+    assert first.returncode == 0 and second.returncode == 0, errs
     for out in ("a", "b"):
         assert is_valid_video(workspace / out / "inc" / "main" / "video.mp4")
     for segment in (workspace / ".cache" / "segments").glob("*.mp4"):
