@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from collections.abc import Set
 from pathlib import Path
+from typing import Literal, overload
 
 import numpy as np
 
@@ -216,7 +218,7 @@ def _longest_pause(pauses, lo: float, hi: float):
 # --- the whole stage ----------------------------------------------------------
 
 def align(audio: np.ndarray, rate: int, lines: list[tuple[str, str]], recognizer, pronounce=None,
-          optional: set[int] = frozenset()) -> Alignment:
+          optional: Set[int] = frozenset()) -> Alignment:
     """Find each (key, text) line in `audio`. Lines in `optional` (re-recorded
     elsewhere) may be missing without a flag."""
     from .listen import simplified
@@ -282,8 +284,14 @@ def take_key(take: Path, lines: list[tuple[str, str]], pronounce, clean: bool) -
                    "version": ALIGN_VERSION, "clean": clean})
 
 
+@overload
 def align_take(take: Path, lines: list[tuple[str, str]], cache: Cache, pronounce=None, clean: bool = False,
-               optional: set[int] = frozenset(), dry: bool = False) -> tuple[Alignment | None, bool]:
+               optional: Set[int] = frozenset(), dry: Literal[False] = False) -> tuple[Alignment, bool]: ...
+@overload
+def align_take(take: Path, lines: list[tuple[str, str]], cache: Cache, pronounce=None, clean: bool = False,
+               optional: Set[int] = frozenset(), dry: bool = False) -> tuple[Alignment | None, bool]: ...
+def align_take(take: Path, lines: list[tuple[str, str]], cache: Cache, pronounce=None, clean: bool = False,
+               optional: Set[int] = frozenset(), dry: bool = False) -> tuple[Alignment | None, bool]:
     """The alignment of `take`, from the cache when the take and lines are
     unchanged. Returns (alignment, reused); (None, False) when `dry` and it
     was never aligned."""
@@ -307,7 +315,7 @@ def align_take(take: Path, lines: list[tuple[str, str]], cache: Cache, pronounce
 CLEAN_FILTERS = "highpass=f=80,highpass=f=80,afftdn=nf=-25,adeclick"
 
 
-def report(result: Alignment, take: Path) -> str:
+def report(result: Alignment, take: str | Path) -> str:
     rows = [f"{take}: {result.duration:.1f} s"]
     width = max((len(x.key) for x in result.lines), default=4)
     for x in result.lines:

@@ -8,7 +8,6 @@ segment per call, because Manim's config is process-global."""
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -18,6 +17,7 @@ import uuid
 from pathlib import Path
 
 from .cache import atomic_path, digest, usable, write_text_atomic
+from .contracts import AnimationRecord, SegmentJob
 from .errors import StageError, disk_full, disk_full_error
 from .lifeline import fault
 from .media import frame_count, is_valid_video, run_ffmpeg, video_encode_args
@@ -26,7 +26,7 @@ from .scenekit import hold_target
 from .variants import BUILTIN
 
 
-def render_scene(job: dict, media: Path) -> tuple[Path, list, list]:
+def render_scene(job: SegmentJob, media: Path) -> tuple[Path, list[tuple[int, str]], list[dict]]:
     """Render one segment's scene with Manim; return the raw movie path, its
     holds (frame index, extra copies) and the texts of its final picture
     (bilicast.legible)."""
@@ -36,22 +36,22 @@ def render_scene(job: dict, media: Path) -> tuple[Path, list, list]:
     from .scenekit import load_scene_class
 
     logging.getLogger("manim").setLevel(logging.ERROR)
-    scene_cls = load_scene_class(job["scene_file"], job["scene_class"])
+    scene_cls = load_scene_class(job.scene_file, job.scene_class)
     settings = {
-        "pixel_width": job["width"], "pixel_height": job["height"], "frame_rate": job["fps"],
-        "media_dir": str(media), "output_file": job["slug"], "progress_bar": "none",
+        "pixel_width": job.width, "pixel_height": job.height, "frame_rate": job.fps,
+        "media_dir": str(media), "output_file": job.slug, "progress_bar": "none",
         "verbosity": "ERROR", "disable_caching": True,
         # Manim's file is an intermediate (finish_segment encodes the delivery file):
         # encode it fast and nearly lossless instead of Manim's default medium/crf 23.
         "video_encoder_options": {"preset": "ultrafast", "crf": "12"}, "write_to_movie": True, "format": "mp4",
     }
     with tempconfig(settings):
-        frame = BUILTIN[job.get("variant", "main")].frame(job["width"], job["height"])
+        frame = BUILTIN[job.variant].frame(job.width, job.height)
         manim.config.frame_width, manim.config.frame_height = frame.width, frame.height
-        timing = job["timing"]
+        timing = job.timing
         if not timing.get("render_holds"):   # what the animation's key covers (see BilicastScene.timing)
             timing = {"beats": {k: [None, run] for k, (_, run) in timing["beats"].items()}}
-        scene = scene_cls(params=job["params"], timing=timing, style=job["style"], files=job.get("files"), frame=frame)
+        scene = scene_cls(params=job.params, timing=timing, style=job.style, files=job.files, frame=frame)
         fault("manim")
         scene.render()
         return Path(scene.renderer.file_writer.movie_file_path), scene.holds, scene.layout
@@ -121,49 +121,49 @@ def chunk_edges(shown: list[int], events: list, fps: int) -> list[int]:
     return edges + [n]
 
 
-def chunk_key(job: dict, shown: list[int], first: int, end: int, header: str, events: list) -> str:
+def chunk_key(job: SegmentJob, shown: list[int], first: int, end: int, header: str, events: list) -> str:
     """What shapes a chunk's pictures, relative to its own start: the
     animation frames it shows, the overlay's state, the subtitles on it,
     the encoding."""
-    fps = job["fps"]
+    fps = job.fps
     t0, t1 = first / fps, end / fps
-    runs = []   # (animation frame, times shown)
+    runs: list[list[int]] = []   # (animation frame, times shown)
     for index in shown[first:end]:
         if runs and runs[-1][0] == index:
             runs[-1][1] += 1
         else:
             runs.append([index, 1])
-    overlay = job.get("overlay")
-    if overlay and overlay["start"] < t1:
-        at = overlay["start"] - t0
-        overlay = [Path(overlay["png"]).name, overlay["x"], overlay["y"], round(at, 6) if at > -OVERLAY_FADE else "shown"]
-    else:
-        overlay = None
+    overlay = job.overlay
+    shown_overlay: list | None = None
+    if overlay and overlay.start < t1:
+        at = overlay.start - t0
+        shown_overlay = [Path(overlay.png).name, overlay.x, overlay.y, round(at, 6) if at > -OVERLAY_FADE else "shown"]
     subtitles = [[round(s - t0, 6), round(e - t0, 6), line] for s, e, line in events if s < t1 and e > t0]
-    return digest({"animation": Path(job["raw"]).name, "runs": runs, "overlay": overlay,
-                   "subtitles": subtitles and [header, subtitles], "frames": end - first,
-                   "encode": [video_encode_args(fps, job["preview"]), job["width"], job["height"]],
-                   "code": {k: v for k, v in job["components"].items() if k.startswith("code:") or k == "tools"}})
+    return digest({"animation": Path(job.raw).name, "runs": runs, "overlay": shown_overlay,
+                   "subtitles": [header, subtitles] if subtitles else [], "frames": end - first,
+                   "encode": [video_encode_args(fps, job.preview), job.width, job.height],
+                   "code": {k: v for k, v in job.components.items() if k.startswith("code:") or k == "tools"}})
 
 
 OVERLAY_FADE = 0.4   # seconds a chart overlay takes to fade in
 
 
-def finish_segment(raw: Path, holds: list, animation_frames: int, job: dict, target: Path, scratch: Path) -> int:
+def finish_segment(raw: Path, holds: list[tuple[int, str]], animation_frames: int, job: SegmentJob, target: Path,
+                   scratch: Path) -> int:
     """Re-encode to the delivery spec: expand the holds (one rendered frame
     repeated), make exactly the planned frame count, composite the chart
     overlay if any, and burn in subtitles, a chunk at a time: one ffmpeg
     pass filters the whole segment and encodes only the chunks not cached
     (.cache/chunks/), then the chunks are joined by stream copy. Returns how
     many chunks were encoded."""
-    fps = job["fps"]
-    shown = frame_map(holds, job["timing"], fps, job["frames"], animation_frames)
-    header, events = _dialogues(job["ass"] or "")
+    fps = job.fps
+    shown = frame_map(holds, job.timing, fps, job.frames, animation_frames)
+    header, events = _dialogues(job.ass or "")
     edges = chunk_edges(shown, events, fps)
     chunks = []
     for first, end in zip(edges, edges[1:]):
         key = chunk_key(job, shown, first, end, header, events)
-        chunks.append((first, end, Path(job["chunks"]) / f"{job['segment']}-{key[:16]}.mp4"))
+        chunks.append((first, end, Path(job.chunks) / f"{job.segment}-{key[:16]}.mp4"))
     todo = [c for c in chunks if not usable(c[2], is_valid_video)]
     if todo:
         _encode_chunks(raw, holds, job, todo, scratch)
@@ -174,17 +174,17 @@ def finish_segment(raw: Path, holds: list, animation_frames: int, job: dict, tar
                                for first, end, path in chunks), encoding="utf-8")
     with atomic_path(target) as out:
         run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", "-f", "mp4", str(out)],
-                   f"joining the chunks of segment '{job['segment']}'")
+                   f"joining the chunks of segment '{job.segment}'")
     return len(todo)
 
 
-def _encode_chunks(raw: Path, holds: list, job: dict, todo: list, scratch: Path) -> None:
+def _encode_chunks(raw: Path, holds: list[tuple[int, str]], job: SegmentJob, todo: list, scratch: Path) -> None:
     """One ffmpeg pass over the whole segment (holds expanded, overlay,
     subtitles), split into one encoder per chunk to make."""
-    fps = job["fps"]
+    fps = job.fps
     inputs = ["-i", str(raw)]
     filters, dropped, added = [], [], 0
-    copies = hold_frames(holds, job["timing"], fps)
+    copies = hold_frames(holds, job.timing, fps)
     for index, n in copies:
         if n == 0:
             dropped.append(f"eq(n,{index})")
@@ -197,18 +197,18 @@ def _encode_chunks(raw: Path, holds: list, job: dict, todo: list, scratch: Path)
             filters.append(f"loop=loop={n - 1}:size=1:start={index + added}")
             added += n - 1
     graph = ("[0:v]" + "".join(f"{x}," for x in filters) + f"setpts=N/({fps}*TB),"
-             f"tpad=stop_mode=clone:stop_duration={job['timing']['duration'] + 1:.3f}[v0]")
+             f"tpad=stop_mode=clone:stop_duration={job.timing['duration'] + 1:.3f}[v0]")
     last = "v0"
-    overlay = job.get("overlay")
+    overlay = job.overlay
     if overlay:
-        inputs += ["-loop", "1", "-i", overlay["png"]]
-        start = overlay["start"]
+        inputs += ["-loop", "1", "-i", overlay.png]
+        start = overlay.start
         graph += (f";[1:v]format=rgba,fade=t=in:st={start:.3f}:d={OVERLAY_FADE}:alpha=1[ov]"
-                  f";[v0][ov]overlay=x={overlay['x']}:y={overlay['y']}:enable='gte(t,{start:.3f})'[v1]")
+                  f";[v0][ov]overlay=x={overlay.x}:y={overlay.y}:enable='gte(t,{start:.3f})'[v1]")
         last = "v1"
-    if job["ass"]:   # the subtitle file lives in the segment's scratch folder (removed with it)
+    if job.ass:   # the subtitle file lives in the segment's scratch folder (removed with it)
         ass_file = scratch / "subs.ass"
-        ass_file.write_text(job["ass"], encoding="utf-8")
+        ass_file.write_text(job.ass, encoding="utf-8")
         graph += f";[{last}]ass=filename={ass_file}[v2]"
         last = "v2"
     graph += f";[{last}]split={len(todo)}" + "".join(f"[s{i}]" for i in range(len(todo)))
@@ -218,39 +218,39 @@ def _encode_chunks(raw: Path, holds: list, job: dict, todo: list, scratch: Path)
             graph += f";[s{i}]trim=start_frame={first}:end_frame={end},setpts=PTS-STARTPTS[c{i}]"
             out = stack.enter_context(atomic_path(path))
             outputs += ["-map", f"[c{i}]", "-frames:v", str(end - first), "-an",
-                        *video_encode_args(fps, job["preview"]), "-f", "mp4", str(out)]
+                        *video_encode_args(fps, job.preview), "-f", "mp4", str(out)]
         fault("finish")
-        run_ffmpeg([*inputs, "-filter_complex", graph, *outputs], f"encoding segment '{job['segment']}'")
+        run_ffmpeg([*inputs, "-filter_complex", graph, *outputs], f"encoding segment '{job.segment}'")
 
 
-def animation_is_cached(job: dict) -> bool:
-    raw = Path(job["raw"])
-    return raw.with_suffix(".json").exists() and usable(raw, is_valid_video)
+def animation_is_cached(job: SegmentJob) -> bool:
+    raw = Path(job.raw)
+    return AnimationRecord.path(raw).exists() and usable(raw, is_valid_video)
 
 
-def build_segment(job: dict) -> float:
+def build_segment(job: SegmentJob) -> float:
     """Renders the animation unless cached, then finishes the segment;
     returns the seconds it took, or raises StageError carrying the log."""
-    target, raw = Path(job["target"]), Path(job["raw"])
+    target, raw = Path(job.target), Path(job.raw)
     started = time.monotonic()
     # Manim's scratch files go to a folder of this run alone, so two renders
     # of the same episode at once never write the same partial files.
-    scratch = Path(job["scratch"]) / f"{job['segment']}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    scratch = Path(job.scratch) / f"{job.segment}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     scratch.mkdir(parents=True)
     try:
         if not animation_is_cached(job):
             movie, holds, _ = render_scene(job, scratch)
-            write_text_atomic(raw.with_suffix(".json"), json.dumps({"holds": holds, "frames": frame_count(movie)}))
+            write_text_atomic(AnimationRecord.path(raw), AnimationRecord(holds, frame_count(movie)).to_json())
             with atomic_path(raw) as out:   # the holds first: a movie without them is never used
                 shutil.move(movie, out)
-        made = json.loads(raw.with_suffix(".json").read_text(encoding="utf-8"))
-        finish_segment(raw, made["holds"], made["frames"], job, target, scratch)
+        made = AnimationRecord.read(raw)
+        finish_segment(raw, made.holds, made.frames, job, target, scratch)
     except StageError:
         raise
     except Exception as e:   # a full disk, or a scene bug: report it with the scene's traceback
         if disk_full(e):
-            raise disk_full_error(f"rendering segment '{job['segment']}'") from None
-        raise StageError(f"scene {job['scene_name']} failed in segment '{job['segment']}': {e}",
+            raise disk_full_error(f"rendering segment '{job.segment}'") from None
+        raise StageError(f"scene {job.scene_name} failed in segment '{job.segment}': {e}",
                          traceback.format_exc()) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -108,7 +108,7 @@ def _demo_lock(folder: Path, name: str):
 def _run_demo_locked(registry: DemoRegistry, name: str, eff: dict, path: Path, tiny: bool,
                      force: bool) -> tuple[Result, Path, str]:
     code_hash = registry.code_hash(name)
-    reason = "forced" if force else "not run yet"
+    reason: str | None = "forced" if force else "not run yet"
     if path.exists() and not force:
         try:
             old = read_result(path)
@@ -158,7 +158,7 @@ def _run_logged(cmd: list[str], log_path: Path) -> str:
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                           preexec_fn=die_with_parent) as proc:
         try:
-            for line in proc.stdout:
+            for line in proc.stdout or ():   # a pipe (stdout=PIPE)
                 lines.append(line)
                 if line.startswith("progress:"):
                     print("  " + line[len("progress:"):].strip(), file=sys.stderr)

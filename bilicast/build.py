@@ -9,21 +9,29 @@ import multiprocessing
 import os
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from . import animate, assemble, media, narrate, subtitles, transitions
 from .cache import Cache, atomic_path, digest, usable, write_text_atomic
 from .codehash import code_components
+from .contracts import ChartJob, Mix, SegmentJob, TransitionHead
 from .lifeline import die_with_parent, fault, interrupts_deferred
 from .media import is_valid_video
 from .workspace import ENGINE
 from .plan import Plan, audio_plan
 from .script import Script
 
+if TYPE_CHECKING:
+    from .episode import ResolvedEpisode
+    from .narrate import LineAudio
+    from .resolve import ShownNumber
 
-def build_voice(script: Script, workspace: Path, dry: bool = False) -> dict:
+
+def build_voice(script: Script, workspace: Path, dry: bool = False) -> dict[tuple[int, int], LineAudio]:
     """Audio for every voiced line (narrate.prepare, with a progress bar).
     dry: only what the cache holds; nothing is synthesized or written."""
     lines = sum(len(s.narration) for s in script.segments)
@@ -31,34 +39,34 @@ def build_voice(script: Script, workspace: Path, dry: bool = False) -> dict:
         return narrate.prepare(script, workspace, Cache(workspace / ".cache"), progress=lambda: bar.update(1), dry=dry)
 
 
-def draw_chart(chart: dict, episode) -> list:
-    """The chart's PNG (unless cached) and the numbers it prints
-    (resolve.ShownNumber, checked against the results with the rest)."""
+def draw_chart(chart: ChartJob, episode: ResolvedEpisode) -> list[ShownNumber]:
+    """The chart's PNG (unless cached) and the numbers it prints (checked
+    against the results with the rest)."""
     from . import charts
     from .resolve import ShownNumber
-    res = episode.resolution
-    png = Path(chart["png"])
-    seg = episode.script.segments[chart["index"]]
+    res, seg = episode.resolution, episode.script.segments[chart.index]
+    ov = seg.overlay
+    assert res is not None and ov is not None   # a chart is planned only then
+    png = Path(chart.png)
     numbers = png.with_suffix(".json")   # what the chart prints, kept beside it
     try:
         shown = json.loads(numbers.read_text(encoding="utf-8")) if png.exists() else None
     except (OSError, ValueError):
         shown = None
     if shown is None:
-        ov = seg.overlay
-        shown = charts.render_chart(ov.chart, res.results[chart["file"]], episode.script.episode.style,
-                                    chart["size"], png, ov.title, res.provenance[ov.data], ov.fields,
-                                    video_short_side=chart["short_side"])
+        shown = charts.render_chart(ov.chart, res.results[chart.file], episode.script.episode.style,
+                                    chart.size, png, ov.title, res.provenance[ov.data], ov.fields,
+                                    video_short_side=chart.short_side)
         write_text_atomic(numbers, json.dumps(shown, ensure_ascii=False))
-    return [ShownNumber(f"segments[{chart['index']}].overlay", seg.id, text, value, how, (), ("src", chart["file"], field))
+    return [ShownNumber(f"segments[{chart.index}].overlay", seg.id, text, value, how, (), ("src", chart.file, field))
             for text, value, field, how in shown]
 
 
-def _build_one(job: dict) -> tuple[dict, float]:
+def _build_one(job: SegmentJob) -> tuple[SegmentJob, float]:
     return job, animate.build_segment(job)
 
 
-def render_segments(todo: list[dict], jobs: int | None, executor: str = "local", address: str | None = None,
+def render_segments(todo: list[SegmentJob], jobs: int | None, executor: str = "local", address: str | None = None,
                     workspace: Path | None = None) -> int:
     """Segments whose animation must be rendered go to a pool of worker
     processes (Manim's config is process-global); the others are only
@@ -68,21 +76,25 @@ def render_segments(todo: list[dict], jobs: int | None, executor: str = "local",
     left to finish their segment. With executor "ray" the animations are
     rendered on a Ray cluster instead (farm.py). Returns how many animations
     Manim rendered."""
-    todo = [{**job, "ass": job["burn_in"] and subtitles.segment_ass(**job["burn_in"], size=(job["width"], job["height"]))}
-            for job in todo]
-    animate_first, finish_only = [], []
+    todo = [replace(job, ass=_burned_in(job)) for job in todo]
+    animate_first: list[SegmentJob] = []
+    finish_only: list[SegmentJob] = []
     for job in todo:
         (finish_only if animate.animation_is_cached(job) else animate_first).append(job)
     pool = None
     try:
         with tqdm(total=len(todo), desc="render segments", unit="seg", file=sys.stderr, disable=None) as bar:
-            def done(job, seconds):
-                write_text_atomic(job["manifest"], json.dumps({"key": job["key"], "components": job["components"],
-                                                               "seconds": seconds, "frames": job["frames"]}))
+            def done(job: SegmentJob, seconds: float) -> None:
+                write_text_atomic(job.manifest, json.dumps({"key": job.key, "components": job.components,
+                                                            "seconds": seconds, "frames": job.frames}))
                 bar.update(1)
             if animate_first and executor == "ray":   # this process finishes the rest while the cluster works
                 from . import farm
-                here = InBackground(lambda: [done(*_build_one(job)) for job in finish_only])
+                assert workspace is not None   # the Ray executor packs the workspace's scenes and files
+                def finish_here() -> None:
+                    for job in finish_only:
+                        done(*_build_one(job))
+                here = InBackground(finish_here)
                 farm.render_on_ray(animate_first, workspace, address, done, bar)   # Ctrl-C lands here: cancels
                 here.result()
                 return len(animate_first)
@@ -107,10 +119,18 @@ def render_segments(todo: list[dict], jobs: int | None, executor: str = "local",
             pool.join()
 
 
-def build_heads(heads: list) -> None:
+def _burned_in(job: SegmentJob) -> str | None:
+    """The segment's burned-in subtitles as ASS ("" without lines; None: none burned in)."""
+    b = job.burn_in
+    if b is None:
+        return None
+    return subtitles.segment_ass(b.timing, b.max_chars, b.font, b.workspace, (job.width, job.height), b.margin)
+
+
+def build_heads(heads: list[TransitionHead | None]) -> None:
     """The transition heads the cache lacks."""
     for head in heads:
-        if head and not usable(Path(head["target"]), is_valid_video):
+        if head and not usable(Path(head.target), is_valid_video):
             transitions.make_head(head)
 
 
@@ -172,7 +192,7 @@ def build_audio_track(plan: Plan) -> Path:
     return aac
 
 
-def _encode_pieces(plan: Plan, wav: Path, mixes: list[dict]) -> list[Path]:
+def _encode_pieces(plan: Plan, wav: Path, mixes: list[Mix]) -> list[Path]:
     """The track's AAC, a piece per segment, each cached by exactly what its
     encoder is given (a changed line re-encodes its own segment and, where it
     moved them, the ones after). Missing pieces are encoded at once, one
@@ -182,10 +202,10 @@ def _encode_pieces(plan: Plan, wav: Path, mixes: list[dict]) -> list[Path]:
     how = digest([assemble.AAC_FRAME, assemble.PREROLL, assemble.POSTROLL, media.audio_encode_args(), media.ffmpeg_version(),
                   code_components(ENGINE / "assemble.py", workspace=plan.workspace)])
     pieces, todo = [], []
-    for mix, (first, end) in zip(mixes, assemble.aac_pieces([m["start"] for m in mixes], len(track))):
+    for mix, (first, end) in zip(mixes, assemble.aac_pieces([m.start for m in mixes], len(track))):
         window = assemble.piece_input(track, first, end)
         key = hashlib.sha256(window + f"{first == 0}{how}".encode()).hexdigest()
-        target = plan.cache.entry("aac", plan.timeline[mix["index"]].id, key, "aac")
+        target = plan.cache.entry("aac", plan.timeline[mix.index].id, key, "aac")
         pieces.append(target)
         if not usable(target, lambda p: p.stat().st_size > 0):
             todo.append((window, first, end, target))
@@ -195,17 +215,18 @@ def _encode_pieces(plan: Plan, wav: Path, mixes: list[dict]) -> list[Path]:
     return pieces
 
 
-def _segment_mix(mix: dict, step: int) -> tuple:
+def _segment_mix(mix: Mix, step: int) -> tuple[Any, Any, float]:
     """A segment's mixed audio, its K-weighted power per step and its true peak (cached)."""
     import numpy as np
-    target = Path(mix["target"])
+    target = mix.target
     try:
         with np.load(target) as cached:
             return cached["audio"], cached["power"], float(cached["peak"])
     except (OSError, ValueError, KeyError):
         pass   # not made yet, or unreadable: made again
-    audio = assemble.mix_segment(mix["duration"], mix["voice"], mix["music"], mix["start"], mix["intervals"])
+    audio = assemble.mix_segment(mix.duration, mix.voice, mix.music, mix.start, mix.intervals)
     power, peak = assemble.measure(audio, step)
+    assert peak is not None   # measured when asked (the default)
     with atomic_path(target) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, audio=audio, power=power, peak=peak)

@@ -7,17 +7,23 @@ import json
 import os
 import re
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import assemble, publish, subtitles, transitions
 from .cache import atomic_path, digest, write_text_atomic
+from .contracts import SegmentJob, TransitionHead
 from .episode import ResolvedEpisode
 from .errors import StageError
 from .lifeline import fault
 from .media import run_ffmpeg
 from .plan import Plan, bundle_files
 from .variants import BUILTIN
+
+if TYPE_CHECKING:
+    from .resolve import ShownNumber
 
 SUBTITLE_FORMATS = ("srt", "ass", "bcc")
 
@@ -87,21 +93,22 @@ def write_cover(plan: Plan, out_dir: Path, video: Path | None = None) -> list[Pa
                       out_dir, portrait=plan.settings.height > plan.settings.width)
 
 
-def segment_picture(job: dict, head: dict | None, t: float, cache_dir: Path, size: tuple[int, int]):
+def segment_picture(job: SegmentJob, head: TransitionHead | None, t: float, cache_dir: Path, size: tuple[int, int]):
     """The picture at t seconds into a segment, as the joined video shows it
     (from the transition head while it plays), scaled to size; cached by the
     segment's key, so a storyboard re-grabs only the segments that changed."""
     from PIL import Image
-    key = digest([job["key"], head and head["key"], round(t, 3), size])
-    thumb = cache_dir / f"{job['segment']}-{key[:16]}.png"
+    key = digest([job.key, head and head.key, round(t, 3), size])
+    thumb = cache_dir / f"{job.segment}-{key[:16]}.png"
     if not thumb.exists():
-        source = head["target"] if head and t < head["frames"] / job["fps"] else job["target"]
+        source = head.target if head and t < head.frames / job.fps else job.target
         with atomic_path(thumb) as tmp:
             grab_frame(Path(source), t).convert("RGB").resize(size).save(tmp, "PNG")
     return Image.open(thumb)
 
 
-def write_storyboard(plan: Plan, out_dir: Path, segment_jobs: list[dict], heads: list) -> Path:
+def write_storyboard(plan: Plan, out_dir: Path, segment_jobs: list[SegmentJob],
+                     heads: list[TransitionHead | None]) -> Path:
     """storyboard.png: a contact sheet, one frame per segment (during its last
     line, so the full picture and a subtitle show), labelled with id and time."""
     from PIL import Image, ImageDraw
@@ -141,7 +148,8 @@ def write_publish(plan: Plan, out_dir: Path) -> None:
     write_text_atomic(out_dir / "upload.yaml", publish.upload_yaml(plan.script, desc, plan.workspace))
 
 
-def write_numbers(plan: Plan, episode: ResolvedEpisode, out_dir: Path, chart_numbers: list = ()) -> None:
+def write_numbers(plan: Plan, episode: ResolvedEpisode, out_dir: Path,
+                  chart_numbers: Sequence[ShownNumber] = ()) -> None:
     """numbers.json: every number shown (the script's and its charts'),
     where and when, its text, source and raw value. Fails if a shown number
     disagrees with its source after rounding."""
@@ -170,8 +178,8 @@ def write_numbers(plan: Plan, episode: ResolvedEpisode, out_dir: Path, chart_num
     write_text_atomic(out_dir / "numbers.json", json.dumps(rows, ensure_ascii=False, indent=1))
 
 
-def write_bundle(plan: Plan, segment_jobs: list[dict], heads: list, audio: Path, out_dir: Path, key: str,
-                 cover_key: str) -> None:
+def write_bundle(plan: Plan, segment_jobs: list[SegmentJob], heads: list[TransitionHead | None], audio: Path,
+                 out_dir: Path, key: str, cover_key: str) -> None:
     """Join the video and write every file of the bundle; the cover only when
     its key (plan.cover_key) changed, the storyboard from pictures cached per
     segment. The build stamp (the bundle's key) goes last, so a killed run

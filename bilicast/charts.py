@@ -166,7 +166,7 @@ def _place_labels(fig, ax, labels, scale) -> None:
     radius = 22 * scale * fig.dpi / 72   # about a marker's radius, in pixels
     frame = ax.get_window_extent(renderer)
     spots = [(0, 36), (0, -36), (90, 0), (-90, 0), (70, 30), (-70, 30), (70, -30), (-70, -30)]
-    placed = []
+    placed: list = []   # the labels' boxes (matplotlib Bbox)
     for label in labels:
         for distance in (1, 1.8, 2.6, 3.4):
             for dx, dy in spots:
@@ -215,8 +215,8 @@ def render_chart(kind: str, result: Result, style, size: tuple[int, int], target
         y = range(len(names))
         # Error bars: the median's 95 % confidence interval (older results: min to p90).
         with_ci = all(t.ci_low and t.ci_high for t in timings)
-        lows = [t.ci_low if with_ci else t.min for t in timings]
-        highs = [t.ci_high if with_ci else t.p90 for t in timings]
+        lows = [t.ci_low if with_ci and t.ci_low else t.min for t in timings]
+        highs = [t.ci_high if with_ci and t.ci_high else t.p90 for t in timings]
         ax.barh(y, [t.median for t in timings], color=colours[: len(names)], height=0.55)
         ax.errorbar([t.median for t in timings], y, xerr=[[t.median - lo for t, lo in zip(timings, lows)],
                     [hi - t.median for t, hi in zip(timings, highs)]], fmt="none", ecolor=style.foreground,

@@ -5,12 +5,13 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .errors import StageError, UserError, disk_full, disk_full_error
 from .yamlsource import ScriptProblems
 
 # The options several commands share, defined once: add_options(parser, name, …)
-OPTIONS = {
+OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "script": (("script",), dict(metavar="SCRIPT")),
     "preview": (("--preview",), dict(action="store_true", help="fast check render at 480p15")),
     "out": (("--out",), dict(default="out", help="output folder (default: out)")),

@@ -35,7 +35,8 @@ def load_font(size: int, bold: bool = True):
 
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
-    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return r, g, b
 
 
 def _theme_background(style, size: tuple[int, int] = SIZE) -> Image.Image:
@@ -87,7 +88,7 @@ def make_cover(style, title: str, badge: str | None, background: Image.Image | N
         bw, bh = bbox[2] - bbox[0], bbox[3] - bbox[1]
         draw.rounded_rectangle([left, top, left + bw + 60, top + bh + 44], radius=24, fill=_rgb(style.highlight))
         draw.text((left + 30, top + 22 - bbox[1]), badge, font=bfont, fill=(255, 255, 255))
-        top += bh + 44 + 50
+        top += bh + 44 + 50   # type: ignore[assignment]  # PIL's hints: a float bbox (ints with a TrueType font)
     font, lines, size = _fit_title(draw, title, right - left, bottom - top)
     line_h = int(size * 1.25)
     y = top + ((bottom - top) - line_h * len(lines)) // 2

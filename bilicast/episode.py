@@ -6,11 +6,17 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from .script import Script
 from .workspace import shown_file
+
+if TYPE_CHECKING:
+    from .resolve import Resolution
+    from .scenekit import SceneRegistry
+    from .yamlsource import Located
 
 
 @dataclass
@@ -19,10 +25,10 @@ class ResolvedEpisode:
     path: Path
     script: Script            # resolved
     raw: Script               # as written (templates unfilled)
-    located: object
-    scenes: object
+    located: Located          # where each value of the script is (line, column), for errors
+    scenes: SceneRegistry
     workspace: Path
-    resolution: object        # resolve.Resolution, or None when the script uses no results
+    resolution: Resolution | None   # None when the script uses no results (or validating without them)
 
 
 def load_episode(path: str | Path, require_results: bool = True) -> ResolvedEpisode:

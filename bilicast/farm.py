@@ -25,9 +25,12 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from .cache import alive, atomic_path
+from .contracts import SegmentJob
 from .errors import StageError, UserError
 
 INSTALL_HINT = "the Ray executor needs the `ray` extra: `.venv/bin/pip install -e '.[ray]'` (make setup installs it)"
@@ -72,15 +75,15 @@ def engine_hash() -> str:
     return h.hexdigest()[:16]
 
 
-def pack(workspace: Path, folders: list[str], files: list[str] = ()) -> tuple[str, dict[str, bytes]]:
+def pack(workspace: Path, folders: list[str], files: Sequence[str] = ()) -> tuple[str, dict[str, bytes]]:
     """The workspace files a job needs, {relative path: bytes}, and their content hash."""
     packed = {}
     for folder in folders:
         for path in sorted((workspace / folder).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 packed[str(path.relative_to(workspace))] = path.read_bytes()
-    for path in files:
-        packed[str(Path(path).relative_to(workspace))] = Path(path).read_bytes()
+    for file in files:
+        packed[str(Path(file).relative_to(workspace))] = Path(file).read_bytes()
     h = hashlib.sha256()
     for name in sorted(packed):
         h.update(name.encode() + b"\0" + hashlib.sha256(packed[name]).digest())
@@ -129,17 +132,16 @@ def _on_worker(engine: str, env: dict):
                 os.environ[k] = v
 
 
-def portable(job: dict, workspace: Path) -> dict:
-    """The job with its workspace paths made relative and its overlay inline."""
-    job = {k: v for k, v in job.items() if k not in ("burn_in", "manifest")}
-    job["scene_file"] = str(Path(job["scene_file"]).relative_to(workspace))
-    job["files"] = {name: str(Path(p).relative_to(workspace)) for name, p in job["files"].items()}
-    if job.get("overlay"):
-        job["overlay"] = {**job["overlay"], "png_bytes": Path(job["overlay"]["png"]).read_bytes()}
-    return job
+def portable(job: SegmentJob, workspace: Path) -> SegmentJob:
+    """The job with its workspace paths made relative and its overlay inline
+    (the subtitles travel as ASS; the manifest is written here)."""
+    overlay = replace(job.overlay, png_bytes=Path(job.overlay.png).read_bytes()) if job.overlay else None
+    return replace(job, scene_file=str(Path(job.scene_file).relative_to(workspace)),
+                   files={name: str(Path(p).relative_to(workspace)) for name, p in job.files.items()},
+                   overlay=overlay, burn_in=None, manifest="")
 
 
-def build_remote(job: dict, engine: str, env: dict, files_key: str, files: dict) -> dict:
+def build_remote(job: SegmentJob, engine: str, env: dict, files_key: str, files: dict) -> dict:
     """Runs on a worker: render and finish the segment in a folder of its
     own; return what it made, as bytes."""
     import ray
@@ -147,16 +149,17 @@ def build_remote(job: dict, engine: str, env: dict, files_key: str, files: dict)
     from . import animate
     with _on_worker(engine, env) as root:
         here = unpacked(files_key, files)
-        local = {**job, "scene_file": str(here / job["scene_file"]),
-                 "files": {name: str(here / p) for name, p in job["files"].items()},
-                 "raw": str(root / "animations" / Path(job["raw"]).name),
-                 "target": str(root / "segments" / Path(job["target"]).name),
-                 "chunks": str(root / "chunks"), "scratch": str(root / "tmp")}
-        if job.get("overlay"):
-            png = root / "charts" / Path(job["overlay"]["png"]).name
+        overlay = job.overlay
+        if overlay:
+            png = root / "charts" / Path(overlay.png).name
             png.parent.mkdir(parents=True)
-            png.write_bytes(job["overlay"]["png_bytes"])
-            local["overlay"] = {**job["overlay"], "png": str(png)}
+            png.write_bytes(overlay.png_bytes)
+            overlay = replace(overlay, png=str(png), png_bytes=b"")
+        local = replace(job, scene_file=str(here / job.scene_file),
+                        files={name: str(here / p) for name, p in job.files.items()},
+                        raw=str(root / "animations" / Path(job.raw).name),
+                        target=str(root / "segments" / Path(job.target).name),
+                        chunks=str(root / "chunks"), scratch=str(root / "tmp"), overlay=overlay)
         (root / "tmp").mkdir()
         seconds = animate.build_segment(local)
         made = {f"{p.parent.name}/{p.name}": p.read_bytes()
@@ -200,28 +203,29 @@ def _gather(ray, pending: dict, what, handle) -> None:
         raise
 
 
-def render_on_ray(jobs: list[dict], workspace: Path, address: str | None, done, bar) -> None:
+def render_on_ray(jobs: list[SegmentJob], workspace: Path, address: str | None, done, bar) -> None:
     """Render the jobs (their animations need Manim) on the cluster at
     `address` (None: a local one started for this render); `done(job,
     seconds)` as each finishes; the bar shows how many each node did."""
     ray = _ray(address)
     _connect(ray, address)
     try:
-        key, files = pack(workspace, ["scenes"], sorted({p for job in jobs for p in job["files"].values()}))
+        key, files = pack(workspace, ["scenes"], sorted({p for job in jobs for p in job.files.values()}))
         files_ref = ray.put(files)
         env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
         remote = ray.remote(num_cpus=1, max_retries=TRIES - 1, retry_exceptions=False)(build_remote)
         engine = engine_hash()
         pending = {remote.remote(portable(job, workspace), engine, env, key, files_ref): job for job in jobs}
-        names, per_node = node_names(ray), {}
+        names = node_names(ray)
+        per_node: dict[str, int] = {}
 
-        def handle(job, result):
+        def handle(job: SegmentJob, result: dict) -> None:
             _store(result["files"], workspace / ".cache")
             node = names.get(result["node"], result["node"][:6])
             per_node[node] = per_node.get(node, 0) + 1
             bar.set_postfix_str(" ".join(f"{n}: {c}" for n, c in sorted(per_node.items())))
             done(job, result["seconds"])
-        _gather(ray, pending, lambda job: f"segment '{job['segment']}'", handle)
+        _gather(ray, pending, lambda job: f"segment '{job.segment}'", handle)
     finally:
         ray.shutdown()
 
@@ -274,7 +278,7 @@ def bench_on_ray(runs: list[tuple[str, str, dict]], nodes: list[str], workspace:
         done = []
         _gather(ray, pending, lambda item: f"bench {item[0]} on {item[2]}",
                 lambda item, value: done.append(
-                    (item[0], item[2], bench.store_node_result(*value, item[2], workspace / "results"))))
+                    (item[0], item[2], bench.store_node_result(value[0], value[1], item[2], workspace / "results"))))
         return done
     finally:
         ray.shutdown()

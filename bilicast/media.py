@@ -55,9 +55,11 @@ def loudness(path, filters: str = "") -> tuple[float, float]:
     chain = f"{filters},ebur128=peak=true" if filters else "ebur128=peak=true"
     err = ffmpeg_stderr(["-i", str(path), "-map", "0:a:0", "-af", chain, "-f", "null", "-"])
     summary = err[err.rindex("Summary:"):]
-    integrated = float(re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary).group(1))
-    peak = float(re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", summary).group(1))
-    return integrated, peak
+    integrated = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary)
+    peak = re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
+    if integrated is None or peak is None:
+        raise ValueError(f"no loudness in ffmpeg's summary: {summary}")
+    return float(integrated.group(1)), float(peak.group(1))
 
 
 def probe(path) -> dict:
@@ -83,7 +85,8 @@ def top_level_boxes(path) -> tuple[list[str], bool]:
     up exactly to the file size (a truncated file's do not)."""
     from pathlib import Path
     path = Path(path)
-    size, pos, names = path.stat().st_size, 0, []
+    size, pos = path.stat().st_size, 0
+    names: list[str] = []
     with open(path, "rb") as f:
         while pos < size:
             f.seek(pos)

@@ -85,7 +85,7 @@ def takes_to_align(script: Script) -> list[Take]:
                               {k for k, (_, j) in enumerate(lines) if seg.narration[j].audio}))
         elif from_episode_take(script, seg):
             episode_lines += lines
-    if episode_lines:
+    if episode_lines and script.episode.voice.take:   # lines from the episode take only when it has one
         takes.append(Take(script.episode.voice.take, script.episode.voice.clean, episode_lines,
                           {k for k, (i, j) in enumerate(episode_lines) if script.segments[i].narration[j].audio}))
     return takes
@@ -165,7 +165,7 @@ def prepare(script: Script, base: Path, cache: Cache, progress=None, on_take=Non
                     source, start, end, clean = base / line.audio, 0.0, None, line.clean
                 elif (i, j) in spans:   # found in a segment or episode take
                     source, start, end, clean = spans[(i, j)]
-                elif not seg.audio.starts:   # dry: its take not aligned yet
+                elif not (seg.audio and seg.audio.starts):   # dry: its take not aligned yet
                     continue
                 else:            # one take for the segment, cut at the hand-written line starts
                     starts = seg.audio.starts

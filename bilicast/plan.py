@@ -9,10 +9,12 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import assemble, narrate, subtitles, templates, transitions
 from .cache import Cache, digest, file_hash, usable
 from .codehash import code_components
+from .contracts import BurnIn, ChartJob, Mix, SegmentJob, TransitionHead
 from .episode import ResolvedEpisode
 from .errors import UserError
 from .media import AUDIO_RATE, ffmpeg_version, is_valid_video
@@ -20,6 +22,10 @@ from .script import PREVIEW, Script
 from .timeline import SegmentTiming, plan_timeline, total_duration
 from .variants import BUILTIN
 from .workspace import ENGINE, shown_file
+
+if TYPE_CHECKING:
+    from .narrate import LineAudio
+    from .scenekit import SceneRegistry
 
 
 @dataclass
@@ -44,7 +50,7 @@ class Plan:
     workspace: Path
     settings: RenderSettings
     cache: Cache
-    line_audio: dict
+    line_audio: dict[tuple[int, int], LineAudio]   # (segment, line) -> its audio
     timeline: list[SegmentTiming]
 
     @property
@@ -64,8 +70,8 @@ class Plan:
         return subtitles.build_cues(self.timeline, self.subtitle_chars)
 
 
-def make_plan(script: Script, workspace: Path, line_audio: dict, scenes, preview: bool = False,
-              variant: str = "main") -> Plan:
+def make_plan(script: Script, workspace: Path, line_audio: dict[tuple[int, int], LineAudio], scenes: SceneRegistry,
+              preview: bool = False, variant: str = "main") -> Plan:
     """The timeline and what it rests on: line_audio maps (segment, line) to
     its audio (narrate.LineAudio); lines without any get the reading-speed
     estimate. The timeline is the same in every variant."""
@@ -78,7 +84,7 @@ def make_plan(script: Script, workspace: Path, line_audio: dict, scenes, preview
     return Plan(script, workspace, settings, Cache(workspace / ".cache"), line_audio, timeline)
 
 
-def plan_chart(plan: Plan, episode: ResolvedEpisode, index: int) -> dict | None:
+def plan_chart(plan: Plan, episode: ResolvedEpisode, index: int) -> ChartJob | None:
     """The segment's chart: its cached PNG (keyed by what shapes it), where
     it goes on the frame, and what build.draw_chart needs to draw it."""
     seg = plan.script.segments[index]
@@ -100,8 +106,8 @@ def plan_chart(plan: Plan, episode: ResolvedEpisode, index: int) -> dict | None:
                   "style": plan.script.episode.style.model_dump(),
                   "code": code_components(ENGINE / "charts.py", workspace=plan.workspace)})   # filters included
     png = plan.cache.entry("charts", f"{seg.id}-{ov.chart}", key, "png")
-    return {"index": index, "segment": seg.id, "file": file, "size": box[:2], "short_side": min(w, h),
-            "png": str(png), "x": box[2], "y": box[3], "start": ov.start}
+    return ChartJob(index=index, segment=seg.id, file=file, size=(box[0], box[1]), short_side=min(w, h),
+                    png=str(png), x=box[2], y=box[3], start=ov.start)
 
 
 REASONS = {  # component -> why a segment is rebuilt; the first group are causes, the rest their effects
@@ -115,7 +121,7 @@ EFFECTS = ("timing", "subtitles", "resolved")
 ANIMATION = ("resolved", "files", "look", "tools")   # what shapes the animation, with the code and beat run times
 
 
-def plan_segments(plan: Plan, scenes, episode: ResolvedEpisode | None = None) -> list[dict]:
+def plan_segments(plan: Plan, scenes: SceneRegistry, episode: ResolvedEpisode | None = None) -> list[SegmentJob]:
     """One job per segment, keyed by everything that shapes its picture. Each
     job keeps its key's components so `plan` can say why it would rebuild;
     a job's `chart` is its chart's job (drawn before the segment)."""
@@ -139,30 +145,20 @@ def plan_segments(plan: Plan, scenes, episode: ResolvedEpisode | None = None) ->
         files = {name: str(_workspace_file(plan.workspace, name, seg.id))
                  for name in scene_cls.reads_files(scene_cls.Params.model_validate(seg.params))}
         chart = plan_chart(plan, episode, index) if episode else None
-        overlay = chart and {k: chart[k] for k in ("png", "x", "y", "start")}
-        job = {
-            "segment": seg.id, "scene_name": seg.scene, "scene_file": str(scene_file),
-            "scene_class": seg.scene.split(".")[1], "params": seg.params, "timing": timing.for_scene(),
-            "frames": timing.frames, "style": style, "width": settings.width, "height": settings.height,
-            "fps": settings.fps, "preview": settings.preview, "variant": settings.variant, "overlay": overlay,
-            "chart": chart, "files": files,
-            # burned-in subtitles: the ASS is made at build time (wrapping needs jieba's dictionary)
-            "burn_in": burn_in and {"timing": timing, "max_chars": plan.subtitle_chars, "font": style["font"],
-                                    "margin": BUILTIN[settings.variant].subtitle_margin,
-                                    "workspace": plan.workspace},
-        }
+        overlay = chart.overlay() if chart else None
+        scene_timing = timing.for_scene()
         raw_seg = raw.segments[index]
-        components = {
+        shaped_by = {
             "narration": [ln.model_dump() for ln in raw_seg.narration], "params": raw_seg.params,
-            "overlay": overlay and [raw_seg.overlay.model_dump(), Path(overlay["png"]).name],
+            "overlay": overlay and raw_seg.overlay and [raw_seg.overlay.model_dump(), Path(overlay.png).name],
             "tools": tools,
             "files": {name: file_hash(Path(path)) for name, path in files.items()},
             "look": [style, settings.width, settings.height, settings.fps, settings.preview, settings.variant],
-            "timing": job["timing"], "subtitles": burn_in and [shaped_subtitles, bool(timing.lines)],
+            "timing": scene_timing, "subtitles": burn_in and [shaped_subtitles, bool(timing.lines)],
             "resolved": seg.params,
             "take": _take_hashes(script, index, plan.workspace),
         }
-        components = {k: digest(v) for k, v in components.items()}
+        components = {k: digest(v) for k, v in shaped_by.items()}
         # the scene's module and everything it imports from bilicast or beside it, and the segment stage's own code
         if scene_file not in code_of:
             code_of[scene_file] = code_components(scene_file, ENGINE / "animate.py", workspace=plan.workspace)
@@ -175,13 +171,20 @@ def plan_segments(plan: Plan, scenes, episode: ResolvedEpisode | None = None) ->
         # start or how long it holds, nor by the overlay or subtitles on top
         animation_key = digest({"runs": {k: run for k, (_, run) in timing.beats.items()},
                                 **{k: v for k, v in components.items() if k in ANIMATION or k.startswith("code:")}})
-        job.update(key=key, slug=f"{seg.id}-{key[:16]}", components=components,
-                   target=str(plan.cache.entry("segments", seg.id, key, "mp4")),
-                   raw=str(plan.cache.entry("animations", seg.id, animation_key, "mp4")),
-                   scratch=str(plan.cache.root / "tmp"), chunks=str(plan.cache.root / "chunks"),
-                   manifest=str(plan.cache.root / "manifests" / script.episode.id /
-                                f"{seg.id}-{settings.variant}-{'preview' if settings.preview else 'full'}.json"))
-        jobs.append(job)
+        jobs.append(SegmentJob(
+            segment=seg.id, scene_name=seg.scene, scene_file=str(scene_file), scene_class=seg.scene.split(".")[1],
+            params=seg.params, timing=scene_timing, frames=timing.frames, style=style, width=settings.width,
+            height=settings.height, fps=settings.fps, preview=settings.preview, variant=settings.variant,
+            overlay=overlay, chart=chart, files=files,
+            # burned-in subtitles: the ASS is made at build time (wrapping needs jieba's dictionary)
+            burn_in=BurnIn(timing, plan.subtitle_chars, style["font"], BUILTIN[settings.variant].subtitle_margin,
+                           plan.workspace) if burn_in else None,
+            key=key, slug=f"{seg.id}-{key[:16]}", components=components,
+            target=str(plan.cache.entry("segments", seg.id, key, "mp4")),
+            raw=str(plan.cache.entry("animations", seg.id, animation_key, "mp4")),
+            scratch=str(plan.cache.root / "tmp"), chunks=str(plan.cache.root / "chunks"),
+            manifest=str(plan.cache.root / "manifests" / script.episode.id /
+                         f"{seg.id}-{settings.variant}-{'preview' if settings.preview else 'full'}.json")))
     return jobs
 
 
@@ -196,7 +199,7 @@ def _take_hashes(script: Script, index: int, workspace: Path) -> list[str]:
     """Content hashes of the recordings this segment's lines come from."""
     seg, voice = script.segments[index], script.episode.voice
     files = [line.audio for line in seg.narration if line.audio] + ([seg.audio.file] if seg.audio else [])
-    if narrate.from_episode_take(script, seg):
+    if narrate.from_episode_take(script, seg) and voice.take:
         files.append(voice.take)
     return [file_hash(workspace / f) for f in files if (workspace / f).is_file()]
 
@@ -216,42 +219,42 @@ def _result_components(episode: ResolvedEpisode | None, index: int) -> dict:
     return {k: digest(v) for k, v in sorted(used.items())}
 
 
-def rebuild_reasons(job: dict) -> list[str]:
+def rebuild_reasons(job: SegmentJob) -> list[str]:
     """Why a segment that is not cached must be built, from its last manifest."""
     try:
-        old = json.loads(Path(job["manifest"]).read_text(encoding="utf-8"))["components"]
+        old = json.loads(Path(job.manifest).read_text(encoding="utf-8"))["components"]
     except (OSError, ValueError, KeyError):
         return ["not built"]
-    changed = [k for k in sorted(set(job["components"]) | set(old)) if job["components"].get(k) != old.get(k)]
+    changed = [k for k in sorted(set(job.components) | set(old)) if job.components.get(k) != old.get(k)]
     causes = [k for k in changed if k not in EFFECTS] or changed
     code = [k.split(":", 1)[1] for k in causes if k.startswith("code:")]
     reasons = [f"result {k.split(':', 1)[1]} changed" if k.startswith("result:") else REASONS.get(k, k)
-               for k in causes if not k.startswith("code:") and k in job["components"]]
+               for k in causes if not k.startswith("code:") and k in job.components]
     if code:   # name the files, a few at most
         reasons.append(f"code {', '.join(code[:3])} changed" + (f" (and {len(code) - 3} more files)"
                                                                  if len(code) > 3 else ""))
     return reasons or ["cached file missing"]
 
 
-def estimated_seconds(job: dict) -> float:
+def estimated_seconds(job: SegmentJob) -> float:
     """From the last build of this segment if known, else ~50 frames/s at 1080p."""
     try:
-        old = json.loads(Path(job["manifest"]).read_text(encoding="utf-8"))
-        return old["seconds"] / old["frames"] * job["frames"]
+        old = json.loads(Path(job.manifest).read_text(encoding="utf-8"))
+        return float(old["seconds"] / old["frames"] * job.frames)
     except (OSError, ValueError, KeyError, ZeroDivisionError):
-        return 2.0 + job["frames"] * (job["width"] * job["height"]) / (1920 * 1080) / 50   # + worker start
+        return 2.0 + job.frames * (job.width * job.height) / (1920 * 1080) / 50   # + worker start
 
 
-def finish_seconds(job: dict) -> float:
+def finish_seconds(job: SegmentJob) -> float:
     """Finishing alone (ffmpeg, no Manim): roughly 150 frames/s at 1080p."""
-    return 0.3 + job["frames"] * (job["width"] * job["height"]) / (1920 * 1080) / 150
+    return 0.3 + job.frames * (job.width * job.height) / (1920 * 1080) / 150
 
 
-def is_cached(job: dict) -> bool:
-    return usable(Path(job["target"]), is_valid_video)
+def is_cached(job: SegmentJob) -> bool:
+    return usable(Path(job.target), is_valid_video)
 
 
-def audio_plan(plan: Plan) -> tuple[Path, list[dict]]:
+def audio_plan(plan: Plan) -> tuple[Path, list[Mix]]:
     """Where the episode's audio track is cached, and its segments' mixes:
     each keyed by what is heard in it (its voice clips; with music, the slice
     under it and the lines that duck it), so a changed line re-mixes its own
@@ -276,9 +279,9 @@ def audio_plan(plan: Plan) -> tuple[Path, list[dict]]:
         key = digest({"samples": round(seg.duration * AUDIO_RATE), "step": assemble.power_step(plan.settings.fps),
                       "voice": [(str(p), round(t, 4)) for p, t in voice],
                       "music": music_id and [music_id, round(seg.start, 6), near], "code": code})
-        mixes.append({"index": i, "start": seg.start, "duration": seg.duration, "voice": voice, "music": music,
-                      "intervals": near, "key": key, "target": plan.cache.entry("mixes", seg.id, key, "npz")})
-    track = digest({"mixes": [m["key"] for m in mixes], "loudness": assemble.LOUDNESS, "code": code})
+        mixes.append(Mix(index=i, start=seg.start, duration=seg.duration, voice=voice, music=music,
+                         intervals=near, key=key, target=plan.cache.entry("mixes", seg.id, key, "npz")))
+    track = digest({"mixes": [m.key for m in mixes], "loudness": assemble.LOUDNESS, "code": code})
     return plan.cache.entry("audio", script.episode.id, track, "m4a"), mixes
 
 
@@ -292,26 +295,26 @@ def bundle_files(variant: str) -> tuple[str, ...]:
     return BUNDLE if not BUILTIN[variant].portrait else tuple(n for n in BUNDLE if n != "cover_4x3.jpg")
 
 
-def bundle_key(plan: Plan, segment_jobs: list[dict], audio: Path, heads: list) -> str:
+def bundle_key(plan: Plan, segment_jobs: list[SegmentJob], audio: Path, heads: list[TransitionHead | None]) -> str:
     code = code_components(ENGINE / "bundle.py", workspace=plan.workspace)   # the writers and all they import
     shaped_by = templates.template_hashes(["description.txt.j2", "upload.yaml.j2", "subtitles.ass.j2", "bcc.json.j2"],
                                           plan.workspace)
-    return digest({"segments": [j["key"] for j in segment_jobs], "audio": audio.name, "code": code,
+    return digest({"segments": [j.key for j in segment_jobs], "audio": audio.name, "code": code,
                    "templates": shaped_by,
-                   "transitions": [h and h["key"] for h in heads],
+                   "transitions": [h and h.key for h in heads],
                    # the other variants a script declares don't shape this one's bundle
                    "script": plan.script.model_dump(exclude={"episode": {"variants"}}),
                    "settings": [plan.settings.preview, plan.settings.variant]})
 
 
-def cover_key(plan: Plan, segment_jobs: list[dict]) -> str:
+def cover_key(plan: Plan, segment_jobs: list[SegmentJob]) -> str:
     """What the cover shows, so a bundle remade for a changed line or number
     makes the cover again only when that changed."""
     spec = plan.script.episode.cover
     shown = None   # the segment whose last moment is the cover's background, and where it is
     if spec.background.startswith("segment:"):
         index = [s.id for s in plan.script.segments].index(spec.background[8:])
-        shown = [segment_jobs[index]["key"], plan.timeline[index].start, plan.timeline[index].duration]
+        shown = [segment_jobs[index].key, plan.timeline[index].start, plan.timeline[index].duration]
     return digest({"spec": spec.model_dump(), "title": plan.script.episode.title, "shown": shown,
                    "look": [plan.script.episode.style.model_dump(), plan.settings.width, plan.settings.height],
                    "code": code_components(ENGINE / "bundle.py", workspace=plan.workspace)})   # cover.py among its imports
@@ -325,23 +328,24 @@ def bundle_is_current(out_dir: Path, key: str, variant: str) -> bool:
     return stored == key and all((out_dir / name).exists() for name in bundle_files(variant))
 
 
-def plan_facts(plan: Plan, segment_jobs: list[dict], out_dir: Path) -> dict:
+def plan_facts(plan: Plan, segment_jobs: list[SegmentJob], out_dir: Path) -> dict:
     """What a render would do, segment by segment, and why (the facts
     `plan` prints, and prints as JSON with --json)."""
     from .animate import animation_is_cached
-    segments, total = [], 0.0
+    segments: list[dict[str, Any]] = []
+    total = 0.0
     for job in segment_jobs:
         if is_cached(job):
-            segments.append({"id": job["segment"], "state": "cached"})
+            segments.append({"id": job.segment, "state": "cached"})
             continue
         animated = animation_is_cached(job)
         cost = finish_seconds(job) if animated else estimated_seconds(job)
         total += cost
-        segments.append({"id": job["segment"], "state": "build", "estimated_seconds": round(cost, 1),
+        segments.append({"id": job.segment, "state": "build", "estimated_seconds": round(cost, 1),
                          "animation_cached": animated,
                          "reasons": rebuild_reasons(job) + (["animation reused: finish only"] if animated else [])})
     settings = plan.settings
-    facts = {"episode": plan.script.episode.id, "variant": settings.variant, "duration": round(plan.duration, 3),
+    facts: dict[str, Any] = {"episode": plan.script.episode.id, "variant": settings.variant, "duration": round(plan.duration, 3),
              "width": settings.width, "height": settings.height, "fps": settings.fps, "segments": segments,
              "voiced_lines": len(plan.line_audio), "estimated_seconds": round(total, 1), "bundle_current": False}
     if not total:

@@ -16,7 +16,7 @@ def timestamp(seconds: float) -> str:
 
 
 def chapters(script: Script, timeline: list[SegmentTiming]) -> list[tuple[float, str]]:
-    out = []
+    out: list[tuple[float, str]] = []
     for index, title in chapter_titles(script):
         start = 0.0 if not out else timeline[index].start
         if out and start - out[-1][0] < MIN_CHAPTER_GAP:

@@ -7,11 +7,13 @@ ones before it made:
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import build, bundle, plan, transitions
 from .cache import sweep_leftovers
+from .contracts import SegmentJob
 from .episode import ResolvedEpisode
 from .errors import UserError
 
@@ -29,7 +31,7 @@ def chosen_variants(episode: ResolvedEpisode, asked: str | None) -> list[str]:
 
 
 def plan_with_voice(episode: ResolvedEpisode, preview: bool = False, dry: bool = False,
-                    variants: list[str] = ("main",)) -> list[plan.Plan]:
+                    variants: Sequence[str] = ("main",)) -> list[plan.Plan]:
     """One plan per variant, on the voice as it is (built once, shared; dry:
     only what the cache holds, so unvoiced lines get the reading-speed
     estimate and nothing is written)."""
@@ -47,7 +49,8 @@ class RenderReport:
 
 
 def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = False, jobs: int | None = None,
-                   variants: list[str] = ("main",), executor: str = "local", address: str | None = None) -> RenderReport:
+                   variants: Sequence[str] = ("main",), executor: str = "local",
+                   address: str | None = None) -> RenderReport:
     """Render the episode's variants and their upload bundles. Only what
     changed is built: segments by their keys, each bundle by its key; voice,
     audio and results are shared."""
@@ -55,7 +58,7 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
     sweep_leftovers(episode.workspace / ".cache", out_root / script.episode.id)   # from runs that were killed
     plans = plan_with_voice(episode, preview, variants=variants)
     segment_jobs = [plan.plan_segments(p, episode.scenes, episode) for p in plans]
-    chart_numbers = [[n for job in jobs_ if job["chart"] for n in build.draw_chart(job["chart"], episode)]
+    chart_numbers = [[n for job in jobs_ if job.chart for n in build.draw_chart(job.chart, episode)]
                      for jobs_ in segment_jobs]
     todo = [j for jobs_ in segment_jobs for j in jobs_ if not plan.is_cached(j)]
     audio_track = build.InBackground(build.build_audio_track, plans[0])   # the same track for every variant
@@ -84,12 +87,12 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
     return RenderReport(out_dirs, [_name(j, variants) for j in todo], total - len(todo), animated)
 
 
-def _name(job: dict, variants) -> str:
-    return job["segment"] if len(variants) == 1 else f"{job['segment']}@{job['variant']}"
+def _name(job: SegmentJob, variants: Sequence[str]) -> str:
+    return job.segment if len(variants) == 1 else f"{job.segment}@{job.variant}"
 
 
 def dry_run(episode: ResolvedEpisode, out_root: Path, preview: bool = False,
-            variants: list[str] = ("main",)) -> list[dict]:
+            variants: Sequence[str] = ("main",)) -> list[dict]:
     """What a render would do and why (`bilicast plan`), per variant: reads
     the cache, writes nothing."""
     facts = []

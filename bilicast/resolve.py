@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
@@ -87,7 +88,7 @@ def raw_value(result: Result, name: str) -> float:
         return float(record.params if path == ["params"] else record.layers[int(path[1])].params)
     if name.startswith("series:"):
         _, series, *index = name.split(":")
-        value = result.series[series]
+        value: Any = result.series[series]
         for i in index:
             value = value[int(i)]
         return float(value)
@@ -174,11 +175,12 @@ def progress_lines(log: Path) -> list[str]:
 
 
 def result_namespace(key: str, result: Result, file: str) -> Namespace:
-    flat = {name: Measured(m.value, ("src", file, name)) for name, m in result.metrics.items()}
+    flat: dict[str, Measured | Namespace] = {name: Measured(m.value, ("src", file, name))
+                                            for name, m in result.metrics.items()}
     for name, t in result.timings.items():
-        stats = {s: Measured(getattr(t, s), ("src", file, f"{name}.{s}"))
-                 for s in ("median", "p90", "min", "max", "mean", "stdev", "ci_low", "ci_high")
-                 if getattr(t, s) is not None}
+        stats: dict[str, float] = {s: Measured(getattr(t, s), ("src", file, f"{name}.{s}"))
+                                   for s in ("median", "p90", "min", "max", "mean", "stdev", "ci_low", "ci_high")
+                                   if getattr(t, s) is not None}
         stats.update(samples=t.samples, warmup=t.warmup, threads=t.threads, processes=t.processes)
         flat[name] = Namespace(stats, f"{key}.{name}")
     tree = _nest(flat)
@@ -321,7 +323,7 @@ class Resolution:
 
 
 class _Recorder:
-    def __init__(self):
+    def __init__(self) -> None:
         self.shown: list[tuple] = []
 
     def wrap(self, name, fn):

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Final, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import UserError
 
-SCHEMA = "bilicast.result/1"
+SCHEMA: Final = "bilicast.result/1"
 
 
 class _Model(BaseModel):

@@ -18,6 +18,7 @@ import functools
 import importlib
 import inspect
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .legible import text_layout
 from .strict import Strict
@@ -37,7 +38,10 @@ class _LazyManim:
         return getattr(importlib.import_module("manim"), name)
 
 
-mn = _LazyManim()
+if TYPE_CHECKING:
+    import manim as mn
+else:
+    mn = _LazyManim()
 
 
 class SceneParams(Strict):
@@ -57,6 +61,13 @@ def hold_target(timing: dict, event: str, fps: int) -> float:
 class BilicastScene:
     """Rendered as a Manim Scene: see load_scene_class."""
     Params = SceneParams
+    if TYPE_CHECKING:   # Manim's Scene, which a rendering scene has behind it (runnable)
+        camera: Any
+        renderer: Any
+
+        def play(self, *animations: Any, **kwargs: Any) -> None: ...
+        def add(self, *mobjects: Any) -> Any: ...
+        def wait(self, duration: float = ...) -> None: ...
 
     def __init__(self, params: dict, timing: dict, style: dict, files: dict | None = None,
                  frame: Frame | None = None, **kwargs):
@@ -130,7 +141,7 @@ class BilicastScene:
             return without + shift
         heading = self.label(title, size=size, bold=True, max_width=2 * self.frame.right - 0.3, max_lines=2)
         single = self.text("国", size=size, bold=True).height   # one line's height: a wrapped title grows downwards
-        heading.move_to([0, y + shift - max(0.0, heading.height - single) / 2, 0])
+        heading.move_to((0, y + shift - max(0.0, heading.height - single) / 2, 0))
         self.play(mn.FadeIn(heading, shift=mn.DOWN * 0.2), run_time=0.5)
         return below + shift - max(0.0, heading.height - single)
 
@@ -144,14 +155,14 @@ class BilicastScene:
     def caption(self, content: str) -> mn.Mobject:
         """A muted line (two at most) centred just above the subtitle band."""
         text = self.label(content, size=28, color=MUTED, max_width=2 * self.frame.right - 0.3, max_lines=2)
-        return text.move_to([0, self.frame.subtitle_top + 0.05 + text.height / 2, 0])
+        return text.move_to((0, self.frame.subtitle_top + 0.05 + text.height / 2, 0))
 
     def note(self, content: str) -> mn.Text:
         """The small provenance line, top right inside the title-safe area
         (the bottom belongs to the subtitles)."""
         t = self.text(content, size=18, color="#9aa0aa", max_width=min(7.5, 2 * self.frame.right))
-        t.bilicast_role = "note"
-        return t.move_to([self.frame.right - t.width / 2, self.frame.top - t.height / 2, 0])
+        t.bilicast_role = "note"   # type: ignore[attr-defined]  # read by legible.text_layout
+        return t.move_to((self.frame.right - t.width / 2, self.frame.top - t.height / 2, 0))
 
     # Holds are where explainer videos spend most of their time. Manim renders
     # one frame of a held picture and `holds` records what it is held until

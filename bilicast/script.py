@@ -6,6 +6,7 @@ located at file:line:column with the field, what was expected and how to fix it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
@@ -86,15 +87,15 @@ class Music(Strict):
 class Upload(Strict):
     """Fields for Bilibili upload tools (biliup style); checked against the site's limits."""
     tid: int = Field(231, ge=1, description="partition id; 231 = 科技 › 计算机技术")
-    desc: Text(2000) = ""
-    dynamic: Text(233) = ""
+    desc: Text(2000) = ""   # type: ignore[valid-type]  # pydantic's Annotated, made by a function
+    dynamic: Text(233) = ""   # type: ignore[valid-type]
     copyright: Literal[1, 2] = Field(1, description="1 original, 2 repost (needs source)")
     source: str = Field("", max_length=200)
 
 
 class Cover(Strict):
-    title: Optional[Text(40, 1)] = None
-    badge: Optional[Text(12, 1)] = None
+    title: Optional[Text(40, 1)] = None   # type: ignore[valid-type]
+    badge: Optional[Text(12, 1)] = None   # type: ignore[valid-type]
     background: str = Field("theme", pattern=r"^(theme|segment:[a-z0-9][a-z0-9_-]*)$",
                             description="theme, or segment:<id> for a frame of that segment")
 
@@ -122,7 +123,7 @@ class Episode(Strict):
     cover: Cover = Cover()
     beats: BeatSettings = BeatSettings()
     variants: list[Literal["main", "vertical"]] = Field(
-        default_factory=lambda: ["main"], min_length=1,
+        default_factory=lambda: ["main"], min_length=1,   # type: ignore[arg-type]  # mypy infers list[str]
         description="the cuts to render: main (16:9) and/or vertical (9:16, for the vertical player)")
 
     @field_validator("variants")
@@ -134,7 +135,7 @@ class Episode(Strict):
 
 
 class LineSpec(Strict):
-    text: Line
+    text: Line   # type: ignore[valid-type]
     audio: Optional[str] = Field(None, description="recorded take for this line (wav/mp3/m4a); replaces its span "
                                  "of a segment or episode take")
     clean: bool = Field(False, description="clean up this line's take and trim its silence")
@@ -177,7 +178,7 @@ class Segment(Strict):
     voice: Optional[Literal["tts", "recorded", "silent"]] = Field(None, description="overrides episode.voice.mode")
     audio: Optional[SegmentTake] = None
     overlay: Optional[Overlay] = None
-    chapter: Optional[Text(40, 1)] = Field(
+    chapter: Optional[Text(40, 1)] = Field(   # type: ignore[valid-type]
         None, description="starts a chapter in the description")
     min_duration: float = Field(0.0, ge=0.0, le=600.0, description="seconds; the segment lasts at least this long")
     transition: Literal["cut", "crossfade", "slide"] = Field(
@@ -235,7 +236,7 @@ def _where(loc: tuple) -> str:
     return out
 
 
-def _problem_from_error(err: dict, located: yamlsource.Located, prefix: tuple = ()) -> Problem:
+def _problem_from_error(err: Mapping[str, Any], located: yamlsource.Located, prefix: tuple = ()) -> Problem:
     loc = prefix + tuple(err["loc"])
     ctx = err.get("ctx") or {}
     kind = err["type"]
@@ -335,7 +336,7 @@ def has_template(value) -> bool:
 def _check_segments(script: Script, located, scenes) -> list[Problem]:
     """Checks across fields: unique ids, known scenes and their params."""
     problems = []
-    seen = {}
+    seen: dict[str, int] = {}
     for i, seg in enumerate(script.segments):
         if seg.id in seen:
             line, col = located.position(("segments", i, "id"))
@@ -366,7 +367,7 @@ def _check_segments(script: Script, located, scenes) -> list[Problem]:
             problems += [_problem_from_error(err, located, ("segments", i, "params")) for err in e.errors()]
             continue
         count = scene_cls.beat_count(params)
-        first_line = {}
+        first_line: dict[int, int] = {}
         for j, line_spec in enumerate(seg.narration):
             for b in line_spec.beats:
                 if b in first_line:

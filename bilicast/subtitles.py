@@ -66,7 +66,8 @@ def atoms(text: str) -> list[str]:
     """The pieces a line may break between: Chinese words (from the jieba
     segmenter, so 函数 never splits into 函 / 数), a Latin word or number with
     its unit, whitespace, punctuation."""
-    out, run = [], []
+    out: list[str] = []
+    run: list[str] = []
 
     def flush():
         if run:
@@ -89,7 +90,9 @@ def _wrap(text: str, max_chars: int, balance: bool) -> list[str]:
     # a "word" wider than a whole line is split into characters
     atoms_ = [piece for atom in atoms(text.strip())
               for piece in (list(atom) if width(atom) > max_chars and _CJK.match(atom) else [atom])]
-    lines, current, last_break = [], [], None
+    lines: list[str] = []
+    current: list[str] = []
+    last_break = None
     for atom in atoms_:
         if width("".join(current) + atom.rstrip()) > max_chars and current:
             if last_break and last_break < len(current) and width("".join(current[:last_break])) >= max_chars * 0.5:

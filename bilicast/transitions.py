@@ -13,7 +13,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from .cache import atomic_path, digest, file_hash
+from .cache import Cache, atomic_path, digest, file_hash
+from .contracts import SegmentJob, TransitionHead
 from .media import run_ffmpeg, video_encode_args
 
 SECONDS = 0.5
@@ -24,46 +25,46 @@ def head_frames(fps: int) -> int:
     return round(SECONDS * fps)
 
 
-def plan_heads(segment_jobs: list[dict], transitions: list[str], cache) -> list[dict | None]:
+def plan_heads(segment_jobs: list[SegmentJob], transitions: list[str], cache: Cache) -> list[TransitionHead | None]:
     """For each segment, its transition head job (None for a cut)."""
-    heads = [None]
+    heads: list[TransitionHead | None] = [None]
     for before, job, kind in zip(segment_jobs, segment_jobs[1:], transitions[1:]):
-        if kind == "cut" or job["frames"] <= 2 * head_frames(job["fps"]):   # too short to come in gradually
+        if kind == "cut" or job.frames <= 2 * head_frames(job.fps):   # too short to come in gradually
             heads.append(None)
             continue
-        key = digest({"before": before["key"], "segment": job["key"], "kind": kind, "seconds": SECONDS,
+        key = digest({"before": before.key, "segment": job.key, "kind": kind, "seconds": SECONDS,
                       "code": file_hash(Path(__file__))})
-        heads.append({"kind": kind, "before": before["target"], "segment": job["target"], "fps": job["fps"],
-                      "preview": job["preview"], "frames": head_frames(job["fps"]), "key": key,
-                      "target": str(cache.entry("transitions", job["segment"], key, "mp4"))})
+        heads.append(TransitionHead(kind=kind, before=before.target, segment=job.target, fps=job.fps,
+                                    preview=job.preview, frames=head_frames(job.fps), key=key,
+                                    target=str(cache.entry("transitions", job.segment, key, "mp4"))))
     return heads
 
 
-def make_head(head: dict) -> None:
+def make_head(head: TransitionHead) -> None:
     """The segment's first frames with the previous segment's last picture
     crossfading or sliding away over them."""
     with tempfile.TemporaryDirectory(prefix="bilicast-") as tmp:
         still = Path(tmp) / "last.png"
-        run_ffmpeg(["-sseof", "-0.25", "-i", head["before"], "-update", "1", "-q:v", "1", str(still)],
+        run_ffmpeg(["-sseof", "-0.25", "-i", head.before, "-update", "1", "-q:v", "1", str(still)],
                    "taking the last picture of the segment before a transition")
-        frames, fps = head["frames"], head["fps"]
+        frames, fps = head.frames, head.fps
         graph = (f"[0:v]loop=loop=-1:size=1,fps={fps},trim=end_frame={frames},setpts=N/({fps}*TB),settb=1/{fps},format=yuv420p[a];"
                  f"[1:v]trim=end_frame={frames},setpts=N/({fps}*TB),settb=1/{fps},format=yuv420p[b];"
-                 f"[a][b]xfade=transition={XFADE[head['kind']]}:duration={frames / fps:.6f}:offset=0[v]")
-        with atomic_path(head["target"]) as out:
-            run_ffmpeg(["-i", str(still), "-i", head["segment"], "-filter_complex", graph, "-map", "[v]",
-                        "-frames:v", str(frames), "-an", *video_encode_args(fps, head["preview"]), "-f", "mp4",
+                 f"[a][b]xfade=transition={XFADE[head.kind]}:duration={frames / fps:.6f}:offset=0[v]")
+        with atomic_path(head.target) as out:
+            run_ffmpeg(["-i", str(still), "-i", head.segment, "-filter_complex", graph, "-map", "[v]",
+                        "-frames:v", str(frames), "-an", *video_encode_args(fps, head.preview), "-f", "mp4",
                         str(out)], "encoding a transition")
 
 
-def join_parts(segment_jobs: list[dict], heads: list[dict | None]) -> list[tuple[Path, float, float]]:
+def join_parts(segment_jobs: list[SegmentJob], heads: list[TransitionHead | None]) -> list[tuple[Path, float, float]]:
     """What the join concatenates, as (file, seconds to skip at its start,
     seconds it lasts): a segment with a transition is its head, then the
     segment itself from the keyframe where the head ends."""
     parts = []
     for job, head in zip(segment_jobs, heads):
-        skip = head["frames"] / head["fps"] if head else 0.0
+        skip = head.frames / head.fps if head else 0.0
         if head:
-            parts.append((Path(head["target"]), 0.0, skip))
-        parts.append((Path(job["target"]), skip, job["frames"] / job["fps"] - skip))
+            parts.append((Path(head.target), 0.0, skip))
+        parts.append((Path(job.target), skip, job.frames / job.fps - skip))
     return parts

@@ -96,6 +96,8 @@ def _syntax_problem(e: yaml.MarkedYAMLError) -> ScriptProblems:
         return _fail(start.line + 1, start.column + 1, f"{what} (the parser gave up on line {end.line + 1}: "
                      f"{e.problem})", hint)
     mark = end or start
+    if mark is None:
+        return _fail(1, 1, f"YAML syntax error: {problem}", _syntax_hint(problem))
     return _fail(mark.line + 1, mark.column + 1, f"YAML syntax error: {problem}", _syntax_hint(problem))
 
 

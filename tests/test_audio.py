@@ -114,7 +114,7 @@ def test_a_change_inside_a_segment_re_encodes_its_piece_only(tmp_path):
     from bilicast.cache import Cache
     segments = [SimpleNamespace(id=name) for name in ("one", "two", "three")]
     plan = SimpleNamespace(cache=Cache(tmp_path / "cache"), timeline=segments, workspace=tmp_path)
-    mixes = [{"index": i, "start": start} for i, start in enumerate([0.0, 1.0, 2.0])]
+    mixes = [SimpleNamespace(index=i, start=start) for i, start in enumerate([0.0, 1.0, 2.0])]
     track = (np.random.default_rng(3).standard_normal((3 * 48000, 2)) * 3000).astype(np.int16)
     wavfile.write(tmp_path / "a.wav", 48000, track)
     before = _encode_pieces(plan, tmp_path / "a.wav", mixes)
@@ -170,9 +170,9 @@ def test_segment_mixes_join_sample_for_sample(workspace):
     _, mixes = audio_plan(plan)
     pieces = []
     for mix in mixes:
-        with np.load(mix["target"]) as cached:
+        with np.load(mix.target) as cached:
             audio = cached["audio"]
-        for n, (path, at) in enumerate(mix["voice"]):
+        for n, (path, at) in enumerate(mix.voice):
             clip = wavfile.read(path)[1].astype(np.float32) / 32768
             start = round(at * 48000)
             assert np.abs(audio[start:start + len(clip)] - clip).max() < 1e-4   # no music: the voice alone

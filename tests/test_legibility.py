@@ -15,6 +15,7 @@ from PIL import Image
 
 from bilicast import legible
 from bilicast.animate import render_scene
+from bilicast.contracts import SegmentJob
 from bilicast.cover import font_file
 from bilicast.scenekit import SUBTITLE_TOP, SceneRegistry
 from bilicast.variants import BUILTIN
@@ -120,15 +121,21 @@ CASES = {
 
 
 def job(name, params, width, height, fps, variant="main"):
+    """A segment job for render_scene alone: what it doesn't read (key,
+    cache paths, subtitles) left empty."""
     scenes = SceneRegistry(ROOT)
     cls = scenes.get(name)
     beats = cls.beat_count(cls.Params.model_validate(params))
-    return {"segment": "t", "scene_name": name, "scene_file": str(scenes.source_file(name)),
-            "scene_class": name.split(".")[1], "params": params, "style": Style().model_dump(),
-            "timing": {"duration": 1.0 + 0.5 * beats, "lines": [],
-                       "beats": {str(k): [0.6 + 0.5 * (k - 1), 0.4] for k in range(1, beats + 1)}},
-            "width": width, "height": height, "fps": fps, "slug": "t", "variant": variant,
-            "files": {name: str(ROOT / name) for name in cls.reads_files(cls.Params.model_validate(params))}}
+    duration = 1.0 + 0.5 * beats
+    return SegmentJob(
+        segment="t", scene_name=name, scene_file=str(scenes.source_file(name)), scene_class=name.split(".")[1],
+        params=params, style=Style().model_dump(),
+        timing={"duration": duration, "lines": [],
+                "beats": {str(k): [0.6 + 0.5 * (k - 1), 0.4] for k in range(1, beats + 1)}},
+        frames=round(duration * fps), width=width, height=height, fps=fps, preview=False, variant=variant,
+        overlay=None, chart=None, burn_in=None,
+        files={name: str(ROOT / name) for name in cls.reads_files(cls.Params.model_validate(params))},
+        key="", slug="t", components={}, target="", raw="", scratch="", chunks="", manifest="")
 
 
 SIZES = {"1080p60": (1920, 1080, 60, "main"), "preview": (PREVIEW["width"], PREVIEW["height"], PREVIEW["fps"], "main"),

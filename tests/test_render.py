@@ -74,8 +74,8 @@ def test_preview_render_end_to_end(workspace):
     assert [e.plaintext for e in subs] == ["很多人练完模型就停下了", "导出，转换，量化", "最后放进手机App里运行"]
     assert subs[-1].end / 1000 < planned
     # A second render reuses every segment.
-    _, again = render(workspace, EPISODE, "--preview")
-    assert "2 cached, 0 rendered" in again.stderr
+    _, again = render(workspace, EPISODE, "--preview", "--json")
+    assert json.loads(again.stdout)["rebuilt"] == [] and json.loads(again.stdout)["cached"] == 2
 
 
 def test_full_spec_render(workspace):
@@ -183,7 +183,7 @@ segments:
     def keys():
         ep = load_episode(script)
         jobs = plan_segments(plan_with_voice(ep, preview=True)[0], ep.scenes, ep)
-        return {j["segment"]: j["components"] for j in jobs}
+        return {j.segment: j.components for j in jobs}
     before = keys()
     (workspace / "snippet.py").write_text("def step(x):\n    return x * 3\n", encoding="utf-8")
     after = keys()
@@ -227,8 +227,8 @@ def test_transitions_are_made_where_segments_meet(workspace):
     cut = frame_hashes(workspace / "out" / "tr" / "main" / "video.mp4")
     text = TRANSITIONS.replace("transition: cut}", "transition: crossfade}", 1).replace("transition: cut}",
                                                                                         "transition: slide}")
-    _, proc = render(workspace, text, "--preview")
-    assert "3 cached, 0 rendered" in proc.stderr
+    _, proc = render(workspace, text, "--preview", "--json")
+    assert json.loads(proc.stdout)["rebuilt"] == []   # a transition re-encodes heads, not segments
     faded = frame_hashes(workspace / "out" / "tr" / "main" / "video.mp4")
     assert len(faded) == len(cut) == 3 * 2 * 15
     head = round(0.5 * 15)

@@ -95,7 +95,7 @@ def keys(script):
     from bilicast.render import plan_with_voice
     ep = load_episode(script)
     plan, = plan_with_voice(ep, preview=True)
-    return {j["segment"]: j["key"] for j in plan_segments(plan, ep.scenes, ep)}, ep
+    return {j.segment: j.key for j in plan_segments(plan, ep.scenes, ep)}, ep
 
 
 def test_templates_fill_text_params_and_provenance(episode):

@@ -32,7 +32,8 @@ class Backend(TTSBackend):
     def pinyin(text: str) -> str:
         from pypinyin import Style, lazy_pinyin
         syllables = lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True,
-                                errors=lambda chars: [{"，": ",", "。": ".", "！": "!", "？": "?", "；": ";", "：": ",",
+                                # pypinyin takes a list back too; its hints say str
+                                errors=lambda chars: [{"，": ",", "。": ".", "！": "!", "？": "?", "；": ";", "：": ",",  # type: ignore[arg-type, return-value]
                                                        "、": ","}.get(c, " ") for c in chars])
         return re.sub(r"\s+([,.!?;])", r"\1", " ".join(syllables)).strip()
 

@@ -10,7 +10,7 @@ from . import TTSBackend
 
 class Backend(TTSBackend):
     _voice = None
-    _version = None
+    _version: str | None = None
 
     def version(self) -> str:
         if Backend._version is None:
