@@ -1,4 +1,4 @@
-.PHONY: setup demo test clean
+.PHONY: setup demo test check clean
 VENV := .venv/bin
 
 setup:
@@ -10,6 +10,11 @@ demo: setup
 
 test: setup
 	$(VENV)/python -m pytest -q
+
+# the fast tier for everyday work: the type check, then the tests not marked slow (tests/conftest.py)
+check: setup
+	$(VENV)/python -m mypy bilicast
+	$(VENV)/python -m pytest -q -m "not slow"
 
 clean:
 	rm -rf out .cache

@@ -216,3 +216,33 @@ def write_take(path: Path, seconds: float, rate: int = 44100, channels: int = 1,
         w.setframerate(rate)
         w.writeframes(data.tobytes())
     return path
+
+
+# The fast tier (`make check`, `pytest -m "not slow"`) leaves these out: whole
+# episodes, the season, the Ray cluster, full-size renders, the demos' suite.
+# What stays still touches every engine module (one render of each kind, one
+# bench, the recognizer); `make test` runs everything.
+SLOW = (
+    "test_season.py", "test_ray.py", "test_change_cost.py", "test_bench.py",
+    "test_legibility.py::test_scene_is_legible[", "test_faults.py::test_kill_9_mid_render_then_rerun",
+    "test_faults.py::test_disk_full_during_segment_write",
+    "test_takes.py::test_whole_episode_take_renders_in_step_and_passes_check",
+    "test_render.py::test_every_builtin_scene_renders", "test_render.py::test_variants_share_voice_and_audio",
+    "test_incremental.py::test_a_reworded_line_reuses_the_animation",
+    "test_incremental.py::test_a_changed_subtitle_word_re_encodes_only_the_chunks_under_it",
+    "test_incremental.py::test_plan_is_a_dry_run_that_writes_nothing",
+    "test_incremental.py::test_plan_and_check_speak_json",
+    "test_audio.py::test_a_changed_line_remixes_its_segment_and_matches_a_cold_render",
+    "test_resolve.py::test_a_changed_filter_redraws_the_chart_and_passes_verify",
+    "test_voice.py::test_check_speech_flags_a_line_that_was_not_said",
+    "test_beats.py::test_beats_start_within_one_frame_of_plan[full-60fps]",
+)
+KEPT_FAST = ("test_legibility.py::test_scene_is_legible[title-preview]",
+             "test_legibility.py::test_scene_is_legible[bars-8-long-preview]")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        node = item.nodeid.split("tests/", 1)[-1]
+        if node.startswith(SLOW) and not node.startswith(KEPT_FAST):
+            item.add_marker(pytest.mark.slow)

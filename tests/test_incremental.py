@@ -1,5 +1,6 @@
 """Re-render only what changed: plan reasons, no-op renders, corrupt entries,
 concurrent renders and interrupted renders."""
+import json
 import os
 import signal
 import subprocess
@@ -34,20 +35,23 @@ def cli(workspace, *args, **kw):
                           cwd=workspace, **kw)
 
 
-def render(workspace, *extra):
-    proc = cli(workspace, "render", "ep.yaml", "--preview", *extra)
+def render(workspace, *extra) -> tuple[list[str], int, int]:
+    """A render's report (--json): the segments it rebuilt, how many it took
+    from the cache, and how many Manim animated."""
+    proc = cli(workspace, "render", "ep.yaml", "--preview", "--json", *extra)
     assert proc.returncode == 0, proc.stderr
-    return proc.stderr
+    report = json.loads(proc.stdout)
+    return report["rebuilt"], report["cached"], report["animated"]
 
 
 def test_plan_noop_and_one_changed_line(workspace):
     (workspace / "ep.yaml").write_text(EPISODE, encoding="utf-8")
     plan = cli(workspace, "plan", "ep.yaml", "--preview").stdout
     assert plan.count("(not built)") == 3
-    assert "3 rendered" in render(workspace)
+    assert len(render(workspace)[0]) == 3
     plan = cli(workspace, "plan", "ep.yaml", "--preview").stdout
     assert plan.count("cached") == 3 and "bundle up to date" in plan, plan
-    assert "bundle main: up to date" in render(workspace)   # a no-op render assembles nothing
+    assert "bundle main: up to date" in cli(workspace, "render", "ep.yaml", "--preview").stderr   # assembles nothing
 
     (workspace / "ep.yaml").write_text(EPISODE.replace("第二段的旁白。", "第二段换了一句。"), encoding="utf-8")
     plan = cli(workspace, "plan", "ep.yaml", "--preview").stdout
@@ -55,7 +59,7 @@ def test_plan_noop_and_one_changed_line(workspace):
     assert plan.count("cached") == 2, plan
     cover = workspace / "out/inc/main/cover.jpg"
     made = cover.stat().st_mtime_ns
-    assert "2 cached, 1 rendered (two; 0 animated by Manim)" in render(workspace)   # its animation is reused
+    assert render(workspace) == (["two"], 2, 0)   # its animation is reused
     # the storyboard grabbed one new picture (the changed segment's); the theme cover was not made again
     assert len(list((workspace / ".cache" / "thumbs").glob("*.png"))) == 4 and cover.stat().st_mtime_ns == made
 
@@ -72,10 +76,10 @@ def test_a_reworded_line_reuses_the_animation_and_matches_a_cold_render(workspac
     before = frame_hashes(workspace / "out/inc/main/video.mp4")
     changed = script.replace("第二段的旁白。", "第二段的旁白换成了更长的一句话，停顿也跟着变长。")
     (workspace / "ep.yaml").write_text(changed, encoding="utf-8")
-    assert "2 cached, 1 rendered (two; 0 animated by Manim)" in render(workspace)
+    assert render(workspace) == (["two"], 2, 0)
     cold = tmp_path / "cold"
     shutil.copytree(workspace, cold, ignore=shutil.ignore_patterns("out", ".cache"), symlinks=True)
-    assert "3 rendered (one, two, three; 3 animated by Manim)" in render(cold)
+    assert render(cold) == (["one", "two", "three"], 0, 3)
     warm, fresh = frame_hashes(workspace / "out/inc/main/video.mp4"), frame_hashes(cold / "out/inc/main/video.mp4")
     assert len(warm) > len(before) and warm == fresh   # the longer line held the picture longer
 
@@ -93,7 +97,7 @@ def test_a_changed_subtitle_word_re_encodes_only_the_chunks_under_it(workspace, 
     chunks = set((workspace / ".cache" / "chunks").glob("two-*.mp4"))
     before = frame_hashes(workspace / "out/inc/main/video.mp4")
     (workspace / "ep.yaml").write_text(script.replace("TFLite", "TFlite"), encoding="utf-8")
-    assert "2 cached, 1 rendered (two; 0 animated by Manim)" in render(workspace)
+    assert render(workspace) == (["two"], 2, 0)
     made = set((workspace / ".cache" / "chunks").glob("two-*.mp4")) - chunks
     assert 0 < len(made) < len(chunks)
     after = frame_hashes(workspace / "out/inc/main/video.mp4")
@@ -130,8 +134,8 @@ def test_corrupt_cache_entry_is_a_miss(workspace):
     render(workspace)
     segment = next((workspace / ".cache" / "segments").glob("two-*.mp4"))
     segment.write_bytes(segment.read_bytes()[:500])   # a partial file
-    out = render(workspace)
-    assert "unreadable" in out and "1 rendered (two; 0 animated by Manim)" in out
+    proc = cli(workspace, "render", "ep.yaml", "--preview", "--json")
+    assert "unreadable" in proc.stderr and json.loads(proc.stdout)["rebuilt"] == ["two"]
     assert is_valid_video(workspace / "out" / "inc" / "main" / "video.mp4")
 
 
@@ -153,7 +157,7 @@ def test_two_renders_at_once_do_not_corrupt_the_cache(workspace, pause_at):
         assert is_valid_video(workspace / out / "inc" / "main" / "video.mp4")
     for segment in (workspace / ".cache" / "segments").glob("*.mp4"):
         assert is_valid_video(segment)
-    assert "3 cached, 0 rendered" in render(workspace)
+    assert render(workspace) == ([], 3, 0)
 
 
 def test_interrupted_render_resumes(workspace):
@@ -166,9 +170,8 @@ def test_interrupted_render_resumes(workspace):
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)   # like a crash or a closed terminal: no clean-up runs
     proc.wait()
-    out = render(workspace)
-    cached = int(out.split("segments: ")[1].split(" cached")[0])
-    assert cached >= 1, out
+    rebuilt, cached, _ = render(workspace)
+    assert cached >= 1, rebuilt
     assert is_valid_video(workspace / "out" / "inc" / "main" / "video.mp4")
 
 
@@ -207,7 +210,7 @@ class {name}(BilicastScene):
     assert plan.returncode == 0, plan.stderr
     rows = {line.split()[0]: line for line in plan.stdout.splitlines() if line.startswith("  ")}
     assert "code scenes/_look.py changed" in rows["a"] and "cached" in rows["b"], plan.stdout
-    assert "1 cached, 1 rendered (a; 1 animated by Manim)" in render(tmp_path)
+    assert render(tmp_path) == (["a"], 1, 1)
 
 
 def test_a_changed_engine_function_rebuilds_what_its_code_shaped(workspace, engine_copy):

@@ -34,8 +34,8 @@ def test_workspace_template_overrides_and_rebuilds_the_bundle(workspace):
                                             "[{{ stamp }}] {{ title }}\n{% endfor %}", encoding="utf-8")
     plan, = json.loads(cli(workspace, "plan", "ep.yaml", "--preview", "--json").stdout)
     assert {s["state"] for s in plan["segments"]} == {"cached"} and plan["bundle_current"] is False
-    render = cli(workspace, "render", "ep.yaml", "--preview")
-    assert "1 cached, 0 rendered" in render.stderr
+    render = cli(workspace, "render", "ep.yaml", "--preview", "--json")
+    assert json.loads(render.stdout)["rebuilt"] == []
     assert (bundle / "description.txt").read_text(encoding="utf-8") == "第一行简介\n——本频道出品——\n[0:00] 开头\n"
 
 
