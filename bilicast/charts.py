@@ -9,7 +9,7 @@ from pathlib import Path
 from .cache import atomic_path
 from .cover import font_file
 from .errors import StageError
-from .resolve import FILTERS
+from .filters import FILTERS
 from .results import Result
 
 CHARTS = ("bar_compare", "latency", "size_vs_accuracy", "training_curve", "confusion")

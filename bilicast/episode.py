@@ -32,7 +32,7 @@ class ResolvedEpisode:
 
 
 def load_episode(path: str | Path, require_results: bool = True) -> ResolvedEpisode:
-    from . import resolve
+    from . import measured, resolve
     from .bench import DemoRegistry
     from .scenekit import SceneRegistry
     from .script import load_script_located, validate_resolved
@@ -45,8 +45,8 @@ def load_episode(path: str | Path, require_results: bool = True) -> ResolvedEpis
     script, located = load_script_located(path, scenes, demos, workspace)
     _check_overlay_room(script, located, path, scenes)
     try:
-        names, files, key_files = resolve.load_results(script, demos, workspace / "results")
-    except resolve.MissingResult:
+        names, files, key_files = measured.load_results(script, demos, workspace / "results")
+    except measured.MissingResult:
         if require_results:
             raise
         _check_shown_files(script, located, path, scenes, workspace)
@@ -128,7 +128,7 @@ def _with_provenance(resolution, scenes) -> dict:
     """The resolved script data, where data scenes show where their numbers
     were measured: `provenance` filled from the results their params use,
     unless the script sets it."""
-    from .resolve import provenance_line, sources
+    from .measured import provenance_line, sources
     data = copy.deepcopy(resolution.data)
     for i, seg in enumerate(data["segments"]):
         scene_cls = scenes.get(seg["scene"])

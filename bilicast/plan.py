@@ -208,7 +208,7 @@ def _result_components(episode: ResolvedEpisode | None, index: int) -> dict:
     """result:<bench key> -> digest of the raw values this segment shows from it."""
     if not episode or not episode.resolution:
         return {}
-    from .resolve import raw_value, sources
+    from .measured import raw_value, sources
     res = episode.resolution
     by_file = {f: k for k, f in res.key_files.items()}
     used: dict[str, dict] = {}

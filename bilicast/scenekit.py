@@ -77,7 +77,7 @@ class BilicastScene:
         self.files = files or {}      # workspace-relative path -> absolute path, for what reads_files() names
         # {"beats": {"k": [None, run seconds]}}: a scene sees how long each beat's
         # animation runs, not when it starts; that is the segment's timing,
-        # applied when the holds are expanded (animate.hold_frames), so the
+        # applied when the holds are expanded (finish.hold_frames), so the
         # animation is cached apart from it
         self.timing = timing
         self.style = style
@@ -166,7 +166,7 @@ class BilicastScene:
 
     # Holds are where explainer videos spend most of their time. Manim renders
     # one frame of a held picture and `holds` records what it is held until
-    # (a beat's start, or the end); the finishing step (animate.hold_frames)
+    # (a beat's start, or the end); the finishing step (finish.hold_frames)
     # turns that into copies of the frame from the segment's timing, so Manim
     # never renders the still frames, and a change of timing alone (a reworded
     # line) reuses the rendered animation.

@@ -4,7 +4,7 @@ a new head, its first SECONDS re-encoded with the previous segment's last
 picture fading or sliding away over it (ffmpeg's xfade), and the join
 takes the rest of the segment by stream copy from the keyframe that every
 finished segment has at the end of its head (a chunk starts there:
-animate.chunk_edges).
+finish.chunk_edges).
 
 A segment ends on a held picture, so blending its last frame is the same as
 blending its tail; the head is cached by both segments' keys."""

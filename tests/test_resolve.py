@@ -12,7 +12,7 @@ from PIL import Image
 
 from bilicast import cli
 from bilicast.bench import DemoRegistry, result_path
-from bilicast.resolve import FILTERS
+from bilicast.filters import FILTERS
 from conftest import ROOT
 
 
@@ -152,7 +152,7 @@ def test_a_changed_filter_redraws_the_chart_and_passes_verify(episode, engine_co
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc.stdout
     run("render")
-    resolve_py = engine / "resolve.py"
+    resolve_py = engine / "filters.py"
     old = 'return f"{_sig(x * 1000)} KB"'
     assert old in resolve_py.read_text()
     resolve_py.write_text(resolve_py.read_text().replace(old, 'return f"{_sig(x * 1000)} kB"'))
@@ -244,7 +244,8 @@ def timing(median, low, high):
 
 def speed_sentence(a, b):
     """What the season's three-branch comparison says for timings a and b."""
-    from bilicast.resolve import fill, result_namespace
+    from bilicast.measured import result_namespace
+    from bilicast.resolve import fill
     from bilicast.results import Result
     result = Result.model_validate(fake_result("tflite_quantize", {}, True, METRICS,
                                                {"int8.latency_1t": a, "fp32.latency_1t": b}))
@@ -341,7 +342,7 @@ def test_chart_labels_of_coinciding_points_do_not_overlap(tmp_path):
 
 
 def test_log_lists_the_steps_the_demo_reported(tmp_path):
-    from bilicast.resolve import progress_lines
+    from bilicast.measured import progress_lines
     log = tmp_path / "r.log"
     log.write_text("progress: loading digits\nI0000 tensorflow noise\nprogress: converting fp32 \n", encoding="utf-8")
     assert progress_lines(log) == ["loading digits", "converting fp32"]
