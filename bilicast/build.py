@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import sys
-import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +17,7 @@ from . import animate, assemble, media, narrate, subtitles, transitions
 from .cache import Cache, atomic_path, digest, usable, write_text_atomic
 from .codehash import code_components
 from .contracts import ChartJob, Mix, SegmentJob, TransitionHead
-from .lifeline import die_with_parent, fault, interrupts_deferred
+from .lifeline import fault
 from .media import is_valid_video
 from .workspace import ENGINE
 from .plan import Plan, audio_plan
@@ -62,61 +60,34 @@ def draw_chart(chart: ChartJob, episode: ResolvedEpisode) -> list[ShownNumber]:
             for text, value, field, how in shown]
 
 
-def _build_one(job: SegmentJob) -> tuple[SegmentJob, float]:
-    return job, animate.build_segment(job)
-
-
 def render_segments(todo: list[SegmentJob], jobs: int | None, executor: str = "local", address: str | None = None,
                     workspace: Path | None = None) -> int:
-    """Segments whose animation must be rendered go to a pool of worker
-    processes (Manim's config is process-global); the others are only
-    finished (ffmpeg), here, meanwhile: no worker starts and Manim is not
-    imported when no animation changed. Workers die with this process (even
-    on kill -9); on any error or interrupt they are terminated at once, not
-    left to finish their segment. With executor "ray" the animations are
-    rendered on a Ray cluster instead (farm.py). Returns how many animations
+    """Segments whose animation must be rendered go to the executor (local
+    worker processes, a Ray cluster, …: bilicast/executors/); the others
+    are only finished (ffmpeg), here, meanwhile: no worker starts and Manim
+    is not imported when no animation changed. Returns how many animations
     Manim rendered."""
+    from . import executors
     todo = [replace(job, ass=_burned_in(job)) for job in todo]
     animate_first: list[SegmentJob] = []
     finish_only: list[SegmentJob] = []
     for job in todo:
         (finish_only if animate.animation_is_cached(job) else animate_first).append(job)
-    pool = None
-    try:
-        with tqdm(total=len(todo), desc="render segments", unit="seg", file=sys.stderr, disable=None) as bar:
-            def done(job: SegmentJob, seconds: float) -> None:
-                write_text_atomic(job.manifest, json.dumps({"key": job.key, "components": job.components,
-                                                            "seconds": seconds, "frames": job.frames}))
-                bar.update(1)
-            if animate_first and executor == "ray":   # this process finishes the rest while the cluster works
-                from . import farm
-                assert workspace is not None   # the Ray executor packs the workspace's scenes and files
-                def finish_here() -> None:
-                    for job in finish_only:
-                        done(*_build_one(job))
-                here = InBackground(finish_here)
-                farm.render_on_ray(animate_first, workspace, address, done, bar)   # Ctrl-C lands here: cancels
-                here.result()
-                return len(animate_first)
-            if animate_first:
-                workers = max(1, min(jobs or os.cpu_count() or 1, len(animate_first)))
-                with interrupts_deferred():   # the pool exists before an interrupt can end it
-                    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=die_with_parent)
-                results = pool.imap_unordered(_build_one, animate_first)
+    chosen = executors.get(executor, workspace)(jobs, address, workspace or Path.cwd()) if animate_first else None
+    with tqdm(total=len(todo), desc="render segments", unit="seg", file=sys.stderr, disable=None) as bar:
+        def done(job: SegmentJob, seconds: float) -> None:
+            write_text_atomic(job.manifest, json.dumps({"key": job.key, "components": job.components,
+                                                        "seconds": seconds, "frames": job.frames}))
+            bar.update(1)
+
+        def finish_here() -> None:
             for job in finish_only:
-                done(*_build_one(job))
-            if pool:
-                for job, seconds in results:
-                    done(job, seconds)
-                pool.close()
-        return len(animate_first)
-    except BaseException:
-        if pool:
-            pool.terminate()
-        raise
-    finally:
-        if pool:
-            pool.join()
+                done(job, animate.build_segment(job))
+        if chosen:
+            chosen.build(animate_first, finish_here, done, bar)
+        else:
+            finish_here()
+    return len(animate_first)
 
 
 def _burned_in(job: SegmentJob) -> str | None:
@@ -132,30 +103,6 @@ def build_heads(heads: list[TransitionHead | None]) -> None:
     for head in heads:
         if head and not usable(Path(head.target), is_valid_video):
             transitions.make_head(head)
-
-
-class InBackground:
-    """fn(*args) on a daemon thread (the audio is mixed and encoded while the
-    segments render: ffmpeg and numpy leave the GIL free); result() waits
-    and returns its value or raises its error. A daemon, so an interrupted
-    render does not wait for it (its ffmpeg dies with this process)."""
-
-    def __init__(self, fn, *args):
-        self._value = self._error = None
-        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
-        self._thread.start()
-
-    def _run(self, fn, args):
-        try:
-            self._value = fn(*args)
-        except BaseException as e:   # handed to result(), in the main thread
-            self._error = e
-
-    def result(self):
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
 
 
 def build_audio_track(plan: Plan) -> Path:

@@ -18,8 +18,9 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "jobs": (("-j", "--jobs"), dict(type=int, default=None, help="segments rendered at once (default: cores)")),
     "variant": (("--variant",), dict(default="all", metavar="NAME",
                                      help="main, vertical or all: every variant the script declares (default)")),
-    "executor": (("--executor",), dict(choices=["local", "ray"], default="local",
-                                       help="where the work runs: here (default) or on a Ray cluster")),
+    "executor": (("--executor",), dict(default="local", metavar="NAME",
+                                       help="where the work runs: local (default), ray (a Ray cluster), or an "
+                                            "executor of the workspace's executors/ (render)")),
     "address": (("--address",), dict(default=None, metavar="ADDR",
                                      help="with --executor ray: the cluster's address (host:port; default: start "
                                           "one on this machine, reachable on loopback only)")),
@@ -79,7 +80,10 @@ def cmd_render(args) -> int:
     from .episode import load_episode
     from .render import chosen_variants, render_episode
 
+    from . import executors
+
     episode = load_episode(args.script)
+    executors.get(args.executor, episode.workspace)   # a misspelt one fails now, not after the voice
     started = time.monotonic()
     report = render_episode(episode, Path(args.out), preview=args.preview, jobs=args.jobs,
                             variants=chosen_variants(episode, args.variant), executor=args.executor,
@@ -261,6 +265,8 @@ def cmd_bench(args) -> int:
         if not runs:
             _print_json([]) if args.json else print(f"{args.script}: the script has no `bench:` entries; nothing to run")
             return 0
+    if args.executor not in ("local", "ray"):
+        raise UserError(f"--executor {args.executor}: a bench runs here (local) or on Ray nodes (ray)")
     if args.executor == "ray" or args.on:
         return _bench_on_ray(args, runs, workspace)
     done = []

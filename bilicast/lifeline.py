@@ -18,6 +18,7 @@ import ctypes
 import os
 import signal
 import sys
+import threading
 
 PR_SET_PDEATHSIG = 1
 
@@ -87,3 +88,27 @@ def _pause(point: str) -> None:
             return
     while True:   # not released: until the test's interrupt ends this process
         signal.pause()
+
+
+class InBackground:
+    """fn(*args) on a daemon thread (the audio is mixed and encoded while the
+    segments render: ffmpeg and numpy leave the GIL free); result() waits
+    and returns its value or raises its error. A daemon, so an interrupted
+    render does not wait for it (its ffmpeg dies with this process)."""
+
+    def __init__(self, fn, *args):
+        self._value = self._error = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn, args):
+        try:
+            self._value = fn(*args)
+        except BaseException as e:   # handed to result(), in the main thread
+            self._error = e
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value

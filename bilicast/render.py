@@ -16,6 +16,7 @@ from .cache import sweep_leftovers
 from .contracts import SegmentJob
 from .episode import ResolvedEpisode
 from .errors import UserError
+from .lifeline import InBackground
 
 
 def chosen_variants(episode: ResolvedEpisode, asked: str | None) -> list[str]:
@@ -61,7 +62,7 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
     chart_numbers = [[n for job in jobs_ if job.chart for n in build.draw_chart(job.chart, episode)]
                      for jobs_ in segment_jobs]
     todo = [j for jobs_ in segment_jobs for j in jobs_ if not plan.is_cached(j)]
-    audio_track = build.InBackground(build.build_audio_track, plans[0])   # the same track for every variant
+    audio_track = InBackground(build.build_audio_track, plans[0])   # the same track for every variant
     animated = 0
     if todo:
         (plans[0].cache.root / "tmp").mkdir(parents=True, exist_ok=True)
