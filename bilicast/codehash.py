@@ -42,7 +42,8 @@ def _imports(file: Path, stamp: tuple) -> tuple[Path, ...]:
     engine module took most of `plan`'s second). An import line in a string
     only adds a file to a key, never drops one."""
     lines = file.read_text(encoding="utf-8").splitlines()
-    package = "bilicast" if file.parent == ENGINE.resolve() else None
+    engine = ENGINE.resolve()   # relative imports count inside the bilicast package (and its subpackages)
+    package = ".".join(("bilicast", *file.parent.relative_to(engine).parts)) if file.is_relative_to(engine) else None
     found, skip_below, i = [], None, 0
     while i < len(lines):
         line = lines[i]
@@ -63,9 +64,12 @@ def _imports(file: Path, stamp: tuple) -> tuple[Path, ...]:
                 i += 1
             base = m.group(2)
             if m.group(1):   # relative: only inside the bilicast package
-                if package is None:
+                parts = package.split(".") if package else []
+                up = len(m.group(1)) - 1   # `from ..x` goes one package up
+                if up >= len(parts):
                     continue
-                base = f"{package}.{base}" if base else package
+                root = ".".join(parts[:len(parts) - up])
+                base = f"{root}.{base}" if base else root
             # `from bilicast import subtitles` names a module; `from x import y` may too
             names = [base] + [f"{base}.{name}" for name in _names(rest)]
         elif m := _IMPORT.match(code):
