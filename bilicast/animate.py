@@ -13,13 +13,13 @@ import traceback
 import uuid
 from pathlib import Path
 
+from . import variants
 from .cache import atomic_path, usable, write_text_atomic
 from .contracts import AnimationRecord, SegmentJob
 from .errors import StageError, disk_full, disk_full_error
 from .finish import finish_segment
 from .lifeline import fault
 from .media import frame_count, is_valid_video
-from .variants import BUILTIN
 
 
 def render_scene(job: SegmentJob, media: Path) -> tuple[Path, list[tuple[int, str]], list[dict]]:
@@ -42,7 +42,8 @@ def render_scene(job: SegmentJob, media: Path) -> tuple[Path, list[tuple[int, st
         "video_encoder_options": {"preset": "ultrafast", "crf": "12"}, "write_to_movie": True, "format": "mp4",
     }
     with tempconfig(settings):
-        frame = BUILTIN[job.variant].frame(job.width, job.height)
+        workspace = Path(job.scene_file).parent.parent   # scenes are <workspace>/scenes/*.py
+        frame = variants.get(job.variant, workspace).frame(job.width, job.height)
         manim.config.frame_width, manim.config.frame_height = frame.width, frame.height
         timing = job.timing
         if not timing.get("render_holds"):   # what the animation's key covers (see BilicastScene.timing)

@@ -276,7 +276,7 @@ def join_pieces(pieces: list[Path], target: Path) -> None:
 
 def join(parts: list[tuple[Path, float, float]], audio: Path, target: Path) -> None:
     """Concatenate finished segments, each (file, seconds to skip, seconds
-    it lasts; the skip ends on a keyframe: see transitions.py), and add the
+    it lasts; the skip ends on a keyframe: see transitions/__init__.py), and add the
     encoded audio, both by stream copy (the parts share one encoding), with
     the moov atom first (+faststart). The lengths are given because an MP4's
     own is rounded up to the millisecond: the picture would drift from the

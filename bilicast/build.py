@@ -54,7 +54,7 @@ def draw_chart(chart: ChartJob, episode: ResolvedEpisode) -> list[ShownNumber]:
     if shown is None:
         shown = charts.render_chart(ov.chart, res.results[chart.file], episode.script.episode.style,
                                     chart.size, png, ov.title, res.provenance[ov.data], ov.fields,
-                                    video_short_side=chart.short_side)
+                                    video_short_side=chart.short_side, workspace=episode.workspace)
         write_text_atomic(numbers, json.dumps(shown, ensure_ascii=False))
     return [ShownNumber(f"segments[{chart.index}].overlay", seg.id, text, value, how, (), ("src", chart.file, field))
             for text, value, field, how in shown]

@@ -20,7 +20,6 @@ from .errors import StageError
 from .lifeline import fault
 from .media import run_ffmpeg
 from .plan import Plan, bundle_files
-from .variants import BUILTIN
 
 if TYPE_CHECKING:
     from .resolve import ShownNumber
@@ -56,7 +55,7 @@ def write_subtitles(plan: Plan, out_dir: Path, formats=SUBTITLE_FORMATS) -> list
     writers = {
         "srt": ("subtitles.srt", lambda: subtitles.to_srt(plan.cues)),
         "ass": ("subtitles.ass", lambda: subtitles.to_ass(plan.cues, size, style.font, workspace=plan.workspace,
-                                                          margin=BUILTIN[plan.settings.variant].subtitle_margin)),
+                                                          margin=plan.variant.subtitle_margin)),
         "bcc": ("subtitles.bcc.json", lambda: subtitles.to_bcc(plan.cues, workspace=plan.workspace)),
     }
     written = []
@@ -90,7 +89,7 @@ def write_cover(plan: Plan, out_dir: Path, video: Path | None = None) -> list[Pa
     elif spec.background.startswith("segment:"):
         print("note: the cover uses the theme background until the video is rendered", file=sys.stderr)
     return make_cover(plan.script.episode.style, spec.title or plan.script.episode.title, spec.badge, background,
-                      out_dir, portrait=plan.settings.height > plan.settings.width)
+                      out_dir, plan.variant.cover)
 
 
 def segment_picture(job: SegmentJob, head: TransitionHead | None, t: float, cache_dir: Path, size: tuple[int, int]):
@@ -193,7 +192,7 @@ def write_bundle(plan: Plan, segment_jobs: list[SegmentJob], heads: list[Transit
     fault("join")
     assemble.join(transitions.join_parts(segment_jobs, heads), audio, video)
     write_subtitles(plan, out_dir)
-    covers = [n for n in bundle_files(plan.settings.variant) if n.startswith("cover")]
+    covers = [n for n in bundle_files(plan.variant) if n.startswith("cover")]
     if made != cover_key or not all((out_dir / n).exists() for n in covers):
         write_cover(plan, out_dir, video)
     write_storyboard(plan, out_dir, segment_jobs, heads)

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import yaml
 
+from . import variants
 from .errors import StageError, UserError
 from .lifeline import die_with_parent
 from .media import probe, top_level_boxes
+from .workspace import find_workspace
 
 MAX_VIDEO_BPS = 60_000_000
 MAX_AUDIO_BPS = 320_000
@@ -122,14 +124,7 @@ def bundle_variant(folder: Path) -> str:
     try:
         return json.loads((folder / ".bilicast-build.json").read_text(encoding="utf-8"))["variant"]
     except (OSError, ValueError, KeyError):
-        return folder.name if folder.name in SPECS else "main"
-
-
-# per variant: (aspect width:height, its name, the covers and their sizes)
-SPECS = {
-    "main": ((16, 9), "16:9 landscape", [("cover.jpg", (1920, 1080)), ("cover_4x3.jpg", (1440, 1080))]),
-    "vertical": ((9, 16), "9:16 vertical", [("cover.jpg", (1080, 1440))]),
-}
+        return folder.name if folder.name in variants.available(find_workspace(folder)) else "main"
 
 
 def bundle_folders(path: Path) -> list[Path]:
@@ -141,8 +136,8 @@ def bundle_folders(path: Path) -> list[Path]:
 
 
 def check_bundle(folder: Path) -> list[Check]:
-    variant = bundle_variant(folder)
-    (aw, ah), shape, covers = SPECS[variant]
+    variant = variants.get(bundle_variant(folder), find_workspace(folder))   # the workspace above the bundle
+    (aw, ah), shape, covers = variant.aspect, variant.shape, variant.cover.files().items()
     video = folder / "video.mp4"
     checks = check_video(video) if video.exists() else [Check("video.mp4 exists", False, "missing")]
     if video.exists():

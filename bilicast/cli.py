@@ -17,7 +17,8 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "out": (("--out",), dict(default="out", help="output folder (default: out)")),
     "jobs": (("-j", "--jobs"), dict(type=int, default=None, help="segments rendered at once (default: cores)")),
     "variant": (("--variant",), dict(default="all", metavar="NAME",
-                                     help="main, vertical or all: every variant the script declares (default)")),
+                                     help="a variant the script declares (main, vertical, or one of the workspace's variants/), "
+                                          "or all of them (default)")),
     "executor": (("--executor",), dict(default="local", metavar="NAME",
                                        help="where the work runs: local (default), ray (a Ray cluster), or an "
                                             "executor of the workspace's executors/ (render)")),

@@ -1,8 +1,8 @@
-"""Cover art: cover.jpg (1920x1080) and cover_4x3.jpg (its centred 1440x1080
-crop); for the vertical cut, one portrait cover.jpg (1080x1440, 3:4).
-
-The title and badge stay inside the 4:3 safe area (x 240..1680) and out of the
-bottom strip where Bilibili's cards show play counts and the duration badge."""
+"""Cover art, in the shape the variant's `cover` gives (bilicast/variants):
+cover.jpg and the crops of it saved beside it. The main cut's is 1920x1080
+with its centred 4:3 crop (cover_4x3.jpg, 1440x1080), its title and badge
+inside the crop and out of the bottom strip where Bilibili's cards show play
+counts and the duration badge; the vertical cut's is one 1080x1440 (3:4)."""
 from __future__ import annotations
 
 import io
@@ -13,11 +13,8 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 from .cache import atomic_path
 from .errors import StageError
 from .subtitles import wrap
+from .variants import LANDSCAPE_COVER, Cover
 
-SIZE = (1920, 1080)
-SAFE = (240 + 70, 90, 1680 - 70, 1080 - 190)   # left, top, right, bottom for key text
-PORTRAIT_SIZE = (1080, 1440)
-PORTRAIT_SAFE = (80, 120, 1080 - 80, 1440 - 200)
 MAX_BYTES = 5 * 1024 * 1024
 FONT_DIRS = [Path("/usr/share/fonts/opentype/noto"), Path("/usr/share/fonts/truetype/noto")]
 
@@ -39,7 +36,7 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
     return r, g, b
 
 
-def _theme_background(style, size: tuple[int, int] = SIZE) -> Image.Image:
+def _theme_background(style, size: tuple[int, int]) -> Image.Image:
     bg, accent, pink = _rgb(style.background), _rgb(style.accent), _rgb(style.highlight)
     w, h = size
     img = Image.new("RGB", size, bg)
@@ -73,8 +70,8 @@ def _fit_title(draw, text: str, width: int, height: int):
 
 
 def make_cover(style, title: str, badge: str | None, background: Image.Image | None, target_dir: Path,
-               portrait: bool = False) -> list[Path]:
-    size, safe = (PORTRAIT_SIZE, PORTRAIT_SAFE) if portrait else (SIZE, SAFE)
+               shape: Cover = LANDSCAPE_COVER) -> list[Path]:
+    size, safe = shape.size, shape.safe
     if background is not None:
         img = ImageOps.fit(background.convert("RGB"), size).filter(ImageFilter.GaussianBlur(5))
         img = Image.blend(img, Image.new("RGB", size, _rgb(style.background)), 0.55)
@@ -100,9 +97,8 @@ def make_cover(style, title: str, badge: str | None, background: Image.Image | N
         y += line_h
     bar_y = min(y + 20, bottom)
     draw.rectangle([left + (right - left) // 3, bar_y, right - (right - left) // 3, bar_y + 10], fill=_rgb(style.accent))
-    outputs = [(target_dir / "cover.jpg", img)]
-    if not portrait:
-        outputs.append((target_dir / "cover_4x3.jpg", img.crop((240, 0, 1680, 1080))))
+    outputs = [(target_dir / "cover.jpg", img)] + [(target_dir / name, img.crop(box))
+                                                   for name, box in shape.crops.items()]
     for path, picture in outputs:
         _save_jpeg(picture, path)
     return [p for p, _ in outputs]

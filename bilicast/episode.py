@@ -52,7 +52,7 @@ def load_episode(path: str | Path, require_results: bool = True) -> ResolvedEpis
         _check_shown_files(script, located, path, scenes, workspace)
         return ResolvedEpisode(path, script, script, located, scenes, workspace, None)   # validate without results
     resolution = resolve.resolve(script, located, str(path), names, files, key_files)
-    _check_chart_data(script, located, path, resolution)
+    _check_chart_data(script, located, path, resolution, workspace)
     resolved = validate_resolved(_with_provenance(resolution, scenes), located, path, scenes)
     _check_shown_files(resolved, located, path, scenes, workspace)
     return ResolvedEpisode(path, resolved, script, located, scenes, workspace, resolution)
@@ -102,7 +102,7 @@ def _check_overlay_room(script: Script, located, path: Path, scenes) -> None:
         raise ScriptProblems(str(path), problems)
 
 
-def _check_chart_data(script: Script, located, path: Path, resolution) -> None:
+def _check_chart_data(script: Script, located, path: Path, resolution, workspace: Path) -> None:
     """A chart with nothing to draw is a script error, not an empty pair of axes."""
     from .charts import data_problem
     from .yamlsource import Problem, ScriptProblems
@@ -115,7 +115,7 @@ def _check_chart_data(script: Script, located, path: Path, resolution) -> None:
                                     f"run `bilicast bench SCRIPT`; results there are: {', '.join(resolution.key_files)}"))
         elif seg.overlay:
             result = resolution.results[resolution.key_files[seg.overlay.data]]
-            problem = data_problem(seg.overlay.chart, result, seg.overlay.fields)
+            problem = data_problem(seg.overlay.chart, result, seg.overlay.fields, workspace)
             if problem:
                 field = "fields" if seg.overlay.fields else "chart"
                 line, col = located.position(("segments", i, "overlay", field))

@@ -70,8 +70,8 @@ def _connect(ray, address: str | None) -> None:
 def engine_hash() -> str:
     """The engine's code, as the driver and every worker compare it."""
     h = hashlib.sha256()
-    for file in sorted(ENGINE.glob("*.py")):
-        h.update(file.name.encode() + b"\0" + file.read_bytes())
+    for file in sorted(ENGINE.rglob("*.py")):
+        h.update(str(file.relative_to(ENGINE)).encode() + b"\0" + file.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -210,7 +210,7 @@ def render_on_ray(jobs: list[SegmentJob], workspace: Path, address: str | None, 
     ray = _ray(address)
     _connect(ray, address)
     try:
-        key, files = pack(workspace, ["scenes"], sorted({p for job in jobs for p in job.files.values()}))
+        key, files = pack(workspace, ["scenes", "variants"], sorted({p for job in jobs for p in job.files.values()}))
         files_ref = ray.put(files)
         env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
         remote = ray.remote(num_cpus=1, max_retries=TRIES - 1, retry_exceptions=False)(build_remote)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import assemble, narrate, subtitles, templates, transitions
+from . import assemble, narrate, subtitles, templates, transitions, variants
 from .cache import Cache, digest, file_hash, usable
 from .codehash import code_components
 from .contracts import BurnIn, ChartJob, Mix, SegmentJob, TransitionHead
@@ -20,7 +20,6 @@ from .errors import UserError
 from .media import AUDIO_RATE, ffmpeg_version, is_valid_video
 from .script import PREVIEW, Script
 from .timeline import SegmentTiming, plan_timeline, total_duration
-from .variants import BUILTIN
 from .workspace import ENGINE, shown_file
 
 if TYPE_CHECKING:
@@ -37,9 +36,10 @@ class RenderSettings:
     variant: str = "main"
 
     @classmethod
-    def for_script(cls, script: Script, preview: bool, variant: str = "main") -> "RenderSettings":
+    def for_script(cls, script: Script, preview: bool, variant: str = "main",
+                   workspace: Path | None = None) -> "RenderSettings":
         landscape = (PREVIEW["width"], PREVIEW["height"]) if preview else script.episode.output.size
-        w, h = BUILTIN[variant].size(landscape)
+        w, h = variants.get(variant, workspace).size(landscape)
         return cls(w, h, PREVIEW["fps"] if preview else script.episode.output.fps, preview, variant)
 
 
@@ -58,9 +58,13 @@ class Plan:
         return total_duration(self.timeline)
 
     @property
+    def variant(self) -> variants.Variant:
+        return variants.get(self.settings.variant, self.workspace)
+
+    @property
     def subtitle_chars(self) -> int:
-        """Subtitle line length in this variant (shorter across a vertical frame)."""
-        return BUILTIN[self.settings.variant].subtitle_chars(self.settings.width, self.settings.height,
+        """Subtitle line length in this variant (shorter across a narrow frame)."""
+        return self.variant.subtitle_chars(self.settings.width, self.settings.height,
                                                              self.script.episode.subtitles.max_chars)
 
     @functools.cached_property
@@ -75,7 +79,7 @@ def make_plan(script: Script, workspace: Path, line_audio: dict[tuple[int, int],
     """The timeline and what it rests on: line_audio maps (segment, line) to
     its audio (narrate.LineAudio); lines without any get the reading-speed
     estimate. The timeline is the same in every variant."""
-    settings = RenderSettings.for_script(script, preview, variant)
+    settings = RenderSettings.for_script(script, preview, variant, workspace)
     beat_info = {}
     for i, seg in enumerate(script.segments):
         scene_cls = scenes.get(seg.scene)
@@ -95,16 +99,17 @@ def plan_chart(plan: Plan, episode: ResolvedEpisode, index: int) -> ChartJob | N
     w, h = plan.settings.width, plan.settings.height
     if ov.position == "full":
         box = (w, h, 0, 0)
-    elif BUILTIN[plan.settings.variant].portrait:   # across the frame, above the subtitle band
-        box = (int(w * 0.9), int(h * 0.3), int(w * 0.05), int(h * 0.38))
-    else:                            # the right half
-        box = (w // 2, int(h * 0.72), int(w * 0.48), int(h * 0.08))
+    else:   # where the variant puts it: the right half (main), across the frame above the subtitles (vertical)
+        left, top, width, height = plan.variant.chart_box
+        box = (int(w * width), int(h * height), int(w * left), int(h * top))
     res = episode.resolution
     file = res.key_files[ov.data]
-    key = digest({"chart": ov.model_dump(), "data": charts.inputs(ov.chart, res.results[file], ov.fields),
+    key = digest({"chart": ov.model_dump(),
+                  "data": charts.inputs(ov.chart, res.results[file], ov.fields, plan.workspace),
                   "size": box[:2], "provenance": res.provenance[ov.data],
                   "style": plan.script.episode.style.model_dump(),
-                  "code": code_components(ENGINE / "charts.py", workspace=plan.workspace)})   # filters included
+                  "code": code_components(*charts.code_files(ov.chart, plan.workspace),
+                                          workspace=plan.workspace)})   # the kind, charts/__init__, filters...
     png = plan.cache.entry("charts", f"{seg.id}-{ov.chart}", key, "png")
     return ChartJob(index=index, segment=seg.id, file=file, size=(box[0], box[1]), short_side=min(w, h),
                     png=str(png), x=box[2], y=box[3], start=ov.start)
@@ -135,7 +140,7 @@ def plan_segments(plan: Plan, scenes: SceneRegistry, episode: ResolvedEpisode | 
     burn_in = script.episode.subtitles.burn_in
     # what shapes a segment's burned-in subtitles, besides its lines (in "timing")
     shaped_subtitles = burn_in and [script.episode.subtitles.model_dump(), style["font"], settings.width,
-                                    settings.height, BUILTIN[settings.variant].subtitle_margin, version("jieba"),
+                                    settings.height, plan.variant.subtitle_margin, version("jieba"),
                                     templates.template_hashes(["subtitles.ass.j2"], plan.workspace),
                                     code_components(ENGINE / "subtitles.py", workspace=plan.workspace)]
     jobs = []
@@ -153,7 +158,8 @@ def plan_segments(plan: Plan, scenes: SceneRegistry, episode: ResolvedEpisode | 
             "overlay": overlay and raw_seg.overlay and [raw_seg.overlay.model_dump(), Path(overlay.png).name],
             "tools": tools,
             "files": {name: file_hash(Path(path)) for name, path in files.items()},
-            "look": [style, settings.width, settings.height, settings.fps, settings.preview, settings.variant],
+            "look": [style, settings.width, settings.height, settings.fps, settings.preview, settings.variant,
+                     plan.variant],
             "timing": scene_timing, "subtitles": burn_in and [shaped_subtitles, bool(timing.lines)],
             "resolved": seg.params,
             "take": _take_hashes(script, index, plan.workspace),
@@ -177,7 +183,7 @@ def plan_segments(plan: Plan, scenes: SceneRegistry, episode: ResolvedEpisode | 
             height=settings.height, fps=settings.fps, preview=settings.preview, variant=settings.variant,
             overlay=overlay, chart=chart, files=files,
             # burned-in subtitles: the ASS is made at build time (wrapping needs jieba's dictionary)
-            burn_in=BurnIn(timing, plan.subtitle_chars, style["font"], BUILTIN[settings.variant].subtitle_margin,
+            burn_in=BurnIn(timing, plan.subtitle_chars, style["font"], plan.variant.subtitle_margin,
                            plan.workspace) if burn_in else None,
             key=key, slug=f"{seg.id}-{key[:16]}", components=components,
             target=str(plan.cache.entry("segments", seg.id, key, "mp4")),
@@ -289,10 +295,12 @@ BUNDLE = ("video.mp4", "subtitles.srt", "subtitles.ass", "subtitles.bcc.json", "
           "description.txt", "upload.yaml", "timeline.json", "storyboard.png")
 
 
-def bundle_files(variant: str) -> tuple[str, ...]:
-    """What a variant's bundle holds: the vertical cut's cover.jpg is already
-    3:4 (the portrait cover), so it has no 4:3 crop."""
-    return BUNDLE if not BUILTIN[variant].portrait else tuple(n for n in BUNDLE if n != "cover_4x3.jpg")
+def bundle_files(variant: variants.Variant) -> tuple[str, ...]:
+    """What a variant's bundle holds: its cover files (the vertical cut's one
+    cover.jpg is already 3:4, so it has no 4:3 crop) and the rest."""
+    covers = variant.cover.files()
+    return tuple(n for n in BUNDLE if n in covers or not n.startswith("cover")) + tuple(
+        n for n in covers if n not in BUNDLE)
 
 
 def bundle_key(plan: Plan, segment_jobs: list[SegmentJob], audio: Path, heads: list[TransitionHead | None]) -> str:
@@ -316,11 +324,12 @@ def cover_key(plan: Plan, segment_jobs: list[SegmentJob]) -> str:
         index = [s.id for s in plan.script.segments].index(spec.background[8:])
         shown = [segment_jobs[index].key, plan.timeline[index].start, plan.timeline[index].duration]
     return digest({"spec": spec.model_dump(), "title": plan.script.episode.title, "shown": shown,
-                   "look": [plan.script.episode.style.model_dump(), plan.settings.width, plan.settings.height],
+                   "look": [plan.script.episode.style.model_dump(), plan.settings.width, plan.settings.height,
+                            plan.variant.cover],
                    "code": code_components(ENGINE / "bundle.py", workspace=plan.workspace)})   # cover.py among its imports
 
 
-def bundle_is_current(out_dir: Path, key: str, variant: str) -> bool:
+def bundle_is_current(out_dir: Path, key: str, variant: variants.Variant) -> bool:
     try:
         stored = json.loads((out_dir / ".bilicast-build.json").read_text(encoding="utf-8"))["key"]
     except (OSError, ValueError, KeyError):
@@ -352,7 +361,7 @@ def plan_facts(plan: Plan, segment_jobs: list[SegmentJob], out_dir: Path) -> dic
         heads = transitions.plan_heads(segment_jobs, [s.transition for s in plan.script.segments], plan.cache)
         audio = audio_plan(plan)[0]
         key = bundle_key(plan, segment_jobs, audio, heads)
-        facts["bundle_current"] = audio.exists() and bundle_is_current(out_dir, key, settings.variant)
+        facts["bundle_current"] = audio.exists() and bundle_is_current(out_dir, key, plan.variant)
     return facts
 
 

@@ -80,7 +80,7 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
         build.build_heads(heads)
         bundle.write_numbers(the_plan, episode, out_dir, numbers)   # always re-checked against the results
         key = plan.bundle_key(the_plan, jobs_, audio, heads)
-        if plan.bundle_is_current(out_dir, key, the_plan.settings.variant):
+        if plan.bundle_is_current(out_dir, key, the_plan.variant):
             print(f"bundle {the_plan.settings.variant}: up to date, nothing to assemble", file=sys.stderr)
         else:
             bundle.write_bundle(the_plan, jobs_, heads, audio, out_dir, key, plan.cover_key(the_plan, jobs_))

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from .legible import text_layout
 from .strict import Strict
-from .variants import BUILTIN, Frame
+from .variants import Frame, get
 from .workspace import import_file
 
 # The landscape frame's subtitle band top (Manim units; that frame spans -4..4
 # vertically). Scenes lay out against self.frame, which knows every variant's.
-SUBTITLE_TOP = BUILTIN["main"].frame(1920, 1080).subtitle_top
+SUBTITLE_TOP = get("main").frame(1920, 1080).subtitle_top
 MUTED = "#c8ccd4"   # secondary text: captions, settings, axis titles
 
 
@@ -72,8 +72,9 @@ class BilicastScene:
     def __init__(self, params: dict, timing: dict, style: dict, files: dict | None = None,
                  frame: Frame | None = None, **kwargs):
         self.params = self.Params.model_validate(params)
-        # the picture to lay out in (Manim units): 14.2 x 8 landscape, 8 x 14.2 vertical
-        self.frame = frame or BUILTIN["main"].frame(16, 9)
+        # the picture to lay out in (Manim units): 14.2 x 8 in the main cut, 8 x 14.2 in the vertical one;
+        # lay out by its room (frame.narrow, frame.fits_across), never by which variant it is
+        self.frame = frame or get("main").frame(16, 9)
         self.files = files or {}      # workspace-relative path -> absolute path, for what reads_files() names
         # {"beats": {"k": [None, run seconds]}}: a scene sees how long each beat's
         # animation runs, not when it starts; that is the segment's timing,

@@ -122,9 +122,10 @@ class Episode(Strict):
     upload: Upload = Upload()
     cover: Cover = Cover()
     beats: BeatSettings = BeatSettings()
-    variants: list[Literal["main", "vertical"]] = Field(
-        default_factory=lambda: ["main"], min_length=1,   # type: ignore[arg-type]  # mypy infers list[str]
-        description="the cuts to render: main (16:9) and/or vertical (9:16, for the vertical player)")
+    variants: list[str] = Field(
+        default_factory=lambda: ["main"], min_length=1,
+        description="the cuts to render: main (16:9), vertical (9:16, for the vertical player), or a variant "
+                    "in bilicast/variants/ or the workspace's variants/")
 
     @field_validator("variants")
     @classmethod
@@ -162,7 +163,7 @@ class SegmentTake(Strict):
 
 class Overlay(Strict):
     """A chart from a result, composited over the segment's picture."""
-    chart: Literal["bar_compare", "latency", "size_vs_accuracy", "training_curve", "confusion"]
+    chart: str = Field(description="a chart kind: bilicast/charts/<kind>.py or the workspace's charts/<kind>.py")
     data: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
     position: Literal["full", "right"] = "right"
     start: float = Field(0.5, ge=0.0, description="seconds into the segment")
@@ -181,8 +182,9 @@ class Segment(Strict):
     chapter: Optional[Text(40, 1)] = Field(   # type: ignore[valid-type]
         None, description="starts a chapter in the description")
     min_duration: float = Field(0.0, ge=0.0, le=600.0, description="seconds; the segment lasts at least this long")
-    transition: Literal["cut", "crossfade", "slide"] = Field(
-        "cut", description="how the picture comes in from the segment before (bilicast/transitions.py)")
+    transition: str = Field(
+        "cut", description="how the picture comes in from the segment before: cut, or a transition in "
+                           "bilicast/transitions/ or the workspace's transitions/")
 
     @field_validator("narration", mode="before")
     @classmethod
@@ -289,7 +291,8 @@ def load_script_located(path: str | Path, scenes=None, demos=None, workspace: Pa
         problems = [_problem_from_error(err, located) for err in e.errors()]
         raise ScriptProblems(str(path), _dedupe(problems)) from None
     problems = (_check_segments(script, located, scenes) + _check_bench(script, located, demos)
-                + _check_publishing(script, located) + _check_audio(script, located, workspace))
+                + _check_publishing(script, located) + _check_audio(script, located, workspace)
+                + _check_kinds(script, located, workspace) + _check_variants(script, located, workspace))
     if problems:
         raise ScriptProblems(str(path), problems)
     return script, located
@@ -404,6 +407,43 @@ def _check_bench(script: Script, located, demos) -> list[Problem]:
             demos.module(entry.demo).Params.model_validate(entry.params)
         except ValidationError as e:
             problems += [_problem_from_error(err, located, ("bench", key, "params")) for err in e.errors()]
+    return problems
+
+
+def _check_kinds(script: Script, located, workspace: Path | None) -> list[Problem]:
+    """Chart kinds and transitions: the built-in ones and the workspace's own
+    (listed by the registry itself: bilicast.charts and .transitions import
+    the stages, which import this module)."""
+    from .registry import entries
+    problems = []
+    kinds = list(entries("charts", workspace, "Chart")) if any(s.overlay for s in script.segments) else []
+    ways = ["cut", *entries("transitions", workspace, "XFADE")] if any(
+        s.transition != "cut" for s in script.segments) else ["cut"]
+    for i, seg in enumerate(script.segments):
+        if seg.overlay and seg.overlay.chart not in kinds:
+            line, col = located.position(("segments", i, "overlay", "chart"))
+            problems.append(Problem(line, col, f"segments[{i}].overlay.chart", f"unknown chart '{seg.overlay.chart}'",
+                                    did_you_mean(seg.overlay.chart, kinds) + "charts: " + ", ".join(kinds)
+                                    + " (a chart of your own: charts/<name>.py in the workspace)"))
+        if seg.transition not in ways:
+            line, col = located.position(("segments", i, "transition"))
+            problems.append(Problem(line, col, f"segments[{i}].transition", f"unknown transition '{seg.transition}'",
+                                    did_you_mean(seg.transition, ways) + "transitions: " + ", ".join(ways)
+                                    + " (a transition of your own: transitions/<name>.py in the workspace)"))
+    return problems
+
+
+def _check_variants(script: Script, located, workspace: Path | None) -> list[Problem]:
+    """Output variants: the built-in ones and the workspace's own."""
+    from . import variants
+    known = list(variants.available(workspace))
+    problems = []
+    for j, name in enumerate(script.episode.variants):
+        if name not in known:
+            line, col = located.position(("episode", "variants", j))
+            problems.append(Problem(line, col, f"episode.variants[{j}]", f"unknown variant '{name}'",
+                                    did_you_mean(name, known) + "variants: " + ", ".join(known)
+                                    + " (a variant of your own: variants/<name>.py in the workspace)"))
     return problems
 
 

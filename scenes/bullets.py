@@ -27,7 +27,7 @@ class Checklist(BilicastScene):
             mark = self.text(p.mark, size=40, color=self.style["highlight"])
             width = min(10.5, 2 * self.frame.right - mark.width - 0.5)
             # one line (shrinking to fit) across a wide frame; up to two lines across a narrow one
-            label = self.label(item, size=38, max_width=width, max_lines=2 if self.frame.portrait else 1,
+            label = self.label(item, size=38, max_width=width, max_lines=2 if self.frame.narrow else 1,
                                align_left=True)
             rows.append(mn.VGroup(mark, label).arrange(mn.RIGHT, buff=0.35, aligned_edge=mn.UP))
         column = mn.VGroup(*rows).arrange(mn.DOWN, aligned_edge=mn.LEFT, buff=0.38)

@@ -104,8 +104,8 @@ class Walkthrough(BilicastScene):
         self.show_provenance()
         top = self.show_title(p.title, size=46, y=3.0 if p.provenance else 3.15, below=2.45)
         bottom = self.frame.subtitle_top + 0.2
-        portrait = self.frame.portrait   # a vertical frame: the code across it, the asides in a row below
-        code_bottom = bottom + ((1.9 + 0.5 * bool(p.aside_title)) if portrait and p.aside_texts else 0.0)
+        narrow = self.frame.narrow   # a narrow frame: the code across it, the asides in a row below
+        code_bottom = bottom + ((1.9 + 0.5 * bool(p.aside_title)) if narrow and p.aside_texts else 0.0)
         shown = [ln for ln in all_lines[first - 1:last] if ln.strip()]
         indent = min((len(ln) - len(ln.lstrip()) for ln in shown), default=0)
         size = 19
@@ -113,7 +113,7 @@ class Walkthrough(BilicastScene):
         char_w = mn.MarkupText("x" * 20, font=MONO, font_size=size).width / 20
         # a line longer than the frame holds at this size ends in "…" rather than shrinking the code
         left, right = -self.frame.right + 0.1, self.frame.right - 0.1   # inside the title-safe area
-        if p.aside_texts and not portrait:
+        if p.aside_texts and not narrow:
             right = 2.5   # the aside right of 2.7
         room = int((right - left - 0.35) / char_w) - 4 + indent
 
@@ -156,7 +156,7 @@ class Walkthrough(BilicastScene):
                 rows.add(row)
             return rows
 
-        asides = self.aside_row(p, bottom) if portrait else self.aside(p, top, bottom)
+        asides = self.aside_row(p, bottom) if narrow else self.aside(p, top, bottom)
         start, end = window(first)
         code = draw(start, end)
         rows = code
@@ -190,7 +190,7 @@ class Walkthrough(BilicastScene):
             self.play_beat(k, *animations)
 
     def aside_row(self, p, bottom: float) -> list:
-        """The asides side by side under the code (a vertical frame), the
+        """The asides side by side under the code (a narrow frame), the
         aside title above them."""
         if not p.aside_texts:
             return []

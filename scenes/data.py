@@ -60,7 +60,7 @@ class BarChart(_DataScene):
         self.show_provenance()
         top = self.show_title(p.title) - 0.6
         n = len(p.values)
-        if self.frame.portrait and n > 4:   # too narrow for columns: one row per bar
+        if self.frame.narrow and n > 4:   # too narrow for columns: one row per bar
             self.build_rows(top)
             return
         slot = min(2.6, (2 * self.frame.right - 0.8) / n)
@@ -92,7 +92,7 @@ class BarChart(_DataScene):
 
     def build_rows(self, top: float) -> None:
         """The bars as rows growing to the right, names on the left and
-        values at their ends (a vertical frame with many bars)."""
+        values at their ends (a narrow frame with many bars)."""
         p = self.params
         bottom = self.frame.subtitle_top + 0.2
         if p.caption:
@@ -250,7 +250,7 @@ class Table(_DataScene):
         bottom = self.frame.subtitle_top + 0.25
         n_cols = len(p.columns)
         col_w = min(3.2, (2 * self.frame.right - 0.4) / n_cols)
-        row_h = min(1.3 if self.frame.portrait else 0.9, (top - bottom) / (len(p.rows) + 1))
+        row_h = min(1.3 if self.frame.narrow else 0.9, (top - bottom) / (len(p.rows) + 1))
         x0 = -col_w * n_cols / 2
         accent = self.style["accent"]
 
@@ -308,7 +308,7 @@ class Curve(_DataScene):
         top = self.show_title(p.title) - 0.2
         left, right, bottom = -self.frame.right + 1.8, self.frame.right - 1.0, self.frame.subtitle_top + 1.0
         legend_top = top   # the legend's rows start here, in the plot's top right corner
-        if self.frame.portrait:   # too narrow to share the plot's top: the legend goes above it
+        if self.frame.narrow:   # too narrow to share the plot's top: the legend goes above it
             top -= 0.5 * ((p.name != "") + (p.second_name != "" and bool(p.second))) + 0.2
         lo = min(p.values + p.second)
         hi = max(p.values + p.second)
@@ -379,7 +379,7 @@ class Scatter(_DataScene):
         p = self.params
         self.show_provenance()
         top = self.show_title(p.title) - 0.5
-        margins = (1.3, 0.5) if self.frame.portrait else (2.0, 1.4)   # a narrow frame keeps less room at the sides
+        margins = (1.3, 0.5) if self.frame.narrow else (2.0, 1.4)   # a narrow frame keeps less room at the sides
         left, right = -self.frame.right + margins[0], self.frame.right - margins[1]
         bottom = self.frame.subtitle_top + 1.0
         fg = self.style["foreground"]
@@ -484,8 +484,8 @@ class Heatmap(_DataScene):
         self.show_provenance()
         top = self.show_title(p.title) - 0.45
         n = len(p.matrix)
-        portrait = self.frame.portrait   # a vertical frame: column title above, caption below the grid
-        room = top - self.frame.subtitle_top - 0.3 - (1.6 if portrait and p.caption else 0.0) - (0.5 if portrait else 0)
+        narrow = self.frame.narrow   # a narrow frame: column title above, caption below the grid
+        room = top - self.frame.subtitle_top - 0.3 - (1.6 if narrow and p.caption else 0.0) - (0.5 if narrow else 0)
         cell = min(0.62, room / n, (2 * self.frame.right - 1.6) / n)
         labels = p.labels or [str(i) for i in range(n)]
         fg = self.style["foreground"]
@@ -498,7 +498,7 @@ class Heatmap(_DataScene):
         row_title = self.text(p.row_title, size=28, color=MUTED)
         column_title = self.text(p.column_title, size=28, color=MUTED)
         names_w = max(r.width for r in rows)
-        if portrait:   # centre the row titles, row names and grid across the frame
+        if narrow:   # centre the row titles, row names and grid across the frame
             cell = min(cell, (2 * self.frame.right - 0.5 - row_title.width - names_w) / n)
             y0 = top - 0.5
             x0 = (row_title.width + 0.1 + names_w + 0.3 - cell * n) / 2
@@ -509,14 +509,14 @@ class Heatmap(_DataScene):
             frame.add(row.move_to([x0 - 0.15 - row.width / 2, y0 - cell * (i + 0.5), 0]))
             frame.add(column.move_to([x0 + cell * (i + 0.5), y0 + 0.25, 0]))
         frame.add(row_title.next_to([x0 - 0.3 - names_w, y0 - cell * n / 2, 0], mn.LEFT, buff=0.1))
-        if portrait:
+        if narrow:
             frame.add(column_title.move_to([x0 + cell * n / 2, y0 + 0.7, 0]))
         else:
             frame.add(column_title.next_to([x0 + cell * n, y0 + 0.25, 0], mn.RIGHT, buff=0.2))
         grid = mn.Rectangle(width=cell * n, height=cell * n, stroke_color=fg, stroke_width=2)
         grid.move_to([x0 + cell * n / 2, y0 - cell * n / 2, 0])
         extra = []
-        if p.caption and portrait:
+        if p.caption and narrow:
             caption = self.label(p.caption, size=30, max_width=2 * self.frame.right - 0.3, max_lines=3, color=MUTED)
             extra.append(mn.FadeIn(caption.next_to(grid, mn.DOWN, buff=0.4).set_x(0)))
         elif p.caption:   # beside the grid, where the space is

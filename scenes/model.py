@@ -92,7 +92,7 @@ class Architecture(BilicastScene):
             tensor = mn.Square(side_length=0.24, fill_color="#ffffff", fill_opacity=1, stroke_width=0)
             tensor.move_to(path.get_start())
             anims = [mn.FadeIn(tensor), mn.MoveAlongPath(tensor, path, rate_func=mn.linear)]
-            if not self.frame.portrait:   # in a vertical frame the trail would cross the layer names
+            if not self.frame.narrow:   # in a narrow frame the trail would cross the layer names
                 trail = path.copy().set_stroke(color="#ffffff", width=4, opacity=0.8)
                 anims.append(mn.Create(trail, rate_func=mn.linear))
             self.play_beat(len(drawn), *anims)
@@ -130,7 +130,7 @@ class Architecture(BilicastScene):
         (kind, settings, a bar growing with the output, shape, parameters)."""
         bottom = self.frame.subtitle_top + 0.45
         pitch = (top - bottom) / len(columns)
-        if self.frame.portrait:
+        if not self.frame.fits_across(12.6):   # the row below spans x -6.3 .. 6.3
             return self.two_lines_per_row(columns, sizes, top, pitch)
         kinds = self.row([c[0] for c in columns], 28, 3.5, bold=True)
         details = self.row([c[1] for c in columns], 26, 2.0, color=MUTED)
@@ -150,7 +150,7 @@ class Architecture(BilicastScene):
         return drawn
 
     def two_lines_per_row(self, columns, sizes, top, pitch):
-        """One row per layer in a narrow (vertical) frame: kind, settings
+        """One row per layer in a narrow frame: kind, settings
         and parameters on the upper line; the bar and its shape below."""
         left, right = -self.frame.right + 0.1, self.frame.right - 0.1
         counts = self.row(["" if c[3] is None else f"{c[3]:,}" for c in columns], 26, 1.6,

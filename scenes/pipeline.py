@@ -33,14 +33,14 @@ class Flow(_Boxes):
         top = self.show_title(self.params.title)
         # Up to five boxes in a row; more snake into a second row (right to left)
         # so every arrow is short: across a row, or straight down at the turn.
-        # A vertical frame stacks up to five boxes, more snake two to a row.
-        if self.frame.portrait:
+        # A narrow frame stacks up to five boxes, more snake two to a row.
+        if self.frame.narrow:
             per_row = 1 if len(steps) <= 5 else 2
         else:
             per_row = len(steps) if len(steps) <= 5 else -(-len(steps) // 2)
         rows = [steps[i:i + per_row] for i in range(0, len(steps), per_row)]
         gap = 0.6
-        box_w = min(4.0 if self.frame.portrait else 2.5, (2 * self.frame.right + 0.2) / per_row - gap)
+        box_w = min(4.0 if self.frame.narrow else 2.5, (2 * self.frame.right + 0.2) / per_row - gap)
         pitch = min(1.9, (top - self.frame.subtitle_top - 0.2) / len(rows))   # row to row
         box_h = min(1.35, pitch - 0.55)
         boxes = []
@@ -99,7 +99,7 @@ class Branch(_Boxes):
         columns = len(p.shared) + max(len(p.upper), len(p.lower))
         gap = 0.55
         mid = (top + self.frame.subtitle_top) / 2
-        if self.frame.portrait:   # top to bottom: the shared steps, then the branches side by side
+        if self.frame.narrow:   # top to bottom: the shared steps, then the branches side by side
             box_w = min(3.0, self.frame.right - 0.35)
             pitch = min(1.6, (top - self.frame.subtitle_top - 0.3) / (columns + 0.4))   # + the branch names
             box_h = min(1.1, pitch - 0.5)
@@ -124,7 +124,7 @@ class Branch(_Boxes):
             previous = first_from
             for b in boxes:
                 if previous is not None:
-                    ends = ((previous[0].get_bottom(), b[0].get_top()) if self.frame.portrait else
+                    ends = ((previous[0].get_bottom(), b[0].get_top()) if self.frame.narrow else
                             (previous[0].get_right(), b[0].get_left()))
                     arrows.append(mn.Arrow(*ends, buff=0.06, color=dim))
                 previous = b
@@ -137,7 +137,7 @@ class Branch(_Boxes):
                                                      ("lower", p.lower, p.lower_label)), 2):
             boxes = [box(s, *at(len(p.shared) + i, name), accent) for i, s in enumerate(steps)]
             tag = self.text(label, size=30, bold=True, color=accent)
-            if self.frame.portrait:   # under its column, clear of the arrows coming in from the shared steps
+            if self.frame.narrow:   # under its column, clear of the arrows coming in from the shared steps
                 tag.next_to(boxes[-1], mn.DOWN, buff=0.15)
             else:
                 tag.next_to(boxes[0], mn.UP, buff=0.12).align_to(boxes[0], mn.LEFT)

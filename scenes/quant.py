@@ -35,8 +35,8 @@ class NumberLine(BilicastScene):
         lo, hi = (-128 - p.zero_point) * p.scale, (127 - p.zero_point) * p.scale
         left, right = -self.frame.right + 1.9, self.frame.right - 0.8
         y_float, y_int = top - 1.7, self.frame.subtitle_top + 1.3
-        if self.frame.portrait:   # the rule takes two lines; the lines sit closer, mid-frame
-            y_float, y_int = top - 2.4, top - 5.6
+        if self.frame.narrow:   # the rule takes two lines; the lines sit closer, mid-frame
+            y_float, y_int = top - 2.4, max(top - 5.6, self.frame.subtitle_top + 1.3)
         fg, accent, pink = self.style["foreground"], self.style["accent"], self.style["highlight"]
 
         def fx(x):   # float value -> screen x
@@ -53,7 +53,7 @@ class NumberLine(BilicastScene):
                        self.text("int8", size=28, color=pink).next_to(int_line, mn.LEFT, buff=0.25))
         # the rule sits above both lines, clear of the arrows between them
         formula, domain = f"q = round(x / {p.scale:.4g}) + ({p.zero_point})", f"x ∈ [{lo:.3g}, {hi:.3g}]"
-        if self.frame.portrait:
+        if self.frame.narrow:
             rule = mn.VGroup(self.text(formula, size=30), self.text(domain, size=30)).arrange(mn.DOWN, buff=0.15)
             rule.next_to([0, top - 0.1, 0], mn.DOWN, buff=0)
         else:

@@ -39,7 +39,7 @@ class Session(BilicastScene):
         texts = [f"{p.prompt} {p.command}", *p.output]
         # a line longer than the window: cut with "…" across a wide frame; across a
         # narrow one it continues on the next rows, which leaves room for them
-        if self.frame.portrait:
+        if self.frame.narrow:
             pieces = [[t[i:i + room] for i in range(0, len(t), room)] or [""] for t in texts]
         else:
             pieces = [[t if len(t) <= room else t[:room - 1] + "…"] for t in texts]

@@ -18,7 +18,7 @@ from bilicast.animate import render_scene
 from bilicast.contracts import SegmentJob
 from bilicast.cover import font_file
 from bilicast.scenekit import SUBTITLE_TOP, SceneRegistry
-from bilicast.variants import BUILTIN
+from bilicast import variants
 from bilicast.script import PREVIEW, Style
 from conftest import ROOT
 
@@ -158,7 +158,7 @@ def test_scene_is_legible(tmp_path, case, size):
     shown = "".join(t["text"] for t in layout).replace(" ", "")   # a wrapped title is its lines in order
     for value in (params.get("title"), params.get("provenance")):
         assert value is None or value.replace(" ", "") in shown, (value, shown)   # the layout holds what the picture shows
-    subtitle_top = BUILTIN[size[3]].frame(size[0], size[1]).subtitle_top
+    subtitle_top = variants.get(size[3]).frame(size[0], size[1]).subtitle_top
     assert legible.problems(layout, size[0], size[1], subtitle_top, str(font_file(False))) == []
     if size[2] == PREVIEW["fps"]:
         compare_reference_frame(movie, case if size[3] == "main" else f"{case}-{size[3]}",

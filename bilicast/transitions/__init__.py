@@ -1,10 +1,16 @@
 """Transitions between segments, made where segments meet, without
-re-rendering a scene: a segment that comes in by `crossfade` or `slide` gets
-a new head, its first SECONDS re-encoded with the previous segment's last
-picture fading or sliding away over it (ffmpeg's xfade), and the join
-takes the rest of the segment by stream copy from the keyframe that every
-finished segment has at the end of its head (a chunk starts there:
-finish.chunk_edges).
+re-rendering a scene: a segment that comes in by a transition (`crossfade`,
+`slide`, ...) gets a new head, its first SECONDS re-encoded with the
+previous segment's last picture fading or sliding away over it (ffmpeg's
+xfade), and the join takes the rest of the segment by stream copy from the
+keyframe that every finished segment has at the end of its head (a chunk
+starts there: finish.chunk_edges).
+
+Each transition is one module: bilicast/transitions/<name>.py, or
+transitions/<name>.py in the workspace for a creator's own; it defines
+`XFADE`, the name of ffmpeg's xfade transition it uses (fade, slideleft,
+wipeleft, circleopen, ...), and the file's name is what a segment's
+`transition:` says. `cut`, the default, is no transition: no head.
 
 A segment ends on a held picture, so blending its last frame is the same as
 blending its tail; the head is cached by both segments' keys."""
@@ -13,28 +19,42 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from .cache import Cache, atomic_path, digest, file_hash
-from .contracts import SegmentJob, TransitionHead
-from .media import run_ffmpeg, video_encode_args
+from ..cache import Cache, atomic_path, digest, file_hash
+from ..contracts import SegmentJob, TransitionHead
+from ..errors import UserError
+from ..media import run_ffmpeg, video_encode_args
+from ..registry import entries
 
 SECONDS = 0.5
-XFADE = {"crossfade": "fade", "slide": "slideleft"}
+CUT = "cut"
+
+
+def available(workspace: Path | None = None) -> dict[str, str]:
+    """name -> ffmpeg xfade transition, for each transition but `cut`."""
+    return entries("transitions", workspace, "XFADE")   # type: ignore[return-value]
 
 
 def head_frames(fps: int) -> int:
     return round(SECONDS * fps)
 
 
-def plan_heads(segment_jobs: list[SegmentJob], transitions: list[str], cache: Cache) -> list[TransitionHead | None]:
-    """For each segment, its transition head job (None for a cut)."""
+def plan_heads(segment_jobs: list[SegmentJob], transitions: list[str], cache: Cache,
+               workspace: Path | None = None) -> list[TransitionHead | None]:
+    """For each segment, its transition head job (None for a cut). The
+    transitions are looked up in `workspace` (by default the one whose
+    .cache `cache` is)."""
+    xfades = available(workspace or cache.root.parent) if any(k != CUT for k in transitions[1:]) else {}
     heads: list[TransitionHead | None] = [None]
     for before, job, kind in zip(segment_jobs, segment_jobs[1:], transitions[1:]):
-        if kind == "cut" or job.frames <= 2 * head_frames(job.fps):   # too short to come in gradually
+        if kind == CUT or job.frames <= 2 * head_frames(job.fps):   # too short to come in gradually
             heads.append(None)
             continue
+        if kind not in xfades:
+            raise UserError(f"unknown transition '{kind}'; transitions: {', '.join([CUT, *xfades])}")
         key = digest({"before": before.key, "segment": job.key, "kind": kind, "seconds": SECONDS,
-                      "code": file_hash(Path(__file__))})
-        heads.append(TransitionHead(kind=kind, before=before.target, segment=job.target, fps=job.fps,
+                      "code": file_hash(Path(__file__)), "xfade": xfades[kind]})
+        # the head carries the ffmpeg transition, so make_head needs no workspace
+        heads.append(TransitionHead(kind=xfades[kind], before=before.target, segment=job.target, fps=job.fps,
                                     preview=job.preview, frames=head_frames(job.fps), key=key,
                                     target=str(cache.entry("transitions", job.segment, key, "mp4"))))
     return heads
@@ -42,7 +62,7 @@ def plan_heads(segment_jobs: list[SegmentJob], transitions: list[str], cache: Ca
 
 def make_head(head: TransitionHead) -> None:
     """The segment's first frames with the previous segment's last picture
-    crossfading or sliding away over them."""
+    crossfading or sliding away over them (head.kind: ffmpeg's xfade transition)."""
     with tempfile.TemporaryDirectory(prefix="bilicast-") as tmp:
         still = Path(tmp) / "last.png"
         run_ffmpeg(["-sseof", "-0.25", "-i", head.before, "-update", "1", "-q:v", "1", str(still)],
@@ -50,7 +70,7 @@ def make_head(head: TransitionHead) -> None:
         frames, fps = head.frames, head.fps
         graph = (f"[0:v]loop=loop=-1:size=1,fps={fps},trim=end_frame={frames},setpts=N/({fps}*TB),settb=1/{fps},format=yuv420p[a];"
                  f"[1:v]trim=end_frame={frames},setpts=N/({fps}*TB),settb=1/{fps},format=yuv420p[b];"
-                 f"[a][b]xfade=transition={XFADE[head.kind]}:duration={frames / fps:.6f}:offset=0[v]")
+                 f"[a][b]xfade=transition={head.kind}:duration={frames / fps:.6f}:offset=0[v]")
         with atomic_path(head.target) as out:
             run_ffmpeg(["-i", str(still), "-i", head.segment, "-filter_complex", graph, "-map", "[v]",
                         "-frames:v", str(frames), "-an", *video_encode_args(fps, head.preview), "-f", "mp4",

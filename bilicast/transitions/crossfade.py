@@ -1,0 +1,2 @@
+"""A crossfade: the picture before fades into the segment."""
+XFADE = "fade"
