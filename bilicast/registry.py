@@ -25,6 +25,15 @@ def entries(package: str, workspace: Path | None, attr: str) -> dict[str, object
     return found
 
 
+def entry(package: str, name: str, workspace: Path | None, attr: str, what: str) -> object:
+    """One entry by name, or a UserError listing the ones there are."""
+    found = entries(package, workspace, attr)
+    if name not in found:
+        raise UserError(f"unknown {what} '{name}'; available: {', '.join(found)} "
+                        f"(one of your own: {package}/<name>.py in the workspace)")
+    return found[name]
+
+
 def _load(path: Path, name: str):
     if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
         return sys.modules[name]

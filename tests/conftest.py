@@ -236,6 +236,10 @@ SLOW = (
     "test_resolve.py::test_a_changed_filter_redraws_the_chart_and_passes_verify",
     "test_voice.py::test_check_speech_flags_a_line_that_was_not_said",
     "test_beats.py::test_beats_start_within_one_frame_of_plan[full-60fps]",
+    "test_render.py::test_full_spec_render", "test_incremental.py::test_a_changed_engine_function_rebuilds",
+    "test_takes.py::test_clean_take_every_line_within_80_ms", "test_takes.py::test_retake_replaces_only_its_line",
+    "test_takes.py::test_skipped_line_is_named_by_align_and_render_exit_2",
+    "test_takes.py::test_speech_not_in_the_script_is_reported", "test_takes.py::test_line_said_twice_uses_the_last",
 )
 KEPT_FAST = ("test_legibility.py::test_scene_is_legible[title-preview]",
              "test_legibility.py::test_scene_is_legible[bars-8-long-preview]")

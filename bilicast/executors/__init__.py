@@ -10,8 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..contracts import SegmentJob
-from ..errors import UserError
-from ..registry import entries
+from ..registry import entries, entry
 
 Done = Callable[[SegmentJob, float], None]   # a segment is built: record it (manifest, progress), with its seconds
 
@@ -35,8 +34,4 @@ def available(workspace: Path | None = None) -> dict[str, type[Executor]]:
 
 
 def get(name: str, workspace: Path | None = None) -> type[Executor]:
-    found = available(workspace)
-    if name not in found:
-        raise UserError(f"--executor {name}: no such executor; available: {', '.join(found)} "
-                        "(a workspace adds one as executors/<name>.py)")
-    return found[name]
+    return entry("executors", name, workspace, "Executor", "executor")   # type: ignore[return-value]

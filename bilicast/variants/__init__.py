@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import UserError
-from ..registry import entries
+from ..registry import entries, entry
 
 SHORT_SIDE_UNITS = 8.0   # Manim units across the frame's short side: 135 px per unit at 1080p, in every variant
 SAFE_MARGIN = 0.05       # title-safe margin, a fraction of each side
@@ -119,8 +118,4 @@ def available(workspace: Path | None = None) -> dict[str, Variant]:
 
 
 def get(name: str, workspace: Path | None = None) -> Variant:
-    found = available(workspace)
-    if name not in found:
-        raise UserError(f"unknown variant '{name}'; available: {', '.join(found)} "
-                        "(a variant of your own: variants/<name>.py in the workspace)")
-    return found[name]
+    return entry("variants", name, workspace, "VARIANT", "variant")   # type: ignore[return-value]

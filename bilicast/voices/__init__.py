@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import UserError
-from ..registry import entries
+from ..registry import entries, entry
 
 
 class TTSBackend:
@@ -28,7 +27,4 @@ def available(workspace: Path | None = None) -> dict[str, type[TTSBackend]]:
 
 
 def get(name: str, workspace: Path | None = None) -> type[TTSBackend]:
-    found = available(workspace)
-    if name not in found:
-        raise UserError(f"unknown TTS backend '{name}'; available: {', '.join(found)}")
-    return found[name]
+    return entry("voices", name, workspace, "Backend", "TTS backend")   # type: ignore[return-value]
