@@ -11,11 +11,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from .cache import atomic_path, digest, write_text_atomic
+from .cache import Cache, Target, atomic_path, digest, write_text_atomic
 from .errors import StageError, UserError
 from .lifeline import die_with_parent, fault
 from .results import Result, read_result
@@ -51,7 +52,16 @@ class DemoRegistry:
 
 def result_path(results_dir: Path, demo: str, params: dict, tiny: bool, node: str | None = None) -> Path:
     """results/<demo>/<params hash>[-tiny][@NODE].json (@NODE: measured by `bench --on NODE`)."""
-    return Path(results_dir) / demo / f"{digest(params)[:12]}{'-tiny' if tiny else ''}{f'@{node}' if node else ''}.json"
+    return result_target(results_dir, demo, params, tiny, node).path
+
+
+def result_target(results_dir: Path, demo: str, params: dict, tiny: bool, node: str | None = None) -> Target:
+    """A bench result's target: keyed by the demo's effective params (its
+    code and library versions are checked against the result: `staleness`)."""
+    made = Cache(Path(results_dir).parent / ".cache").target("bench result", "results", demo, params, "json",
+                                                            name=f"{demo}{' (tiny)' if tiny else ''}")
+    return replace(made, path=Path(results_dir) / demo /
+                   f"{made.key[:12]}{'-tiny' if tiny else ''}{f'@{node}' if node else ''}.json")
 
 
 def store_node_result(text: str, log: str, node: str, results_dir: Path) -> Path:

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from . import animate, assemble, media, narrate, subtitles, transitions
-from .cache import Cache, atomic_path, digest, usable, write_text_atomic
+from .cache import Cache, Target, atomic_path, digest, usable, write_text_atomic
 from .codehash import code_components
 from .contracts import ChartJob, Mix, SegmentJob, TransitionHead
 from .lifeline import fault
 from .media import is_valid_video
 from .workspace import ENGINE
-from .plan import Plan, audio_plan
+from .plan import Plan, audio_targets
 from .script import Script
 
 if TYPE_CHECKING:
@@ -29,15 +29,18 @@ if TYPE_CHECKING:
     from .resolve import ShownNumber
 
 
-def build_voice(script: Script, workspace: Path, dry: bool = False) -> dict[tuple[int, int], LineAudio]:
+def build_voice(script: Script, workspace: Path, dry: bool = False,
+                targets: list[Target] | None = None) -> dict[tuple[int, int], LineAudio]:
     """Audio for every voiced line (narrate.prepare, with a progress bar).
-    dry: only what the cache holds; nothing is synthesized or written."""
+    dry: only what the cache holds; nothing is synthesized or written.
+    targets: a list to append the voice lines' and takes' cache targets to."""
     lines = sum(len(s.narration) for s in script.segments)
     with tqdm(total=lines, desc="narration", unit="line", file=sys.stderr, leave=False, disable=None) as bar:
-        return narrate.prepare(script, workspace, Cache(workspace / ".cache"), progress=lambda: bar.update(1), dry=dry)
+        return narrate.prepare(script, workspace, Cache(workspace / ".cache"), progress=lambda: bar.update(1), dry=dry,
+                               targets=targets)
 
 
-def draw_chart(chart: ChartJob, episode: ResolvedEpisode) -> list[ShownNumber]:
+def draw_chart(chart: ChartJob, episode: ResolvedEpisode, made: Target | None = None) -> list[ShownNumber]:
     """The chart's PNG (unless cached) and the numbers it prints (checked
     against the results with the rest)."""
     from . import charts
@@ -56,6 +59,8 @@ def draw_chart(chart: ChartJob, episode: ResolvedEpisode) -> list[ShownNumber]:
                                     chart.size, png, ov.title, res.provenance[ov.data], ov.fields,
                                     video_short_side=chart.short_side, workspace=episode.workspace)
         write_text_atomic(numbers, json.dumps(shown, ensure_ascii=False))
+        if made is not None:
+            Cache(episode.workspace / ".cache").remember(made)
     return [ShownNumber(f"segments[{chart.index}].overlay", seg.id, text, value, how, (), ("src", chart.file, field))
             for text, value, field, how in shown]
 
@@ -78,7 +83,10 @@ def render_segments(todo: list[SegmentJob], jobs: int | None, executor: str = "l
         def done(job: SegmentJob, seconds: float) -> None:
             write_text_atomic(job.manifest, json.dumps({"key": job.key, "components": job.components,
                                                         "seconds": seconds, "frames": job.frames}))
+            if job.animation and Path(job.raw).exists():   # made now, or before
+                Cache(Path(job.scratch).parent).remember(job.animation)
             bar.update(1)
+            fault("segment-done")
 
         def finish_here() -> None:
             for job in finish_only:
@@ -98,25 +106,26 @@ def _burned_in(job: SegmentJob) -> str | None:
     return subtitles.segment_ass(b.timing, b.max_chars, b.font, b.workspace, (job.width, job.height), b.margin)
 
 
-def build_heads(heads: list[TransitionHead | None]) -> None:
-    """The transition heads the cache lacks."""
-    for head in heads:
+def build_heads(heads: list[TransitionHead | None], targets: list[Target | None] | None = None) -> None:
+    """The transition heads the cache lacks (targets: theirs, remembered once made)."""
+    for head, made in zip(heads, targets or [None] * len(heads)):
         if head and not usable(Path(head.target), is_valid_video):
-            transitions.make_head(head)
+            transitions.make_head(head, made)
 
 
 def build_audio_track(plan: Plan) -> Path:
     """The episode's audio as AAC, at -14 LUFS: each segment mixed and measured
     once (cached by what is heard in it), joined under one gain, encoded."""
-    aac, mixes = audio_plan(plan)
+    track, mixes, mix_targets = audio_targets(plan)
+    aac = track.path
     wav = aac.with_suffix(".wav")
     if usable(aac, lambda p: p.stat().st_size > 0):
         return aac
     if not narrate.usable_wav(wav):
         step = assemble.power_step(plan.settings.fps)
         parts, powers, peak = [], [], float("-inf")
-        for mix in mixes:
-            audio, power, top = _segment_mix(mix, step)
+        for mix, made in zip(mixes, mix_targets):
+            audio, power, top = _segment_mix(mix, step, plan.cache, made)
             parts.append(audio)
             powers.append(power)
             peak = max(peak, top)
@@ -136,6 +145,7 @@ def build_audio_track(plan: Plan) -> Path:
     pieces = _encode_pieces(plan, wav, mixes)
     fault("audio-join")
     assemble.join_pieces(pieces, aac)
+    plan.cache.remember(track)
     return aac
 
 
@@ -146,23 +156,42 @@ def _encode_pieces(plan: Plan, wav: Path, mixes: list[Mix]) -> list[Path]:
     ffmpeg per core."""
     from concurrent.futures import ThreadPoolExecutor
     track = assemble.wav_samples(wav)
-    how = digest([assemble.AAC_FRAME, assemble.PREROLL, assemble.POSTROLL, media.audio_encode_args(), media.ffmpeg_version(),
-                  code_components(ENGINE / "assemble.py", workspace=plan.workspace)])
     pieces, todo = [], []
-    for mix, (first, end) in zip(mixes, assemble.aac_pieces([m.start for m in mixes], len(track))):
-        window = assemble.piece_input(track, first, end)
-        key = hashlib.sha256(window + f"{first == 0}{how}".encode()).hexdigest()
-        target = plan.cache.entry("aac", plan.timeline[mix.index].id, key, "aac")
-        pieces.append(target)
-        if not usable(target, lambda p: p.stat().st_size > 0):
-            todo.append((window, first, end, target))
+    for made, window, first, end in aac_piece_targets(plan, track, mixes):
+        pieces.append(made.path)
+        if not usable(made.path, lambda p: p.stat().st_size > 0):
+            todo.append((window, first, end, made))
     if todo:
+        def encode(piece) -> None:
+            window, first, end, made = piece
+            assemble.encode_piece(window, first, end, made.path)
+            plan.cache.remember(made)
         with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
-            list(pool.map(lambda piece: assemble.encode_piece(*piece), todo))
+            list(pool.map(encode, todo))
     return pieces
 
 
-def _segment_mix(mix: Mix, step: int) -> tuple[Any, Any, float]:
+def aac_piece_targets(plan: Plan, track, mixes: list[Mix]) -> list[tuple[Target, bytes, int, int]]:
+    """Each AAC piece's cache target (keyed by the exact bytes its encoder is
+    given, and how it encodes), with that input and its sample span."""
+    how_list = [assemble.AAC_FRAME, assemble.PREROLL, assemble.POSTROLL, media.audio_encode_args(),
+                media.ffmpeg_version(), code_components(ENGINE / "assemble.py", workspace=plan.workspace)]
+    how = digest(how_list)
+    how_parts = {"frame": how_list[:3], "encoder": how_list[3:5], "code": how_list[5]}
+    out = []
+    for mix, (first, end) in zip(mixes, assemble.aac_pieces([m.start for m in mixes], len(track))):
+        window = assemble.piece_input(track, first, end)
+        seg = plan.timeline[mix.index].id
+        made = plan.cache.target(
+            "aac piece", "aac", seg, ext="aac", name=seg,
+            key=hashlib.sha256(window + f"{first == 0}{how}".encode()).hexdigest(),
+            components={"samples": hashlib.sha256(window).hexdigest(), "first": digest(first == 0),
+                        **{k: digest(v) for k, v in how_parts.items()}})
+        out.append((made, window, first, end))
+    return out
+
+
+def _segment_mix(mix: Mix, step: int, cache: Cache | None = None, made: Target | None = None) -> tuple[Any, Any, float]:
     """A segment's mixed audio, its K-weighted power per step and its true peak (cached)."""
     import numpy as np
     target = mix.target
@@ -177,6 +206,8 @@ def _segment_mix(mix: Mix, step: int) -> tuple[Any, Any, float]:
     with atomic_path(target) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, audio=audio, power=power, peak=peak)
+    if cache and made:
+        cache.remember(made)
     return audio, power, peak
 
 

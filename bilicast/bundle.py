@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import assemble, publish, subtitles, transitions
-from .cache import atomic_path, digest, write_text_atomic
+from .cache import Cache, Target, atomic_path, digest, write_text_atomic
 from .contracts import SegmentJob, TransitionHead
 from .episode import ResolvedEpisode
 from .errors import StageError
 from .lifeline import fault
 from .media import run_ffmpeg
-from .plan import Plan, bundle_files
+from .plan import BUNDLE_STAMP, Plan, bundle_files
 
 if TYPE_CHECKING:
     from .resolve import ShownNumber
@@ -92,18 +92,38 @@ def write_cover(plan: Plan, out_dir: Path, video: Path | None = None) -> list[Pa
                       out_dir, plan.variant.cover)
 
 
+def thumb_target(cache: Cache, job: SegmentJob, head: TransitionHead | None, t: float,
+                 size: tuple[int, int]) -> Target:
+    """A storyboard picture's cache target (.cache/thumbs), keyed by the segment and head it is grabbed from."""
+    shaped_by = [job.key, head and head.key, round(t, 3), size]   # a list: the key is digest of it, as before
+    return cache.target("thumb", "thumbs", job.segment, ext="png", key=digest(shaped_by),
+                        components={"segment": digest(job.key), "transition": digest(head and head.key),
+                                    "time": digest(round(t, 3)), "size": digest(size)},
+                        remembered_as=f"{job.segment}-{job.variant}-{'preview' if job.preview else 'full'}")
+
+
 def segment_picture(job: SegmentJob, head: TransitionHead | None, t: float, cache_dir: Path, size: tuple[int, int]):
     """The picture at t seconds into a segment, as the joined video shows it
     (from the transition head while it plays), scaled to size; cached by the
     segment's key, so a storyboard re-grabs only the segments that changed."""
     from PIL import Image
-    key = digest([job.key, head and head.key, round(t, 3), size])
-    thumb = cache_dir / f"{job.segment}-{key[:16]}.png"
+    made = thumb_target(Cache(cache_dir.parent), job, head, t, size)
+    thumb = made.path
     if not thumb.exists():
         source = head.target if head and t < head.frames / job.fps else job.target
         with atomic_path(thumb) as tmp:
             grab_frame(Path(source), t).convert("RGB").resize(size).save(tmp, "PNG")
+        Cache(cache_dir.parent).remember(made)
     return Image.open(thumb)
+
+
+def thumb_times(plan: Plan) -> tuple[tuple[int, int], list[float]]:
+    """The storyboard's picture size, and when in each segment its picture is
+    grabbed (during its last line, so the full picture and a subtitle show)."""
+    thumb_w = 480 if plan.settings.width > plan.settings.height else 270
+    times = [(seg.lines[-1].start + seg.lines[-1].end) / 2 if seg.lines else seg.duration - 0.25
+             for seg in plan.timeline]
+    return (thumb_w, thumb_w * plan.settings.height // plan.settings.width), times
 
 
 def write_storyboard(plan: Plan, out_dir: Path, segment_jobs: list[SegmentJob],
@@ -114,17 +134,15 @@ def write_storyboard(plan: Plan, out_dir: Path, segment_jobs: list[SegmentJob],
 
     from .cover import load_font
     from .publish import timestamp
-    columns, thumb_w = (3, 480) if plan.settings.width > plan.settings.height else (5, 270)
-    thumb_h = thumb_w * plan.settings.height // plan.settings.width
+    (thumb_w, thumb_h), times = thumb_times(plan)
+    columns = 3 if plan.settings.width > plan.settings.height else 5
     label_h, pad = 44, 16
     rows = -(-len(plan.timeline) // columns)
     sheet = Image.new("RGB", (columns * (thumb_w + pad) + pad, rows * (thumb_h + label_h + pad) + pad), "#0b0c10")
     draw = ImageDraw.Draw(sheet)
     font = load_font(24, bold=False)
     def picture(n):
-        seg = plan.timeline[n]
-        t = (seg.lines[-1].start + seg.lines[-1].end) / 2 if seg.lines else seg.duration - 0.25
-        return segment_picture(segment_jobs[n], heads[n], t, plan.cache.root / "thumbs", (thumb_w, thumb_h))
+        return segment_picture(segment_jobs[n], heads[n], times[n], plan.cache.root / "thumbs", (thumb_w, thumb_h))
 
     # a grab is mostly ffmpeg seeking and decoding: one per core at a time
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
@@ -183,7 +201,7 @@ def write_bundle(plan: Plan, segment_jobs: list[SegmentJob], heads: list[Transit
     its key (plan.cover_key) changed, the storyboard from pictures cached per
     segment. The build stamp (the bundle's key) goes last, so a killed run
     leaves the bundle stale."""
-    stamp = out_dir / ".bilicast-build.json"
+    stamp = out_dir / BUNDLE_STAMP
     try:
         made = json.loads(stamp.read_text(encoding="utf-8")).get("cover")
     except (OSError, ValueError, AttributeError):

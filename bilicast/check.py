@@ -13,6 +13,7 @@ import yaml
 
 from . import variants
 from .errors import StageError, UserError
+from .plan import BUNDLE_STAMP
 from .lifeline import die_with_parent
 from .media import probe, top_level_boxes
 from .workspace import find_workspace
@@ -122,7 +123,7 @@ def bundle_variant(folder: Path) -> str:
     """The variant a bundle was rendered as (its build stamp says; else the
     folder's name, else main)."""
     try:
-        return json.loads((folder / ".bilicast-build.json").read_text(encoding="utf-8"))["variant"]
+        return json.loads((folder / BUNDLE_STAMP).read_text(encoding="utf-8"))["variant"]
     except (OSError, ValueError, KeyError):
         return folder.name if folder.name in variants.available(find_workspace(folder)) else "main"
 
@@ -131,7 +132,7 @@ def bundle_folders(path: Path) -> list[Path]:
     """A bundle folder, or the variant bundles inside an episode's folder (out/<id>/main, out/<id>/vertical)."""
     if (path / "video.mp4").exists() or not path.is_dir():
         return [path]
-    inside = sorted(d for d in path.iterdir() if d.is_dir() and (d / ".bilicast-build.json").exists())
+    inside = sorted(d for d in path.iterdir() if d.is_dir() and (d / BUNDLE_STAMP).exists())
     return inside or [path]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .cache import Target
     from .timeline import SegmentTiming
 
 
@@ -84,6 +85,7 @@ class SegmentJob:
     chunks: str           # folder of the finished segment's encoded chunks
     manifest: str         # the last build's key, components and time ("" on a Ray worker)
     ass: str | None = None   # the burned-in subtitles' ASS text ("" none), made by build.render_segments
+    animation: Target | None = None   # `raw`'s cache target (remembered once it is made)
 
 
 @dataclass(frozen=True)

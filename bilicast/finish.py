@@ -5,9 +5,10 @@ own pictures and joined by stream copy."""
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from pathlib import Path
 
-from .cache import atomic_path, digest, usable
+from .cache import Cache, Target, atomic_path, usable
 from .contracts import SegmentJob
 from .lifeline import fault
 from .media import is_valid_video, run_ffmpeg, video_encode_args
@@ -80,7 +81,11 @@ def chunk_edges(shown: list[int], events: list, fps: int) -> list[int]:
 
 
 def chunk_key(job: SegmentJob, shown: list[int], first: int, end: int, header: str, events: list) -> str:
-    """What shapes a chunk's pictures, relative to its own start: the
+    return chunk_target(job, shown, first, end, header, events).key
+
+
+def chunk_target(job: SegmentJob, shown: list[int], first: int, end: int, header: str, events: list) -> Target:
+    """A chunk's cache target (job.chunks/<segment>-<key>.mp4), keyed by what shapes a chunk's pictures, relative to its own start: the
     animation frames it shows, the overlay's state, the subtitles on it,
     the encoding."""
     fps = job.fps
@@ -97,10 +102,16 @@ def chunk_key(job: SegmentJob, shown: list[int], first: int, end: int, header: s
         at = overlay.start - t0
         shown_overlay = [Path(overlay.png).name, overlay.x, overlay.y, round(at, 6) if at > -OVERLAY_FADE else "shown"]
     subtitles = [[round(s - t0, 6), round(e - t0, 6), line] for s, e, line in events if s < t1 and e > t0]
-    return digest({"animation": Path(job.raw).name, "runs": runs, "overlay": shown_overlay,
-                   "subtitles": [header, subtitles] if subtitles else [], "frames": end - first,
-                   "encode": [video_encode_args(fps, job.preview), job.width, job.height],
-                   "code": {k: v for k, v in job.components.items() if k.startswith("code:") or k == "tools"}})
+    chunks = Path(job.chunks)
+    made = Cache(chunks.parent).target(
+        "chunk", "chunks", job.segment,
+        {"animation": Path(job.raw).name, "runs": runs, "overlay": shown_overlay,
+         "subtitles": [header, subtitles] if subtitles else [], "frames": end - first,
+         "encode": [video_encode_args(fps, job.preview), job.width, job.height],
+         "code": {k: v for k, v in job.components.items() if k.startswith("code:") or k == "tools"}}, "mp4",
+        name=f"{job.segment} frames {first}-{end}",
+        remembered_as=f"{job.segment}-{job.variant}-{'preview' if job.preview else 'full'}-{first}")
+    return replace(made, path=chunks / f"{job.segment}-{made.key[:16]}.mp4")
 
 
 OVERLAY_FADE = 0.4   # seconds a chart overlay takes to fade in
@@ -118,13 +129,16 @@ def finish_segment(raw: Path, holds: list[tuple[int, str]], animation_frames: in
     shown = frame_map(holds, job.timing, fps, job.frames, animation_frames)
     header, events = _dialogues(job.ass or "")
     edges = chunk_edges(shown, events, fps)
-    chunks = []
+    chunks, targets = [], {}
     for first, end in zip(edges, edges[1:]):
-        key = chunk_key(job, shown, first, end, header, events)
-        chunks.append((first, end, Path(job.chunks) / f"{job.segment}-{key[:16]}.mp4"))
+        made = chunk_target(job, shown, first, end, header, events)
+        chunks.append((first, end, made.path))
+        targets[made.path] = made
     todo = [c for c in chunks if not usable(c[2], is_valid_video)]
     if todo:
         _encode_chunks(raw, holds, job, todo, scratch)
+        for _, _, path in todo:
+            Cache(Path(job.chunks).parent).remember(targets[path])
     listing = scratch / "chunks.txt"
     # each chunk's exact length: an MP4's own is rounded up to the millisecond,
     # and that much drift a chunk would move the keyframe a transition needs

@@ -12,7 +12,7 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import Cache, atomic_path, digest, file_hash, usable
+from .cache import Cache, Target, atomic_path, file_hash, usable
 from .codehash import code_components
 from .errors import UserError
 from .lifeline import fault
@@ -146,10 +146,12 @@ def _speech_bounds(source: Path) -> tuple[float, float | None]:
 
 
 def prepare(script: Script, base: Path, cache: Cache, progress=None, on_take=None,
-            dry: bool = False) -> dict[tuple[int, int], LineAudio]:
+            dry: bool = False, targets: list[Target] | None = None) -> dict[tuple[int, int], LineAudio]:
     """Audio for every voiced line, keyed by (segment index, line index).
     `base` is the folder recorded takes are relative to. dry: only the audio
-    already in the cache; nothing is synthesized, cut or written (`plan`)."""
+    already in the cache; nothing is synthesized, cut or written (`plan`).
+    targets: a list to append each line's cache target to (voice lines and
+    takes whose key can be known; a dry run's too)."""
     voice = script.episode.voice
     spans = align_takes(script, base, cache, on_take, dry)
     out = {}
@@ -171,15 +173,19 @@ def prepare(script: Script, base: Path, cache: Cache, progress=None, on_take=Non
                     starts = seg.audio.starts
                     source, start, end = base / seg.audio.file, starts[j], (starts[j + 1] if j + 1 < len(starts)
                                                                             else None)
-                key = digest({"take": file_hash(source), "start": start, "end": end, "clean": clean,
-                              "loudness": TAKE_LOUDNESS if clean else None})
-                path = cache.entry("takes", f"{seg.id}-{j}", key, "wav")
+                made = cache.target("take", "takes", f"{seg.id}-{j}",
+                                    {"take": file_hash(source), "start": start, "end": end, "clean": clean,
+                                     "loudness": TAKE_LOUDNESS if clean else None}, "wav", name=f"{seg.id}#{j + 1}")
+                path = made.path
+                if targets is not None:
+                    targets.append(made)
                 if not usable_wav(path):
                     if dry:
                         continue
                     if clean and line.audio:
                         start, end = _speech_bounds(source)
                     _to_48k_stereo(source, path, start, end, _clean_filters(source) if clean else None)
+                    cache.remember(made)
             elif mode == "tts":
                 if backend is None:
                     backend = voices.get(voice.backend, base)()
@@ -188,9 +194,13 @@ def prepare(script: Script, base: Path, cache: Cache, progress=None, on_take=Non
                 for warning in spoken.warnings:
                     print(f"warning: segment {seg.id}, line {j + 1}: {warning}", file=sys.stderr)
                 settings = voice.model_dump(exclude={"mode"})
-                key = digest({"spoken": spoken.text, "voice": settings, "backend": [voice.backend, backend_version],
-                              "frontend": code_components(ENGINE / "spoken.py")})
-                path = cache.entry("tts", f"{seg.id}-{j}", key, "wav")
+                made = cache.target("voice line", "tts", f"{seg.id}-{j}",
+                                    {"spoken": spoken.text, "voice": settings,
+                                     "backend": [voice.backend, backend_version],
+                                     "frontend": code_components(ENGINE / "spoken.py")}, "wav", name=f"{seg.id}#{j + 1}")
+                path = made.path
+                if targets is not None:
+                    targets.append(made)
                 if not usable_wav(path):
                     if dry:
                         continue
@@ -202,6 +212,7 @@ def prepare(script: Script, base: Path, cache: Cache, progress=None, on_take=Non
                         _to_48k_stereo(raw, path)
                     finally:
                         raw.unlink(missing_ok=True)
+                    cache.remember(made)
             else:
                 continue
             out[(i, j)] = LineAudio(path, wav_seconds(path))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import assemble, narrate, subtitles, templates, transitions, variants
-from .cache import Cache, digest, file_hash, usable
+from .cache import Cache, Target, digest, file_hash, usable
 from .codehash import code_components
 from .contracts import BurnIn, ChartJob, Mix, SegmentJob, TransitionHead
 from .episode import ResolvedEpisode
@@ -88,9 +88,23 @@ def make_plan(script: Script, workspace: Path, line_audio: dict[tuple[int, int],
     return Plan(script, workspace, settings, Cache(workspace / ".cache"), line_audio, timeline)
 
 
+BUNDLE_STAMP = ".bilicast-build.json"   # in a bundle's folder: its key, variant and cover key
+
+
+def _settings_name(plan: Plan, slug: str) -> str:
+    """A manifest name for a target one slug has in every variant and size."""
+    return f"{slug}-{plan.settings.variant}-{'preview' if plan.settings.preview else 'full'}"
+
+
 def plan_chart(plan: Plan, episode: ResolvedEpisode, index: int) -> ChartJob | None:
     """The segment's chart: its cached PNG (keyed by what shapes it), where
     it goes on the frame, and what build.draw_chart needs to draw it."""
+    made = chart_target(plan, episode, index)
+    return made and made[0]
+
+
+def chart_target(plan: Plan, episode: ResolvedEpisode, index: int) -> tuple[ChartJob, Target] | None:
+    """The segment's chart job and its cache target (None: no chart)."""
     seg = plan.script.segments[index]
     if not seg.overlay or not episode.resolution:
         return None
@@ -104,15 +118,15 @@ def plan_chart(plan: Plan, episode: ResolvedEpisode, index: int) -> ChartJob | N
         box = (int(w * width), int(h * height), int(w * left), int(h * top))
     res = episode.resolution
     file = res.key_files[ov.data]
-    key = digest({"chart": ov.model_dump(),
-                  "data": charts.inputs(ov.chart, res.results[file], ov.fields, plan.workspace),
-                  "size": box[:2], "provenance": res.provenance[ov.data],
-                  "style": plan.script.episode.style.model_dump(),
-                  "code": code_components(*charts.code_files(ov.chart, plan.workspace),
-                                          workspace=plan.workspace)})   # the kind, charts/__init__, filters...
-    png = plan.cache.entry("charts", f"{seg.id}-{ov.chart}", key, "png")
+    slug = f"{seg.id}-{ov.chart}"
+    made = plan.cache.target("chart", "charts", slug, {
+        "chart": ov.model_dump(), "data": charts.inputs(ov.chart, res.results[file], ov.fields, plan.workspace),
+        "size": box[:2], "provenance": res.provenance[ov.data], "style": plan.script.episode.style.model_dump(),
+        "code": code_components(*charts.code_files(ov.chart, plan.workspace),
+                                workspace=plan.workspace)},   # the kind, charts/__init__, filters...
+        "png", remembered_as=_settings_name(plan, slug))
     return ChartJob(index=index, segment=seg.id, file=file, size=(box[0], box[1]), short_side=min(w, h),
-                    png=str(png), x=box[2], y=box[3], start=ov.start)
+                    png=str(made.path), x=box[2], y=box[3], start=ov.start), made
 
 
 REASONS = {  # component -> why a segment is rebuilt; the first group are causes, the rest their effects
@@ -172,11 +186,16 @@ def plan_segments(plan: Plan, scenes: SceneRegistry, episode: ResolvedEpisode | 
         components.update(_result_components(episode, index))
         # the take itself doesn't shape the picture (its timing does): it is
         # kept only so `plan` can name it as the cause of a timing change
-        key = digest({k: v for k, v in components.items() if k != "take"})
+        segment = plan.cache.target("segment", "segments", seg.id, components=components, leave_out=("take",),
+                                    ext="mp4", remembered_as=_settings_name(plan, seg.id))
+        key = segment.key
         # the animation Manim renders is shaped by less: not by when its beats
         # start or how long it holds, nor by the overlay or subtitles on top
-        animation_key = digest({"runs": {k: run for k, (_, run) in timing.beats.items()},
-                                **{k: v for k, v in components.items() if k in ANIMATION or k.startswith("code:")}})
+        animation = plan.cache.target(
+            "animation", "animations", seg.id,
+            {"runs": {k: run for k, (_, run) in timing.beats.items()},
+             **{k: v for k, v in components.items() if k in ANIMATION or k.startswith("code:")}},
+            "mp4", remembered_as=_settings_name(plan, seg.id))
         jobs.append(SegmentJob(
             segment=seg.id, scene_name=seg.scene, scene_file=str(scene_file), scene_class=seg.scene.split(".")[1],
             params=seg.params, timing=scene_timing, frames=timing.frames, style=style, width=settings.width,
@@ -186,8 +205,7 @@ def plan_segments(plan: Plan, scenes: SceneRegistry, episode: ResolvedEpisode | 
             burn_in=BurnIn(timing, plan.subtitle_chars, style["font"], plan.variant.subtitle_margin,
                            plan.workspace) if burn_in else None,
             key=key, slug=f"{seg.id}-{key[:16]}", components=components,
-            target=str(plan.cache.entry("segments", seg.id, key, "mp4")),
-            raw=str(plan.cache.entry("animations", seg.id, animation_key, "mp4")),
+            target=str(segment.path), raw=str(animation.path), animation=animation,
             scratch=str(plan.cache.root / "tmp"), chunks=str(plan.cache.root / "chunks"),
             manifest=str(plan.cache.root / "manifests" / script.episode.id /
                          f"{seg.id}-{settings.variant}-{'preview' if settings.preview else 'full'}.json")))
@@ -261,7 +279,13 @@ def is_cached(job: SegmentJob) -> bool:
 
 
 def audio_plan(plan: Plan) -> tuple[Path, list[Mix]]:
-    """Where the episode's audio track is cached, and its segments' mixes:
+    """Where the episode's audio track is cached, and its segments' mixes."""
+    track, mixes, _ = audio_targets(plan)
+    return track.path, mixes
+
+
+def audio_targets(plan: Plan) -> tuple[Target, list[Mix], list[Target]]:
+    """The audio track's cache target, its segments' mixes and their targets: where the episode's audio track is cached, and its segments' mixes:
     each keyed by what is heard in it (its voice clips; with music, the slice
     under it and the lines that duck it), so a changed line re-mixes its own
     segment (and, under music, those it moves)."""
@@ -277,18 +301,22 @@ def audio_plan(plan: Plan) -> tuple[Path, list[Mix]]:
     for (i, j), a in lines:
         start = plan.timeline[i].start + plan.timeline[i].lines[j].start
         intervals.append((round(start, 6), round(start + a.seconds, 6)))
-    mixes = []
+    mixes, targets = [], []
     for i, seg in enumerate(plan.timeline):
         voice = [(a.path, seg.lines[j].start) for (k, j), a in lines if k == i]
         near = [(s, e) for s, e in intervals
                 if e + assemble.DUCK_RAMP > seg.start and s - assemble.DUCK_RAMP < seg.start + seg.duration]
-        key = digest({"samples": round(seg.duration * AUDIO_RATE), "step": assemble.power_step(plan.settings.fps),
-                      "voice": [(str(p), round(t, 4)) for p, t in voice],
-                      "music": music_id and [music_id, round(seg.start, 6), near], "code": code})
+        made = plan.cache.target("mix", "mixes", seg.id, {
+            "samples": round(seg.duration * AUDIO_RATE), "step": assemble.power_step(plan.settings.fps),
+            "voice": [(str(p), round(t, 4)) for p, t in voice],
+            "music": music_id and [music_id, round(seg.start, 6), near], "code": code}, "npz",
+            remembered_as=f"{seg.id}-{plan.settings.fps}")
         mixes.append(Mix(index=i, start=seg.start, duration=seg.duration, voice=voice, music=music,
-                         intervals=near, key=key, target=plan.cache.entry("mixes", seg.id, key, "npz")))
-    track = digest({"mixes": [m.key for m in mixes], "loudness": assemble.LOUDNESS, "code": code})
-    return plan.cache.entry("audio", script.episode.id, track, "m4a"), mixes
+                         intervals=near, key=made.key, target=made.path))
+        targets.append(made)
+    track = plan.cache.target("audio track", "audio", script.episode.id,
+                              {"mixes": [m.key for m in mixes], "loudness": assemble.LOUDNESS, "code": code}, "m4a")
+    return track, mixes, targets
 
 
 BUNDLE = ("video.mp4", "subtitles.srt", "subtitles.ass", "subtitles.bcc.json", "cover.jpg", "cover_4x3.jpg",
@@ -304,18 +332,30 @@ def bundle_files(variant: variants.Variant) -> tuple[str, ...]:
 
 
 def bundle_key(plan: Plan, segment_jobs: list[SegmentJob], audio: Path, heads: list[TransitionHead | None]) -> str:
+    return bundle_target(plan, segment_jobs, audio, heads).key
+
+
+def bundle_target(plan: Plan, segment_jobs: list[SegmentJob], audio: Path, heads: list[TransitionHead | None],
+                  out_dir: Path | None = None) -> Target:
+    """The bundle in out_dir (its stamp stands for it), keyed by all it is made from."""
     code = code_components(ENGINE / "bundle.py", workspace=plan.workspace)   # the writers and all they import
     shaped_by = templates.template_hashes(["description.txt.j2", "upload.yaml.j2", "subtitles.ass.j2", "bcc.json.j2"],
                                           plan.workspace)
-    return digest({"segments": [j.key for j in segment_jobs], "audio": audio.name, "code": code,
-                   "templates": shaped_by,
-                   "transitions": [h and h.key for h in heads],
-                   # the other variants a script declares don't shape this one's bundle
-                   "script": plan.script.model_dump(exclude={"episode": {"variants"}}),
-                   "settings": [plan.settings.preview, plan.settings.variant]})
+    name = _settings_name(plan, plan.script.episode.id)
+    return plan.cache.target("bundle", "bundles", name, {
+        "segments": [j.key for j in segment_jobs], "audio": audio.name, "code": code, "templates": shaped_by,
+        "transitions": [h and h.key for h in heads],
+        # the other variants a script declares don't shape this one's bundle
+        "script": plan.script.model_dump(exclude={"episode": {"variants"}}),
+        "settings": [plan.settings.preview, plan.settings.variant]},
+        path=(out_dir or Path(plan.settings.variant)) / BUNDLE_STAMP)
 
 
 def cover_key(plan: Plan, segment_jobs: list[SegmentJob]) -> str:
+    return cover_target(plan, segment_jobs).key
+
+
+def cover_target(plan: Plan, segment_jobs: list[SegmentJob], out_dir: Path | None = None) -> Target:
     """What the cover shows, so a bundle remade for a changed line or number
     makes the cover again only when that changed."""
     spec = plan.script.episode.cover
@@ -323,15 +363,17 @@ def cover_key(plan: Plan, segment_jobs: list[SegmentJob]) -> str:
     if spec.background.startswith("segment:"):
         index = [s.id for s in plan.script.segments].index(spec.background[8:])
         shown = [segment_jobs[index].key, plan.timeline[index].start, plan.timeline[index].duration]
-    return digest({"spec": spec.model_dump(), "title": plan.script.episode.title, "shown": shown,
-                   "look": [plan.script.episode.style.model_dump(), plan.settings.width, plan.settings.height,
-                            plan.variant.cover],
-                   "code": code_components(ENGINE / "bundle.py", workspace=plan.workspace)})   # cover.py among its imports
+    return plan.cache.target("cover", "covers", _settings_name(plan, plan.script.episode.id), {
+        "spec": spec.model_dump(), "title": plan.script.episode.title, "shown": shown,
+        "look": [plan.script.episode.style.model_dump(), plan.settings.width, plan.settings.height,
+                 plan.variant.cover],
+        "code": code_components(ENGINE / "bundle.py", workspace=plan.workspace)},   # cover.py among its imports
+        path=(out_dir or Path(plan.settings.variant)) / "cover.jpg")
 
 
 def bundle_is_current(out_dir: Path, key: str, variant: variants.Variant) -> bool:
     try:
-        stored = json.loads((out_dir / ".bilicast-build.json").read_text(encoding="utf-8"))["key"]
+        stored = json.loads((out_dir / BUNDLE_STAMP).read_text(encoding="utf-8"))["key"]
     except (OSError, ValueError, KeyError):
         return False
     return stored == key and all((out_dir / name).exists() for name in bundle_files(variant))
@@ -339,7 +381,8 @@ def bundle_is_current(out_dir: Path, key: str, variant: variants.Variant) -> boo
 
 def plan_facts(plan: Plan, segment_jobs: list[SegmentJob], out_dir: Path) -> dict:
     """What a render would do, segment by segment, and why (the facts
-    `plan` prints, and prints as JSON with --json)."""
+    `plan` prints, and prints as JSON with --json; render.dry_run adds
+    "targets": every cached thing, from targets.plan_targets)."""
     from .animate import animation_is_cached
     segments: list[dict[str, Any]] = []
     total = 0.0
@@ -376,4 +419,22 @@ def describe_plan(facts: dict) -> str:
     tail = f"  estimated render time: ~{total:.{0 if total >= 10 else 1}f} s" if total else "  nothing to render"
     if not total:
         tail += "; bundle up to date" if facts["bundle_current"] else "; bundle to assemble (seconds)"
-    return "\n".join([head, *rows, f"  audio: {audio}", tail])
+    return "\n".join([head, *rows, f"  audio: {audio}", *describe_targets(facts.get("targets", [])), tail])
+
+
+KINDS = {"voice line": "voice lines", "take": "takes", "chart": "charts", "animation": "animations",
+         "segment": "segments", "chunk": "chunks", "transition head": "transition heads", "mix": "mixes",
+         "aac piece": "AAC pieces", "audio track": "audio track", "cover": "cover", "thumb": "thumbs",
+         "bundle": "bundle", "bench result": "bench results"}
+
+
+def describe_targets(targets: list[dict]) -> list[str]:
+    """One line per kind of target: how many are ready, how many to make
+    (not "to build": those words start a segment's row)."""
+    rows = []
+    for kind, label in KINDS.items():
+        of_kind = [t for t in targets if t["kind"] == kind]
+        if of_kind:
+            ready = sum(t["state"] == "cached" for t in of_kind)
+            rows.append(f"  {label + ':':<18} {ready} ready, {len(of_kind) - ready} to make")
+    return rows

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import build, bundle, plan, transitions
+from . import build, bundle, plan, targets, transitions
 from .cache import sweep_leftovers
 from .contracts import SegmentJob
 from .episode import ResolvedEpisode
@@ -32,11 +32,11 @@ def chosen_variants(episode: ResolvedEpisode, asked: str | None) -> list[str]:
 
 
 def plan_with_voice(episode: ResolvedEpisode, preview: bool = False, dry: bool = False,
-                    variants: Sequence[str] = ("main",)) -> list[plan.Plan]:
+                    variants: Sequence[str] = ("main",), targets: list | None = None) -> list[plan.Plan]:
     """One plan per variant, on the voice as it is (built once, shared; dry:
     only what the cache holds, so unvoiced lines get the reading-speed
     estimate and nothing is written)."""
-    line_audio = build.build_voice(episode.script, episode.workspace, dry=dry)
+    line_audio = build.build_voice(episode.script, episode.workspace, dry=dry, targets=targets)
     return [plan.make_plan(episode.script, episode.workspace, line_audio, episode.scenes, preview, variant)
             for variant in variants]
 
@@ -59,8 +59,9 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
     sweep_leftovers(episode.workspace / ".cache", out_root / script.episode.id)   # from runs that were killed
     plans = plan_with_voice(episode, preview, variants=variants)
     segment_jobs = [plan.plan_segments(p, episode.scenes, episode) for p in plans]
-    chart_numbers = [[n for job in jobs_ if job.chart for n in build.draw_chart(job.chart, episode)]
-                     for jobs_ in segment_jobs]
+    chart_numbers = [[n for job in jobs_ if job.chart
+                      for n in build.draw_chart(job.chart, episode, _chart_target(p, episode, job.chart.index))]
+                     for p, jobs_ in zip(plans, segment_jobs)]
     todo = [j for jobs_ in segment_jobs for j in jobs_ if not plan.is_cached(j)]
     audio_track = InBackground(build.build_audio_track, plans[0])   # the same track for every variant
     animated = 0
@@ -77,15 +78,24 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
         out_dir = out_root / script.episode.id / the_plan.settings.variant
         out_dir.mkdir(parents=True, exist_ok=True)
         heads = transitions.plan_heads(jobs_, [s.transition for s in script.segments], the_plan.cache)
-        build.build_heads(heads)
+        build.build_heads(heads, transitions.head_targets(jobs_, [s.transition for s in script.segments],
+                                                          the_plan.cache))
         bundle.write_numbers(the_plan, episode, out_dir, numbers)   # always re-checked against the results
-        key = plan.bundle_key(the_plan, jobs_, audio, heads)
-        if plan.bundle_is_current(out_dir, key, the_plan.variant):
+        made = plan.bundle_target(the_plan, jobs_, audio, heads, out_dir)
+        if plan.bundle_is_current(out_dir, made.key, the_plan.variant):
             print(f"bundle {the_plan.settings.variant}: up to date, nothing to assemble", file=sys.stderr)
         else:
-            bundle.write_bundle(the_plan, jobs_, heads, audio, out_dir, key, plan.cover_key(the_plan, jobs_))
+            cover = plan.cover_target(the_plan, jobs_, out_dir)
+            bundle.write_bundle(the_plan, jobs_, heads, audio, out_dir, made.key, cover.key)
+            the_plan.cache.remember(cover)
+            the_plan.cache.remember(made)
         out_dirs.append(out_dir)
     return RenderReport(out_dirs, [_name(j, variants) for j in todo], total - len(todo), animated)
+
+
+def _chart_target(the_plan: plan.Plan, episode: ResolvedEpisode, index: int):
+    made = plan.chart_target(the_plan, episode, index)
+    return made and made[1]
 
 
 def _name(job: SegmentJob, variants: Sequence[str]) -> str:
@@ -97,8 +107,10 @@ def dry_run(episode: ResolvedEpisode, out_root: Path, preview: bool = False,
     """What a render would do and why (`bilicast plan`), per variant: reads
     the cache, writes nothing."""
     facts = []
-    for the_plan in plan_with_voice(episode, preview, dry=True, variants=variants):
+    voice: list = []   # the voice lines' and takes' targets (narrate.prepare)
+    for the_plan in plan_with_voice(episode, preview, dry=True, variants=variants, targets=voice):
         segment_jobs = plan.plan_segments(the_plan, episode.scenes, episode)
-        facts.append(plan.plan_facts(the_plan, segment_jobs,
-                                     out_root / episode.script.episode.id / the_plan.settings.variant))
+        out_dir = out_root / episode.script.episode.id / the_plan.settings.variant
+        facts.append(plan.plan_facts(the_plan, segment_jobs, out_dir))
+        facts[-1]["targets"] = targets.plan_targets(the_plan, segment_jobs, out_dir, episode, voice)
     return facts

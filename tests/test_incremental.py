@@ -160,14 +160,13 @@ def test_two_renders_at_once_do_not_corrupt_the_cache(workspace, pause_at):
     assert render(workspace) == ([], 3, 0)
 
 
-def test_interrupted_render_resumes(workspace):
+def test_interrupted_render_resumes(workspace, pause_at):
     (workspace / "ep.yaml").write_text(EPISODE, encoding="utf-8")
+    pause = pause_at("segment-done")
     proc = subprocess.Popen([sys.executable, "-m", "bilicast.cli", "render", "ep.yaml", "--preview", "-j", "1"],
-                            cwd=workspace, stderr=subprocess.DEVNULL, start_new_session=True)
-    manifests = workspace / ".cache" / "manifests" / "inc"
-    deadline = time.monotonic() + 120
-    while not (manifests.exists() and any(manifests.iterdir())) and time.monotonic() < deadline:
-        time.sleep(0.2)
+                            cwd=workspace, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, **pause.env})
+    pause.reached(proc)   # one segment is finished and recorded; the render is held there
     os.killpg(proc.pid, signal.SIGKILL)   # like a crash or a closed terminal: no clean-up runs
     proc.wait()
     rebuilt, cached, _ = render(workspace)
@@ -277,3 +276,41 @@ def test_a_demo_reruns_when_code_it_imports_changes(tmp_path):
     (demos / "_data.py").write_text("SEED = 2\n", encoding="utf-8")
     after = {name: registry.code_hash(name) for name in ("uses", "alone")}
     assert after["uses"] != before["uses"] and after["alone"] == before["alone"]
+
+
+def test_plan_json_explains_every_target(workspace):
+    """`plan --json` lists every cached thing a render makes (voice lines,
+    animations, segments, mixes, the track, the bundle, ...), its state and
+    why; a reworded line marks exactly what it shapes, naming what changed."""
+    voiced = EPISODE.replace("title: 增量测试", "title: 增量测试\n  voice: {mode: tts, backend: espeak}")
+    (workspace / "ep.yaml").write_text(voiced, encoding="utf-8")
+
+    def targets() -> list[dict]:
+        facts, = json.loads(cli(workspace, "plan", "ep.yaml", "--preview", "--json").stdout)
+        return facts["targets"]
+
+    fresh = targets()
+    kinds = {t["kind"] for t in fresh}
+    assert {"voice line", "animation", "segment", "chunk", "mix", "aac piece", "audio track", "cover", "thumb",
+            "bundle"} <= kinds, kinds
+    assert all(t["state"] == "build" for t in fresh)
+    assert {tuple(t["reasons"]) for t in fresh} <= {("not built",), ("keyed by what the build makes",)}
+    assert len([t for t in fresh if t["kind"] == "voice line"]) == 3
+    render(workspace)
+    built = targets()
+    assert [t for t in built if t["state"] != "cached"] == []
+    assert len([t for t in built if t["kind"] == "chunk"]) >= 3 and len([t for t in built if t["kind"] == "thumb"]) == 3
+    assert "voice lines:" in cli(workspace, "plan", "ep.yaml", "--preview").stdout
+
+    (workspace / "ep.yaml").write_text(voiced.replace("第二段的旁白。", "第二段换了一句。"), encoding="utf-8")
+    after = targets()
+    # what the build makes decides the keys of chunks and AAC pieces: left out here
+    to_build = {(t["kind"], t["name"]) for t in after
+                if t["state"] == "build" and t["kind"] not in ("chunk", "aac piece", "thumb")}
+    assert to_build == {("voice line", "two#1"), ("segment", "two"), ("mix", "two"), ("audio track", "inc"),
+                        ("bundle", "inc-main-preview")}, to_build
+    line, = [t for t in after if t["kind"] == "voice line" and t["name"] == "two#1"]
+    assert line["reasons"] == ["spoken changed"], line
+    thumbs = {t["name"]: (t["state"], t["reasons"]) for t in after if t["kind"] == "thumb"}
+    assert thumbs["one"] == thumbs["three"] == ("cached", []) and thumbs["two"][0] == "build", thumbs
+    assert "segment changed" in thumbs["two"][1]   # and the time it is grabbed at: the line's length changed

@@ -19,7 +19,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from ..cache import Cache, atomic_path, digest, file_hash
+from ..cache import Cache, Target, atomic_path, file_hash
 from ..contracts import SegmentJob, TransitionHead
 from ..errors import UserError
 from ..media import run_ffmpeg, video_encode_args
@@ -51,16 +51,31 @@ def plan_heads(segment_jobs: list[SegmentJob], transitions: list[str], cache: Ca
             continue
         if kind not in xfades:
             raise UserError(f"unknown transition '{kind}'; transitions: {', '.join([CUT, *xfades])}")
-        key = digest({"before": before.key, "segment": job.key, "kind": kind, "seconds": SECONDS,
-                      "code": file_hash(Path(__file__)), "xfade": xfades[kind]})
+        made = head_target(cache, before, job, kind, xfades[kind])
         # the head carries the ffmpeg transition, so make_head needs no workspace
         heads.append(TransitionHead(kind=xfades[kind], before=before.target, segment=job.target, fps=job.fps,
-                                    preview=job.preview, frames=head_frames(job.fps), key=key,
-                                    target=str(cache.entry("transitions", job.segment, key, "mp4"))))
+                                    preview=job.preview, frames=head_frames(job.fps), key=made.key,
+                                    target=str(made.path)))
     return heads
 
 
-def make_head(head: TransitionHead) -> None:
+def head_target(cache: Cache, before: SegmentJob, job: SegmentJob, kind: str, xfade: str) -> Target:
+    """A transition head's cache target: keyed by both segments and the transition."""
+    return cache.target("transition head", "transitions", job.segment,
+                        {"before": before.key, "segment": job.key, "kind": kind, "seconds": SECONDS,
+                         "code": file_hash(Path(__file__)), "xfade": xfade}, "mp4",
+                        remembered_as=f"{job.segment}-{job.variant}-{'preview' if job.preview else 'full'}")
+
+
+def head_targets(segment_jobs: list[SegmentJob], transitions: list[str], cache: Cache,
+                 workspace: Path | None = None) -> list[Target | None]:
+    """For each segment, its head's cache target (None for a cut), as plan_heads plans them."""
+    heads = plan_heads(segment_jobs, transitions, cache, workspace)
+    return [head_target(cache, segment_jobs[i - 1], segment_jobs[i], transitions[i], head.kind) if head else None
+            for i, head in enumerate(heads)]
+
+
+def make_head(head: TransitionHead, made: Target | None = None) -> None:
     """The segment's first frames with the previous segment's last picture
     crossfading or sliding away over them (head.kind: ffmpeg's xfade transition)."""
     with tempfile.TemporaryDirectory(prefix="bilicast-") as tmp:
@@ -75,6 +90,8 @@ def make_head(head: TransitionHead) -> None:
             run_ffmpeg(["-i", str(still), "-i", head.segment, "-filter_complex", graph, "-map", "[v]",
                         "-frames:v", str(frames), "-an", *video_encode_args(fps, head.preview), "-f", "mp4",
                         str(out)], "encoding a transition")
+    if made is not None:
+        Cache(Path(head.target).parent.parent).remember(made)
 
 
 def join_parts(segment_jobs: list[SegmentJob], heads: list[TransitionHead | None]) -> list[tuple[Path, float, float]]:
