@@ -85,6 +85,17 @@ def engine_copy(tmp_path_factory):
     return root / "bilicast", {**os.environ, "PYTHONPATH": str(root)}
 
 
+# The small CNN the demos train, as describe_model(small_cnn((32, 32, 1))) records it
+DIGITS_CNN = {"input": [32, 32, 1], "params": 136586, "layers": [   # describe_model(small_cnn((32, 32, 1)))
+    {"kind": "Conv2D", "detail": "16 3×3 relu", "output": [32, 32, 16], "params": 160},
+    {"kind": "MaxPooling2D", "detail": "2×2", "output": [16, 16, 16], "params": 0},
+    {"kind": "Conv2D", "detail": "32 3×3 relu", "output": [16, 16, 32], "params": 4640},
+    {"kind": "MaxPooling2D", "detail": "2×2", "output": [8, 8, 32], "params": 0},
+    {"kind": "Flatten", "output": [2048], "params": 0},
+    {"kind": "Dense", "detail": "64 relu", "output": [64], "params": 131136},
+    {"kind": "Dense", "detail": "10", "output": [10], "params": 650}]}
+
+
 class PausePoint:
     """Renders held at fault points (lifeline.fault with BILICAST_PAUSE_AT,
     a comma-separated list): pass `env` to the renders; `reached(proc)`

@@ -64,3 +64,16 @@ def test_every_command_has_an_end_to_end_test():
     runs = re.compile(r'(?:"bilicast\.cli",\s*|cli\.main\(\[\s*|\b(?:cli|run)\([^,()]+,\s*)"([a-z]+)"')
     tested = {m for text in sources for m in runs.findall(text)}
     assert set(commands) - tested == set(), f"commands no test runs: {sorted(set(commands) - tested)}"
+
+
+def test_no_test_imports_another():
+    """Shared helpers live in conftest.py: a test module imported by another
+    would run its tests' module-level setup twice and tie the two together."""
+    imported = []
+    for path in Path(__file__).parent.glob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("test_"):
+                imported.append(f"{path.name} imports {node.module}")
+            elif isinstance(node, ast.Import):
+                imported += [f"{path.name} imports {a.name}" for a in node.names if a.name.startswith("test_")]
+    assert not imported, imported

@@ -20,17 +20,9 @@ from bilicast.cover import font_file
 from bilicast.scenekit import SUBTITLE_TOP, SceneRegistry
 from bilicast import variants
 from bilicast.script import PREVIEW, Style
-from conftest import ROOT
+from conftest import DIGITS_CNN, ROOT
 
 PROVENANCE = "实测：AMD EPYC · 1–2 线程 · TF 2.21 · 2026-11-27"
-DIGITS_CNN = {"input": [32, 32, 1], "params": 136586, "layers": [   # describe_model(small_cnn((32, 32, 1)))
-    {"kind": "Conv2D", "detail": "16 3×3 relu", "output": [32, 32, 16], "params": 160},
-    {"kind": "MaxPooling2D", "detail": "2×2", "output": [16, 16, 16], "params": 0},
-    {"kind": "Conv2D", "detail": "32 3×3 relu", "output": [16, 16, 32], "params": 4640},
-    {"kind": "MaxPooling2D", "detail": "2×2", "output": [8, 8, 32], "params": 0},
-    {"kind": "Flatten", "output": [2048], "params": 0},
-    {"kind": "Dense", "detail": "64 relu", "output": [64], "params": 131136},
-    {"kind": "Dense", "detail": "10", "output": [10], "params": 650}]}
 CONFUSION = [[26, 0, 0, 0, 1, 0, 0, 0, 0, 0], [0, 22, 1, 0, 0, 0, 0, 0, 4, 0], [0, 0, 25, 1, 0, 0, 0, 0, 0, 0],
              [0, 0, 0, 24, 0, 1, 0, 0, 2, 0], [0, 1, 0, 0, 26, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 25, 1, 0, 0, 1],
              [0, 0, 0, 0, 0, 0, 27, 0, 0, 0], [0, 0, 0, 0, 1, 0, 0, 25, 0, 1], [0, 3, 0, 1, 0, 0, 0, 0, 21, 1],

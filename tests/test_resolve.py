@@ -352,7 +352,7 @@ def test_log_lists_the_steps_the_demo_reported(tmp_path):
 def test_the_model_that_ran_fills_architecture_and_is_verified(episode, workspace):
     """A demo's recorded Keras model fills model.Architecture whole; its
     parameter counts are shown numbers with a source, checked like the rest."""
-    from test_legibility import DIGITS_CNN
+    from conftest import DIGITS_CNN
 
     from bilicast.errors import StageError
     from bilicast.bundle import write_numbers
