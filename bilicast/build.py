@@ -40,7 +40,7 @@ def build_voice(script: Script, workspace: Path, dry: bool = False,
                                targets=targets)
 
 
-def draw_chart(chart: ChartJob, episode: ResolvedEpisode, made: Target | None = None) -> list[ShownNumber]:
+def draw_chart(chart: ChartJob, episode: ResolvedEpisode) -> list[ShownNumber]:
     """The chart's PNG (unless cached) and the numbers it prints (checked
     against the results with the rest)."""
     from . import charts
@@ -59,8 +59,8 @@ def draw_chart(chart: ChartJob, episode: ResolvedEpisode, made: Target | None = 
                                     chart.size, png, ov.title, res.provenance[ov.data], ov.fields,
                                     video_short_side=chart.short_side, workspace=episode.workspace)
         write_text_atomic(numbers, json.dumps(shown, ensure_ascii=False))
-        if made is not None:
-            Cache(episode.workspace / ".cache").remember(made)
+        if chart.made is not None:
+            Cache(episode.workspace / ".cache").remember(chart.made)
     return [ShownNumber(f"segments[{chart.index}].overlay", seg.id, text, value, how, (), ("src", chart.file, field))
             for text, value, field, how in shown]
 
@@ -106,11 +106,11 @@ def _burned_in(job: SegmentJob) -> str | None:
     return subtitles.segment_ass(b.timing, b.max_chars, b.font, b.workspace, (job.width, job.height), b.margin)
 
 
-def build_heads(heads: list[TransitionHead | None], targets: list[Target | None] | None = None) -> None:
-    """The transition heads the cache lacks (targets: theirs, remembered once made)."""
-    for head, made in zip(heads, targets or [None] * len(heads)):
+def build_heads(heads: list[TransitionHead | None]) -> None:
+    """The transition heads the cache lacks."""
+    for head in heads:
         if head and not usable(Path(head.target), is_valid_video):
-            transitions.make_head(head, made)
+            transitions.make_head(head)
 
 
 def build_audio_track(plan: Plan) -> Path:

@@ -9,7 +9,7 @@ manifests as text; Path where they stay in this process."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,7 @@ class ChartJob:
     x: int                # where it goes on the frame, px
     y: int
     start: float          # seconds into the segment when it shows
+    made: Target | None = field(default=None, compare=False)   # its cache target (remembered once drawn)
 
     def overlay(self) -> Overlay:
         return Overlay(self.png, self.x, self.y, self.start)
@@ -91,7 +92,7 @@ class SegmentJob:
 @dataclass(frozen=True)
 class TransitionHead:
     """A segment's first frames re-encoded over the previous segment's last picture."""
-    kind: str             # crossfade or slide
+    kind: str             # ffmpeg's xfade transition (fade, slideleft, …)
     before: str           # the previous segment's finished file
     segment: str          # this segment's finished file
     fps: int
@@ -99,6 +100,7 @@ class TransitionHead:
     frames: int           # how long the head lasts
     key: str
     target: str
+    made: Target | None = field(default=None, compare=False)   # its cache target (remembered once it is made)
 
 
 @dataclass(frozen=True)

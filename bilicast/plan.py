@@ -57,8 +57,8 @@ class Plan:
     def duration(self) -> float:
         return total_duration(self.timeline)
 
-    @property
-    def variant(self) -> variants.Variant:
+    @functools.cached_property
+    def variant(self) -> variants.Variant:   # looked up once: the registry lists its folders
         return variants.get(self.settings.variant, self.workspace)
 
     @property
@@ -97,14 +97,9 @@ def _settings_name(plan: Plan, slug: str) -> str:
 
 
 def plan_chart(plan: Plan, episode: ResolvedEpisode, index: int) -> ChartJob | None:
-    """The segment's chart: its cached PNG (keyed by what shapes it), where
-    it goes on the frame, and what build.draw_chart needs to draw it."""
-    made = chart_target(plan, episode, index)
-    return made and made[0]
-
-
-def chart_target(plan: Plan, episode: ResolvedEpisode, index: int) -> tuple[ChartJob, Target] | None:
-    """The segment's chart job and its cache target (None: no chart)."""
+    """The segment's chart (None: it has none): its cached PNG (keyed by
+    what shapes it), where it goes on the frame, and what build.draw_chart
+    needs to draw it."""
     seg = plan.script.segments[index]
     if not seg.overlay or not episode.resolution:
         return None
@@ -126,7 +121,7 @@ def chart_target(plan: Plan, episode: ResolvedEpisode, index: int) -> tuple[Char
                                 workspace=plan.workspace)},   # the kind, charts/__init__, filters...
         "png", remembered_as=_settings_name(plan, slug))
     return ChartJob(index=index, segment=seg.id, file=file, size=(box[0], box[1]), short_side=min(w, h),
-                    png=str(made.path), x=box[2], y=box[3], start=ov.start), made
+                    png=str(made.path), x=box[2], y=box[3], start=ov.start, made=made)
 
 
 REASONS = {  # component -> why a segment is rebuilt; the first group are causes, the rest their effects
@@ -285,7 +280,7 @@ def audio_plan(plan: Plan) -> tuple[Path, list[Mix]]:
 
 
 def audio_targets(plan: Plan) -> tuple[Target, list[Mix], list[Target]]:
-    """The audio track's cache target, its segments' mixes and their targets: where the episode's audio track is cached, and its segments' mixes:
+    """The audio track's cache target, its segments' mixes and their targets,
     each keyed by what is heard in it (its voice clips; with music, the slice
     under it and the lines that duck it), so a changed line re-mixes its own
     segment (and, under music, those it moves)."""

@@ -60,8 +60,8 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
     plans = plan_with_voice(episode, preview, variants=variants)
     segment_jobs = [plan.plan_segments(p, episode.scenes, episode) for p in plans]
     chart_numbers = [[n for job in jobs_ if job.chart
-                      for n in build.draw_chart(job.chart, episode, _chart_target(p, episode, job.chart.index))]
-                     for p, jobs_ in zip(plans, segment_jobs)]
+                      for n in build.draw_chart(job.chart, episode)]
+                     for jobs_ in segment_jobs]
     todo = [j for jobs_ in segment_jobs for j in jobs_ if not plan.is_cached(j)]
     audio_track = InBackground(build.build_audio_track, plans[0])   # the same track for every variant
     animated = 0
@@ -78,8 +78,7 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
         out_dir = out_root / script.episode.id / the_plan.settings.variant
         out_dir.mkdir(parents=True, exist_ok=True)
         heads = transitions.plan_heads(jobs_, [s.transition for s in script.segments], the_plan.cache)
-        build.build_heads(heads, transitions.head_targets(jobs_, [s.transition for s in script.segments],
-                                                          the_plan.cache))
+        build.build_heads(heads)
         bundle.write_numbers(the_plan, episode, out_dir, numbers)   # always re-checked against the results
         made = plan.bundle_target(the_plan, jobs_, audio, heads, out_dir)
         if plan.bundle_is_current(out_dir, made.key, the_plan.variant):
@@ -91,11 +90,6 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
             the_plan.cache.remember(made)
         out_dirs.append(out_dir)
     return RenderReport(out_dirs, [_name(j, variants) for j in todo], total - len(todo), animated)
-
-
-def _chart_target(the_plan: plan.Plan, episode: ResolvedEpisode, index: int):
-    made = plan.chart_target(the_plan, episode, index)
-    return made and made[1]
 
 
 def _name(job: SegmentJob, variants: Sequence[str]) -> str:

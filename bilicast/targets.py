@@ -13,7 +13,7 @@ from .cache import Target
 from .contracts import SegmentJob
 from .media import is_valid_video
 from .plan import (BUNDLE_STAMP, Plan, _settings_name, audio_targets, bundle_files, bundle_is_current, bundle_target,
-                   chart_target, cover_target, is_cached, rebuild_reasons)
+                   cover_target, plan_chart, is_cached, rebuild_reasons)
 
 if TYPE_CHECKING:
     from .episode import ResolvedEpisode
@@ -53,9 +53,9 @@ def plan_targets(plan: Plan, segment_jobs: list[SegmentJob], out_dir: Path, epis
             made = replace(full, name=key) if full.path.exists() or not tiny.path.exists() else replace(tiny, name=key)
             facts.append(made.fact("cached", []) if made.path.exists() else made.fact("build", ["not built"]))
         for index in range(len(plan.script.segments)):
-            chart = chart_target(plan, episode, index)
-            if chart:
-                add(chart[1])
+            chart = plan_chart(plan, episode, index)
+            if chart and chart.made:
+                add(chart.made)
     for job in segment_jobs:
         if job.animation:
             add(job.animation, lambda p: animation_is_cached(job))
@@ -71,9 +71,9 @@ def plan_targets(plan: Plan, segment_jobs: list[SegmentJob], out_dir: Path, epis
         for made in chunks or []:
             add(made)
     heads = transitions.plan_heads(segment_jobs, [s.transition for s in plan.script.segments], plan.cache)
-    for head_made in transitions.head_targets(segment_jobs, [s.transition for s in plan.script.segments], plan.cache):
-        if head_made:
-            add(head_made, is_valid_video)
+    for head in heads:
+        if head and head.made:
+            add(head.made, is_valid_video)
     track, mixes, mix_targets = audio_targets(plan)
     for made in mix_targets:
         add(made)

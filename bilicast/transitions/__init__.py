@@ -55,7 +55,7 @@ def plan_heads(segment_jobs: list[SegmentJob], transitions: list[str], cache: Ca
         # the head carries the ffmpeg transition, so make_head needs no workspace
         heads.append(TransitionHead(kind=xfades[kind], before=before.target, segment=job.target, fps=job.fps,
                                     preview=job.preview, frames=head_frames(job.fps), key=made.key,
-                                    target=str(made.path)))
+                                    target=str(made.path), made=made))
     return heads
 
 
@@ -67,15 +67,7 @@ def head_target(cache: Cache, before: SegmentJob, job: SegmentJob, kind: str, xf
                         remembered_as=f"{job.segment}-{job.variant}-{'preview' if job.preview else 'full'}")
 
 
-def head_targets(segment_jobs: list[SegmentJob], transitions: list[str], cache: Cache,
-                 workspace: Path | None = None) -> list[Target | None]:
-    """For each segment, its head's cache target (None for a cut), as plan_heads plans them."""
-    heads = plan_heads(segment_jobs, transitions, cache, workspace)
-    return [head_target(cache, segment_jobs[i - 1], segment_jobs[i], transitions[i], head.kind) if head else None
-            for i, head in enumerate(heads)]
-
-
-def make_head(head: TransitionHead, made: Target | None = None) -> None:
+def make_head(head: TransitionHead) -> None:
     """The segment's first frames with the previous segment's last picture
     crossfading or sliding away over them (head.kind: ffmpeg's xfade transition)."""
     with tempfile.TemporaryDirectory(prefix="bilicast-") as tmp:
@@ -90,8 +82,8 @@ def make_head(head: TransitionHead, made: Target | None = None) -> None:
             run_ffmpeg(["-i", str(still), "-i", head.segment, "-filter_complex", graph, "-map", "[v]",
                         "-frames:v", str(frames), "-an", *video_encode_args(fps, head.preview), "-f", "mp4",
                         str(out)], "encoding a transition")
-    if made is not None:
-        Cache(Path(head.target).parent.parent).remember(made)
+    if head.made is not None:
+        Cache(Path(head.target).parent.parent).remember(head.made)
 
 
 def join_parts(segment_jobs: list[SegmentJob], heads: list[TransitionHead | None]) -> list[tuple[Path, float, float]]:
