@@ -274,11 +274,14 @@ def join_pieces(pieces: list[Path], target: Path) -> None:
                         "-f", "mp4", str(out)], "joining the audio")
 
 
-def join(parts: list[tuple[Path, float, float]], audio: Path, target: Path) -> None:
+def join(parts: list[tuple[Path, float, float]], audio: Path, target: Path,
+         metadata: dict[str, str] | None = None) -> None:
     """Concatenate finished segments, each (file, seconds to skip, seconds
     it lasts; the skip ends on a keyframe: see transitions/__init__.py), and add the
     encoded audio, both by stream copy (the parts share one encoding), with
-    the moov atom first (+faststart). The lengths are given because an MP4's
+    the moov atom first (+faststart) and the metadata given (the AI-content
+    label's AIGC key: without +use_metadata_tags the MP4 muxer drops keys it
+    does not know). The lengths are given because an MP4's
     own is rounded up to the millisecond: the picture would drift from the
     voice by up to a millisecond a part."""
     with tempfile.TemporaryDirectory(prefix="bilicast-") as tmp:
@@ -290,5 +293,7 @@ def join(parts: list[tuple[Path, float, float]], audio: Path, target: Path) -> N
         listing.write_text("".join(lines), encoding="utf-8")
         with atomic_path(target) as out:
             run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(audio),
-                        "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-movflags", "+faststart", "-f", "mp4",
+                        "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
+                        *[a for k, v in (metadata or {}).items() for a in ("-metadata", f"{k}={v}")],
+                        "-movflags", "+faststart" + ("+use_metadata_tags" if metadata else ""), "-f", "mp4",
                         str(out)], "joining the segments")

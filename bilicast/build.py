@@ -103,7 +103,8 @@ def _burned_in(job: SegmentJob) -> str | None:
     b = job.burn_in
     if b is None:
         return None
-    return subtitles.segment_ass(b.timing, b.max_chars, b.font, b.workspace, (job.width, job.height), b.margin)
+    return subtitles.segment_ass(b.timing, b.max_chars, b.font, b.workspace, (job.width, job.height), b.margin,
+                                 b.en)
 
 
 def build_heads(heads: list[TransitionHead | None]) -> None:

@@ -12,14 +12,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import assemble, publish, subtitles, transitions
+from . import aigc, assemble, publish, subtitles, transitions
 from .cache import Cache, Target, atomic_path, digest, write_text_atomic
 from .contracts import SegmentJob, TransitionHead
 from .episode import ResolvedEpisode
 from .errors import StageError
 from .lifeline import fault
 from .media import run_ffmpeg
-from .plan import BUNDLE_STAMP, Plan, bundle_files
+from .plan import BUNDLE_STAMP, Plan, bundle_files, plan_label
+from .script import synthesized_lines
 
 if TYPE_CHECKING:
     from .resolve import ShownNumber
@@ -27,17 +28,29 @@ if TYPE_CHECKING:
 SUBTITLE_FORMATS = ("srt", "ass", "bcc")
 
 
-def write_timeline(plan: Plan, out_dir: Path) -> None:
-    """timeline.json: one shared timeline of segments, lines, beats and audio (seconds)."""
+def aigc_record(plan: Plan, key: str) -> dict | None:
+    """What the bundle carries of the AI-content labels (None: none): the
+    on-screen label as placed and the MP4's metadata, for `bilicast check`."""
+    label = plan_label(plan)
+    if label is None:
+        return None
+    return {"label": label[0].record(), "metadata": aigc.metadata(plan.script, key)}
+
+
+def write_timeline(plan: Plan, out_dir: Path, key: str) -> None:
+    """timeline.json: one shared timeline of segments, lines (which the TTS
+    voice speaks: `synthesized`), beats and audio (seconds), and the
+    AI-content labels the bundle carries (`aigc`)."""
     from .spoken import to_spoken
     rows = []
     pronounce = plan.script.episode.pronounce
+    synthesized = set(synthesized_lines(plan.script))
     for i, seg in enumerate(plan.timeline):
         for j, line in enumerate(seg.lines):
             # `spoken`: what the TTS voice was given for this line; `voiced`: it has audio
             rows.append({"segment": seg.id, "line": j, "text": line.text,
                          "spoken": to_spoken(line.text, pronounce).text, "voiced": (i, j) in plan.line_audio,
-                         "beats": list(line.beats),
+                         "synthesized": (i, j) in synthesized, "beats": list(line.beats),
                          "start": round(seg.start + line.start, 3), "end": round(seg.start + line.end, 3)})
         for beat, (start, run) in seg.beats.items():
             rows.append({"segment": seg.id, "beat": beat, "start": round(seg.start + start, 3),
@@ -45,24 +58,59 @@ def write_timeline(plan: Plan, out_dir: Path) -> None:
     segments = [{"segment": s.id, "start": round(s.start, 3), "end": round(s.start + s.duration, 3),
                  "frames": s.frames} for s in plan.timeline]
     write_text_atomic(out_dir / "timeline.json", json.dumps({"fps": plan.settings.fps, "segments": segments,
-                                                             "pronounce": pronounce, "events": rows},
+                                                             "pronounce": pronounce, "events": rows,
+                                                             "aigc": aigc_record(plan, key),
+                                                             "subtitles": subtitle_record(plan)},
                                                             ensure_ascii=False, indent=1))
 
 
+EN_SUBTITLES = subtitles.EN_FILES   # when any line has `en:`
+
+
+def _english(plan: Plan) -> list[tuple[str, ...]]:
+    """Each segment's lines' English (`en:`; "": none)."""
+    return [tuple(line.en or "" for line in seg.narration) for seg in plan.script.segments]
+
+
+def subtitle_record(plan: Plan) -> dict:
+    """timeline.json's `subtitles`: each subtitle file's language, for the
+    upload step (Bilibili takes the language beside the file, in the creator
+    centre: a BCC file carries none), and whether they are burned in too
+    (then turning on CC shows them twice). The same in every variant."""
+    subs = plan.script.episode.subtitles
+    files = {"zh": {"lang": subs.lang, "srt": "subtitles.srt", "bcc": "subtitles.bcc.json"}}
+    if any(text for seg in _english(plan) for text in seg):
+        files["en"] = {"lang": subtitles.EN_LANG, **EN_SUBTITLES}
+    return {"lang": subs.lang, "burn_in": subs.burn_in, "bilingual": subs.bilingual, "files": files}
+
+
 def write_subtitles(plan: Plan, out_dir: Path, formats=SUBTITLE_FORMATS) -> list[Path]:
+    """The subtitle files: the narration's (plan.cues) as SRT, ASS (bilingual,
+    like the picture, with subtitles.bilingual) and BCC, and the lines' English
+    as SRT and BCC. An English file the script no longer has is removed: a
+    stale one would be uploaded."""
     size = (plan.settings.width, plan.settings.height)
     style = plan.script.episode.style
+    english, en_max = _english(plan), subtitles.en_chars(*size)
+    en_cues = subtitles.english_cues(plan.timeline, english, en_max)
+    styled = (subtitles.build_cues(plan.timeline, plan.subtitle_chars, en=english, en_max=en_max)
+              if plan.script.episode.subtitles.bilingual else plan.cues)
     writers = {
-        "srt": ("subtitles.srt", lambda: subtitles.to_srt(plan.cues)),
-        "ass": ("subtitles.ass", lambda: subtitles.to_ass(plan.cues, size, style.font, workspace=plan.workspace,
-                                                          margin=plan.variant.subtitle_margin)),
-        "bcc": ("subtitles.bcc.json", lambda: subtitles.to_bcc(plan.cues, workspace=plan.workspace)),
+        "srt": [("subtitles.srt", lambda: subtitles.to_srt(plan.cues)),
+                (EN_SUBTITLES["srt"], lambda: subtitles.to_srt(en_cues))],
+        "ass": [("subtitles.ass", lambda: subtitles.to_ass(styled, size, style.font, workspace=plan.workspace,
+                                                           margin=plan.variant.subtitle_margin))],
+        "bcc": [("subtitles.bcc.json", lambda: subtitles.to_bcc(plan.cues, workspace=plan.workspace)),
+                (EN_SUBTITLES["bcc"], lambda: subtitles.to_bcc(en_cues, workspace=plan.workspace))],
     }
     written = []
     for fmt in formats:
-        name, make = writers[fmt]
-        write_text_atomic(out_dir / name, make())
-        written.append(out_dir / name)
+        for name, make in writers[fmt]:
+            if name in EN_SUBTITLES.values() and not en_cues:
+                (out_dir / name).unlink(missing_ok=True)
+                continue
+            write_text_atomic(out_dir / name, make())
+            written.append(out_dir / name)
     return written
 
 
@@ -196,7 +244,7 @@ def write_numbers(plan: Plan, episode: ResolvedEpisode, out_dir: Path,
 
 
 def write_bundle(plan: Plan, segment_jobs: list[SegmentJob], heads: list[TransitionHead | None], audio: Path,
-                 out_dir: Path, key: str, cover_key: str) -> None:
+                 out_dir: Path, key: str, cover_key: str, script: str = "") -> None:
     """Join the video and write every file of the bundle; the cover only when
     its key (plan.cover_key) changed, the storyboard from pictures cached per
     segment. The build stamp (the bundle's key) goes last, so a killed run
@@ -208,12 +256,15 @@ def write_bundle(plan: Plan, segment_jobs: list[SegmentJob], heads: list[Transit
         made = None
     video = out_dir / "video.mp4"
     fault("join")
-    assemble.join(transitions.join_parts(segment_jobs, heads), audio, video)
+    labels = aigc_record(plan, key)
+    assemble.join(transitions.join_parts(segment_jobs, heads), audio, video, labels and labels["metadata"])
     write_subtitles(plan, out_dir)
     covers = [n for n in bundle_files(plan.variant) if n.startswith("cover")]
     if made != cover_key or not all((out_dir / n).exists() for n in covers):
         write_cover(plan, out_dir, video)
     write_storyboard(plan, out_dir, segment_jobs, heads)
     write_publish(plan, out_dir)
-    write_timeline(plan, out_dir)
-    write_text_atomic(stamp, json.dumps({"key": key, "variant": plan.settings.variant, "cover": cover_key}))
+    write_timeline(plan, out_dir, key)
+    # `script`: the script it came from, relative to the workspace (`bilicast upload` names its lines)
+    write_text_atomic(stamp, json.dumps({"key": key, "variant": plan.settings.variant, "cover": cover_key,
+                                         "script": script}))

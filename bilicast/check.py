@@ -16,6 +16,7 @@ from .errors import StageError, UserError
 from .plan import BUNDLE_STAMP
 from .lifeline import die_with_parent
 from .media import probe, top_level_boxes
+from .subtitles import EN_FILES
 from .workspace import find_workspace
 
 MAX_VIDEO_BPS = 60_000_000
@@ -119,6 +120,46 @@ def _srt_ok(text: str) -> tuple[bool, str]:
     return bool(blocks), f"{len(blocks)} cues"
 
 
+EN_SUBTITLE_FILES = (EN_FILES["srt"], EN_FILES["bcc"])
+
+
+def _srt_cues(text: str) -> list[tuple[float, float]]:
+    """(start, end) of each cue of an SRT that _srt_ok passed, in seconds."""
+    cues = []
+    for block in (b for b in text.strip().split("\n\n") if b.strip()):
+        t = [int(x) for x in _SRT_TIME.match(block.splitlines()[1].strip()).groups()]   # type: ignore[union-attr]
+        cues.append((t[0] * 3600 + t[1] * 60 + t[2] + t[3] / 1000, t[4] * 3600 + t[5] * 60 + t[6] + t[7] / 1000))
+    return cues
+
+
+def _clock(t: float) -> str:
+    return f"{int(t // 60)}:{t % 60:06.3f}"
+
+
+def _cue_timing(name: str, cues: list[tuple[float, float]], duration: float | None) -> Check:
+    """Each cue ends by the end of the video (Bilibili refuses a subtitle file
+    with one past it) and before the next one starts (overlapping cues stack)."""
+    problems = []
+    for n, (start, end) in enumerate(cues, 1):
+        shown = f"cue {n} ({_clock(start)} --> {_clock(end)})"
+        if duration is not None and end > duration + 0.001:
+            problems.append(f"{shown} ends after the video ({_clock(duration)})")
+        if n < len(cues) and end > cues[n][0] + 0.0005:
+            problems.append(f"{shown} overlaps cue {n + 1}, which starts at {_clock(cues[n][0])}")
+    more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+    ok_detail = f"{len(cues)} cues, the last ends at {_clock(cues[-1][1]) if cues else '-'}" + (
+        f" of {_clock(duration)}" if duration is not None else " (no video to compare)")
+    return Check(f"{name} cues in order, within the video", not problems, "; ".join(problems[:3]) + more or ok_detail)
+
+
+def _listed_subtitles(folder: Path) -> dict:
+    """The subtitle files timeline.json's `subtitles` lists, by language key ({} when it lists none)."""
+    try:
+        return json.loads((folder / "timeline.json").read_text("utf-8"))["subtitles"]["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
 def bundle_variant(folder: Path) -> str:
     """The variant a bundle was rendered as (its build stamp says; else the
     folder's name, else main)."""
@@ -150,33 +191,105 @@ def check_bundle(folder: Path) -> list[Check]:
             pass   # check_video has said why
     for name, size in covers:
         checks += check_cover(folder / name, size)
-    srt = folder / "subtitles.srt"
-    checks.append(Check("subtitles.srt parses", *(_srt_ok(srt.read_text("utf-8")) if srt.exists() else (False, "missing"))))
     ass = folder / "subtitles.ass"
     checks.append(Check("subtitles.ass has events", ass.exists() and "[Events]" in ass.read_text("utf-8")
                         and "Dialogue:" in ass.read_text("utf-8"), "present" if ass.exists() else "missing"))
-    bcc = folder / "subtitles.bcc.json"
+    # the narration's subtitle files, and the English ones where the bundle has (or timeline.json lists) them:
+    # Bilibili refuses a file with a cue past the video's end, and overlapping cues show stacked
     try:
-        body = json.loads(bcc.read_text("utf-8"))["body"]
-        ok = all({"from", "to", "location", "content"} <= set(c) and c["from"] < c["to"] for c in body)
-        checks.append(Check("subtitles.bcc.json (BCC)", ok and bool(body), f"{len(body)} cues"))
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        checks.append(Check("subtitles.bcc.json (BCC)", False, str(e)[:80]))
+        duration: float | None = float(probe(video)["format"]["duration"]) if video.exists() else None
+    except (StageError, KeyError, ValueError):
+        duration = None
+    english = "en" in _listed_subtitles(folder) or any((folder / n).exists() for n in EN_SUBTITLE_FILES)
+    for srt_name, bcc_name in [("subtitles.srt", "subtitles.bcc.json"), EN_SUBTITLE_FILES][:1 + english]:
+        srt = folder / srt_name
+        text = srt.read_text("utf-8") if srt.exists() else ""
+        ok, detail = _srt_ok(text) if srt.exists() else (False, "missing")
+        checks.append(Check(f"{srt_name} parses", ok, detail))
+        if ok:
+            checks.append(_cue_timing(srt_name, _srt_cues(text), duration))
+        try:
+            body = json.loads((folder / bcc_name).read_text("utf-8"))["body"]
+            ok = all({"from", "to", "location", "content"} <= set(c) and c["from"] < c["to"] for c in body)
+            checks.append(Check(f"{bcc_name} (BCC)", ok and bool(body), f"{len(body)} cues"))
+            if ok and body:
+                checks.append(_cue_timing(bcc_name, [(float(c["from"]), float(c["to"])) for c in body], duration))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            checks.append(Check(f"{bcc_name} (BCC)", False, str(e)[:80]))
     desc = folder / "description.txt"
     text = desc.read_text("utf-8") if desc.exists() else ""
     checks.append(Check("description <= 2000 chars, chapters from 0:00", 0 < len(text) <= 2000
                         and re.search(r"^0:00 ", text, re.M) is not None, f"{len(text)} chars"))
+    # upload.yaml is biliup-rs's config: {limit, streamers: {file pattern: Studio}} (docs/publishing.md).
+    # Studio's fields (bilibili.rs) but `videos` and `aid`, which biliup fills; any other key would be
+    # sent to Bilibili raw (Studio flattens unknown keys into its extra_fields)
+    studio_keys = {"copyright", "source", "tid", "tid_v2", "cover", "title", "desc_format_id", "desc", "desc_v2",
+                   "dynamic", "subtitle", "tag", "dtime", "open_subtitle", "interactive", "mission_id", "dolby",
+                   "lossless_music", "no_reprint", "is_only_self", "charging_pay", "up_selection_reply",
+                   "up_close_reply", "up_close_danmu"}
+
+    def whole(value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
     try:
+        import glob
         up = yaml.safe_load((folder / "upload.yaml").read_text("utf-8"))
-        tags = up.get("tags") or []
-        problems = [m for m, bad in [
-            ("title > 80", not 0 < len(up.get("title", "")) <= 80), ("desc > 2000", len(up.get("desc", "")) > 2000),
-            ("more than 10 tags", len(tags) > 10), ("tag not 1..20 chars", any(not 0 < len(t) <= 20 for t in tags)),
-            ("dynamic > 233", len(up.get("dynamic", "")) > 233), ("copyright not 1/2", up.get("copyright") not in (1, 2)),
-            ("tid missing", not isinstance(up.get("tid"), int))] if bad]
+        streamers = up.get("streamers")
+        problems = [f"unknown key {k}" for k in up if k not in ("user", "line", "limit", "submit", "streamers")]
+        problems += [] if isinstance(streamers, dict) and streamers else ["no `streamers:` mapping"]
+        for pattern, studio in (streamers if isinstance(streamers, dict) else {}).items():
+            tags = str(studio.get("tag") or "").split(",") if studio.get("tag") else []
+            problems += [f"{pattern}: {m}" for m, bad in [
+                ("names no file in the bundle", not glob.glob(str(pattern), root_dir=folder)),
+                ("title not 1..80 chars", not (isinstance(studio.get("title"), str) and 0 < len(studio["title"]) <= 80)),
+                ("desc > 2000", len(str(studio.get("desc", ""))) > 2000),
+                ("more than 10 tags", len(tags) > 10), ("tag not 1..20 chars", any(not 0 < len(t) <= 20 for t in tags)),
+                ("dynamic > 233", len(str(studio.get("dynamic", ""))) > 233),
+                ("copyright not 1/2", studio.get("copyright", 1) not in (1, 2)),
+                ("tid not a whole number", not whole(studio.get("tid"))),
+                ("tid_v2 not a whole number", not whole(studio.get("tid_v2")))] if bad]
+            problems += [f"{pattern}: unknown key {k}" for k in studio if k not in studio_keys]
         checks.append(Check("upload.yaml metadata limits", not problems, ", ".join(problems) or "ok"))
     except (OSError, yaml.YAMLError, AttributeError) as e:
         checks.append(Check("upload.yaml metadata limits", False, str(e)[:80]))
+    return checks + check_labels(folder)
+
+
+LABEL_TIMES = (0.0, 1.0, 2.0)   # seconds at which the on-screen AI-content label must show
+
+
+def check_labels(folder: Path) -> list[Check]:
+    """The AI-content labels (bilicast/aigc.py): a bundle whose timeline has
+    synthesized lines needs both the on-screen label, seen in the frames at
+    LABEL_TIMES, and the AIGC metadata in the MP4."""
+    from . import aigc
+    from .bundle import grab_frame
+    try:
+        timeline = json.loads((folder / "timeline.json").read_text("utf-8"))
+    except (OSError, ValueError) as e:
+        return [Check("AI-content labels", False, f"timeline.json unreadable: {e}"[:80])]
+    synthesized = sum(bool(e.get("synthesized")) for e in timeline.get("events", []))
+    record, video = timeline.get("aigc"), folder / "video.mp4"
+    if not synthesized and not record:
+        return [Check("AI-content labels", True, "none needed: no line is voiced by TTS")]
+    why = f"{synthesized} line(s) voiced by TTS" if synthesized else "episode.aigc: always"
+    if not record:
+        return [Check("AI-content label on screen", False, f"{why}, but the bundle has no label (episode.aigc: "
+                      "never?)"), Check("AI-content metadata (AIGC)", False, "not written")]
+    if not video.exists():
+        return [Check("AI-content labels", False, "video.mp4 missing")]
+    label = aigc.Label.from_record(record["label"])
+    seen = []
+    for t in LABEL_TIMES:
+        ok, detail = aigc.shown(grab_frame(video, t), label)
+        seen.append((t, ok, detail))
+    missing = [f"{t:g} s ({d})" for t, ok, d in seen if not ok]
+    checks = [Check(f"AI-content label on screen at {', '.join(f'{t:g}' for t in LABEL_TIMES)} s", not missing,
+                    "not seen at " + "; ".join(missing) if missing else f"「{label.style.text}」, {label.text_px} px tall")]
+    try:
+        problem = aigc.metadata_problem(probe(video)["format"].get("tags", {}))
+    except StageError as e:
+        problem = str(e)
+    checks.append(Check("AI-content metadata (AIGC)", problem is None, problem or "Label 1, " + why))
     return checks
 
 

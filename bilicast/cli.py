@@ -54,10 +54,12 @@ def cmd_validate(args) -> int:
 
 def _warn_unspeakable(path, episode) -> None:
     """Latin words the voice would only spell out, named by line (a warning:
-    the script is valid, but the creator likely wants a `pronounce:` entry)."""
+    the script is valid, but the creator likely wants a `pronounce:` entry),
+    and the script's other warnings."""
     from .narrate import line_mode
     from .spoken import to_spoken
     script = episode.script
+    _warn(path, episode)
     for i, seg in enumerate(script.segments):
         if line_mode(script, seg) != "tts":
             continue
@@ -67,6 +69,13 @@ def _warn_unspeakable(path, episode) -> None:
             row, _ = episode.located.position(("segments", i, "narration", j))
             for warning in to_spoken(line.text, script.episode.pronounce).warnings:
                 print(f"{path}:{row}: warning: segment {seg.id}, line {j + 1}: {warning}", file=sys.stderr)
+
+
+def _warn(path, episode) -> None:
+    """The script's warnings (script_warnings), located like its errors."""
+    from .script import script_warnings
+    for problem in script_warnings(episode.script, episode.located):
+        print(problem.format(str(path)).replace(": ", ": warning: ", 1), file=sys.stderr)
 
 
 def _list_bundle(out_dir: Path) -> None:
@@ -85,6 +94,7 @@ def cmd_render(args) -> int:
 
     episode = load_episode(args.script)
     executors.get(args.executor, episode.workspace)   # a misspelt one fails now, not after the voice
+    _warn(args.script, episode)
     started = time.monotonic()
     report = render_episode(episode, Path(args.out), preview=args.preview, jobs=args.jobs,
                             variants=chosen_variants(episode, args.variant), executor=args.executor,
@@ -233,6 +243,16 @@ def cmd_check_speech(bundle: Path) -> int:
     return 0 if ok else 1
 
 
+def cmd_upload(args) -> int:
+    """Submit a rendered bundle to Bilibili through biliup's library (docs/publishing.md)."""
+    from .upload import upload_bundle
+    try:
+        return upload_bundle(Path(args.bundle), Path(args.cookies), dry_run=args.dry_run, again=args.again)
+    except KeyboardInterrupt:   # Ctrl-C or SIGTERM: the upload's child process is already killed
+        print("interrupted: the upload was stopped; nothing was recorded", file=sys.stderr)
+        return 130
+
+
 def _parse_param(text: str):
     import yaml
     if "=" not in text:
@@ -349,6 +369,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "offline and print its character error rate (needs the speech extra)")
     p.add_argument("--json", action="store_true", help="the same checks as JSON")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("upload", help="submit a rendered bundle to Bilibili through biliup (log in first with "
+                       "`biliup login`); then print what to do by hand in the creator centre")
+    p.add_argument("bundle", metavar="BUNDLE", help="a bundle folder, e.g. out/<id>/main")
+    p.add_argument("--dry-run", action="store_true", help="print the exact upload call as JSON; upload nothing")
+    p.add_argument("--cookies", default="cookies.json", metavar="FILE",
+                   help="the login `biliup login` wrote (default: cookies.json in the current folder)")
+    p.add_argument("--again", action="store_true", help="upload a bundle that was already uploaded (a second video)")
+    p.set_defaults(func=cmd_upload)
     p = sub.add_parser("bench", help="run the TensorFlow demos an episode measures (results/<demo>/…json)")
     p.add_argument("script", nargs="?", metavar="SCRIPT", help="run the demos in the script's bench: block")
     p.add_argument("--demo", metavar="NAME", help="run one demo from demos/")

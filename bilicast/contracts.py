@@ -29,6 +29,25 @@ class Overlay:
 
 
 @dataclass(frozen=True)
+class Stamp:
+    """A still picture laid over a finished segment from its start (the
+    AI-content label): added at finishing, never part of the animation."""
+    png: str              # RGBA, in the cache (on a Ray worker, in its folder)
+    x: int                # its top left corner on the frame, px
+    y: int
+    until: float | None   # seconds into the segment it shows until (None: to the end)
+    png_bytes: bytes = b""   # the PNG itself, on its way to a Ray worker (farm.portable)
+
+    def shape(self, t0: float, t1: float) -> list | None:
+        """What it shows in the part of the segment from t0 to t1 seconds in
+        (None: nothing), as that part's cache key sees it."""
+        if self.until is not None and self.until <= t0:
+            return None
+        until = None if self.until is None or self.until >= t1 else round(self.until - t0, 6)
+        return [Path(self.png).name, self.x, self.y, until]
+
+
+@dataclass(frozen=True)
 class ChartJob:
     """A segment's chart: where its PNG is cached and what build.draw_chart needs to draw it."""
     index: int            # the segment's index in the script
@@ -55,6 +74,7 @@ class BurnIn:
     font: str
     margin: float         # the variant's subtitle margin
     workspace: Path       # where the subtitle template may be overridden
+    en: tuple[str, ...] = ()   # bilingual: each line's English ("": none); empty: Chinese only
 
 
 @dataclass(frozen=True)
@@ -87,6 +107,7 @@ class SegmentJob:
     manifest: str         # the last build's key, components and time ("" on a Ray worker)
     ass: str | None = None   # the burned-in subtitles' ASS text ("" none), made by build.render_segments
     animation: Target | None = None   # `raw`'s cache target (remembered once it is made)
+    stamps: tuple[Stamp, ...] = ()   # pictures laid over it at finishing (the AI-content label)
 
 
 @dataclass(frozen=True)

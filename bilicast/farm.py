@@ -138,7 +138,8 @@ def portable(job: SegmentJob, workspace: Path) -> SegmentJob:
     overlay = replace(job.overlay, png_bytes=Path(job.overlay.png).read_bytes()) if job.overlay else None
     return replace(job, scene_file=str(Path(job.scene_file).relative_to(workspace)),
                    files={name: str(Path(p).relative_to(workspace)) for name, p in job.files.items()},
-                   overlay=overlay, burn_in=None, manifest="")
+                   overlay=overlay, burn_in=None, manifest="",
+                   stamps=tuple(replace(s, png_bytes=Path(s.png).read_bytes()) for s in job.stamps))
 
 
 def build_remote(job: SegmentJob, engine: str, env: dict, files_key: str, files: dict) -> dict:
@@ -155,11 +156,18 @@ def build_remote(job: SegmentJob, engine: str, env: dict, files_key: str, files:
             png.parent.mkdir(parents=True)
             png.write_bytes(overlay.png_bytes)
             overlay = replace(overlay, png=str(png), png_bytes=b"")
+        stamps = []
+        for stamp in job.stamps:
+            png = root / "stamps" / Path(stamp.png).name
+            png.parent.mkdir(exist_ok=True)
+            png.write_bytes(stamp.png_bytes)
+            stamps.append(replace(stamp, png=str(png), png_bytes=b""))
         local = replace(job, scene_file=str(here / job.scene_file),
                         files={name: str(here / p) for name, p in job.files.items()},
                         raw=str(root / "animations" / Path(job.raw).name),
                         target=str(root / "segments" / Path(job.target).name),
-                        chunks=str(root / "chunks"), scratch=str(root / "tmp"), overlay=overlay)
+                        chunks=str(root / "chunks"), scratch=str(root / "tmp"), overlay=overlay,
+                        stamps=tuple(stamps))
         (root / "tmp").mkdir()
         seconds = animate.build_segment(local)
         made = {f"{p.parent.name}/{p.name}": p.read_bytes()

@@ -5,6 +5,7 @@ own pictures and joined by stream copy."""
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,16 +62,17 @@ def _dialogues(ass: str) -> tuple[str, list[tuple[float, float, str]]]:
 MIN_CHUNK = 1.0   # seconds: cuts closer are merged (each chunk starts an encoder and an IDR frame)
 
 
-def chunk_edges(shown: list[int], events: list, fps: int) -> list[int]:
+def chunk_edges(shown: list[int], events: list, fps: int, stamps: tuple = ()) -> list[int]:
     """Where the finished segment is cut into chunks, each encoded and cached
     on its own: where motion turns into a hold and back, where a subtitle
     comes or goes, and where a transition head ends (the join starts the
     segment there by stream copy, so a chunk, and with it a keyframe, must
-    start there). Cuts follow the content, so chunks that only moved in time
-    keep their keys."""
+    start there), and where a stamp (the AI-content label) goes. Cuts follow
+    the content, so chunks that only moved in time keep their keys."""
     n, head = len(shown), head_frames(fps)
     cuts = {f for f in range(2, n) if shown[f] - shown[f - 1] != shown[f - 1] - shown[f - 2]}
     cuts |= {round(t * fps) for start, end, _ in events for t in (start, end)}
+    cuts |= {math.ceil(s.until * fps) for s in stamps if s.until is not None}
     edges = [0]
     for f in sorted(c for c in cuts if 0 < c < n and c != head):
         if f - edges[-1] >= MIN_CHUNK * fps:
@@ -102,10 +104,12 @@ def chunk_target(job: SegmentJob, shown: list[int], first: int, end: int, header
         at = overlay.start - t0
         shown_overlay = [Path(overlay.png).name, overlay.x, overlay.y, round(at, 6) if at > -OVERLAY_FADE else "shown"]
     subtitles = [[round(s - t0, 6), round(e - t0, 6), line] for s, e, line in events if s < t1 and e > t0]
+    stamps = [shape for stamp in job.stamps if (shape := stamp.shape(t0, t1))]
     chunks = Path(job.chunks)
     made = Cache(chunks.parent).target(
         "chunk", "chunks", job.segment,
         {"animation": Path(job.raw).name, "runs": runs, "overlay": shown_overlay,
+         **({"stamps": stamps} if stamps else {}),   # absent, not empty: unstamped chunks keep their keys
          "subtitles": [header, subtitles] if subtitles else [], "frames": end - first,
          "encode": [video_encode_args(fps, job.preview), job.width, job.height],
          "code": {k: v for k, v in job.components.items() if k.startswith("code:") or k == "tools"}}, "mp4",
@@ -128,7 +132,7 @@ def finish_segment(raw: Path, holds: list[tuple[int, str]], animation_frames: in
     fps = job.fps
     shown = frame_map(holds, job.timing, fps, job.frames, animation_frames)
     header, events = _dialogues(job.ass or "")
-    edges = chunk_edges(shown, events, fps)
+    edges = chunk_edges(shown, events, fps, job.stamps)
     chunks, targets = [], {}
     for first, end in zip(edges, edges[1:]):
         made = chunk_target(job, shown, first, end, header, events)
@@ -178,6 +182,12 @@ def _encode_chunks(raw: Path, holds: list[tuple[int, str]], job: SegmentJob, tod
         graph += (f";[1:v]format=rgba,fade=t=in:st={start:.3f}:d={OVERLAY_FADE}:alpha=1[ov]"
                   f";[v0][ov]overlay=x={overlay.x}:y={overlay.y}:enable='gte(t,{start:.3f})'[v1]")
         last = "v1"
+    for n, stamp in enumerate(job.stamps):   # a stamp shows on the frames before `until` (frame n is at n / fps)
+        inputs += ["-loop", "1", "-i", stamp.png]
+        enable = "" if stamp.until is None else f":enable='lt(t,{stamp.until:.6f})'"
+        graph += (f";[{inputs.count('-i') - 1}:v]format=rgba[st{n}]"
+                  f";[{last}][st{n}]overlay=x={stamp.x}:y={stamp.y}{enable}[vs{n}]")
+        last = f"vs{n}"
     if job.ass:   # the subtitle file lives in the segment's scratch folder (removed with it)
         ass_file = scratch / "subs.ass"
         ass_file.write_text(job.ass, encoding="utf-8")

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import assemble, narrate, subtitles, templates, transitions, variants
+from . import aigc, assemble, narrate, subtitles, templates, transitions, variants
 from .cache import Cache, Target, digest, file_hash, usable
 from .codehash import code_components
-from .contracts import BurnIn, ChartJob, Mix, SegmentJob, TransitionHead
+from .contracts import BurnIn, ChartJob, Mix, SegmentJob, Stamp, TransitionHead
 from .episode import ResolvedEpisode
 from .errors import UserError
 from .media import AUDIO_RATE, ffmpeg_version, is_valid_video
@@ -124,8 +124,33 @@ def plan_chart(plan: Plan, episode: ResolvedEpisode, index: int) -> ChartJob | N
                     png=str(made.path), x=box[2], y=box[3], start=ov.start, made=made)
 
 
+def plan_label(plan: Plan) -> tuple[aigc.Label, Target] | None:
+    """The on-screen AI-content label in this variant and size, and its PNG's
+    cache target (None: the episode carries no labels)."""
+    from .cover import font_file
+    style = aigc.label_style(plan.script, plan.workspace)
+    if style is None:
+        return None
+    label = aigc.place(style, (plan.settings.width, plan.settings.height), plan.variant)
+    made = plan.cache.target("label", "labels", "aigc", {
+        "label": label.record(), "font": file_hash(font_file(True)),
+        "code": code_components(ENGINE / "aigc.py", workspace=plan.workspace)}, "png",
+        remembered_as=_settings_name(plan, "aigc"))
+    return label, made
+
+
+def stamps(plan: Plan, label: tuple[aigc.Label, Target] | None, timing: SegmentTiming) -> tuple[Stamp, ...]:
+    """What a segment gets laid over it at finishing: the label, if the
+    episode has one and the segment starts before it ends."""
+    if label is None or timing.start >= label[0].until:
+        return ()
+    (x, y, _, _), until = label[0].box, label[0].until - timing.start
+    return (Stamp(str(label[1].path), x, y, None if until * plan.settings.fps >= timing.frames else until),)
+
+
 REASONS = {  # component -> why a segment is rebuilt; the first group are causes, the rest their effects
     "narration": "narration changed", "params": "params changed", "overlay": "overlay changed",
+    "label": "the AI-content label changed",
     "tools": "tool versions changed",
     "look": "style or output settings changed", "timing": "timing changed (audio or lines)",
     "subtitles": "subtitles changed", "resolved": "resolved params changed", "take": "take changed",
@@ -146,13 +171,16 @@ def plan_segments(plan: Plan, scenes: SceneRegistry, episode: ResolvedEpisode | 
     style = script.episode.style.model_dump()
     tools = {"manim": version("manim"), "ffmpeg": ffmpeg_version()}
     code_of: dict[Path, dict] = {}   # scene file -> its code components (segments share scenes)
-    burn_in = script.episode.subtitles.burn_in
-    # what shapes a segment's burned-in subtitles, besides its lines (in "timing")
-    shaped_subtitles = burn_in and [script.episode.subtitles.model_dump(), style["font"], settings.width,
+    burn_in, bilingual = script.episode.subtitles.burn_in, script.episode.subtitles.bilingual
+    # what shapes a segment's burned-in subtitles, besides its lines (in "timing"); not `lang`, which is only
+    # recorded with the files, nor `bilingual` while off (so keys made before it existed hold)
+    shown = script.episode.subtitles.model_dump(exclude={"lang"} if bilingual else {"lang", "bilingual"})
+    shaped_subtitles = burn_in and [shown, style["font"], settings.width,
                                     settings.height, plan.variant.subtitle_margin, version("jieba"),
                                     templates.template_hashes(["subtitles.ass.j2"], plan.workspace),
                                     code_components(ENGINE / "subtitles.py", workspace=plan.workspace)]
     jobs = []
+    label = plan_label(plan)
     for index, (seg, timing) in enumerate(zip(script.segments, plan.timeline)):
         scene_file = scenes.source_file(seg.scene)
         scene_cls = scenes.get(seg.scene)
@@ -162,17 +190,23 @@ def plan_segments(plan: Plan, scenes: SceneRegistry, episode: ResolvedEpisode | 
         overlay = chart.overlay() if chart else None
         scene_timing = timing.for_scene()
         raw_seg = raw.segments[index]
-        shaped_by = {
-            "narration": [ln.model_dump() for ln in raw_seg.narration], "params": raw_seg.params,
+        laid_over = stamps(plan, label, timing)
+        # a line's English shapes the picture only in bilingual burned-in subtitles (then in "subtitles")
+        english = tuple(ln.en or "" for ln in seg.narration) if burn_in and bilingual else ()
+        shaped_by: dict[str, Any] = {
+            "narration": [ln.model_dump(exclude={"en"}) for ln in raw_seg.narration], "params": raw_seg.params,
             "overlay": overlay and raw_seg.overlay and [raw_seg.overlay.model_dump(), Path(overlay.png).name],
             "tools": tools,
             "files": {name: file_hash(Path(path)) for name, path in files.items()},
             "look": [style, settings.width, settings.height, settings.fps, settings.preview, settings.variant,
                      plan.variant],
-            "timing": scene_timing, "subtitles": burn_in and [shaped_subtitles, bool(timing.lines)],
+            "timing": scene_timing,
+            "subtitles": burn_in and [shaped_subtitles, bool(timing.lines), *([english] if english else [])],
             "resolved": seg.params,
             "take": _take_hashes(script, index, plan.workspace),
         }
+        if laid_over:   # only then: an unlabelled segment keeps its key
+            shaped_by["label"] = [s.shape(0, timing.duration) for s in laid_over]
         components = {k: digest(v) for k, v in shaped_by.items()}
         # the scene's module and everything it imports from bilicast or beside it, and the segment stage's own code
         if scene_file not in code_of:
@@ -198,9 +232,9 @@ def plan_segments(plan: Plan, scenes: SceneRegistry, episode: ResolvedEpisode | 
             overlay=overlay, chart=chart, files=files,
             # burned-in subtitles: the ASS is made at build time (wrapping needs jieba's dictionary)
             burn_in=BurnIn(timing, plan.subtitle_chars, style["font"], plan.variant.subtitle_margin,
-                           plan.workspace) if burn_in else None,
+                           plan.workspace, english) if burn_in else None,
             key=key, slug=f"{seg.id}-{key[:16]}", components=components,
-            target=str(segment.path), raw=str(animation.path), animation=animation,
+            target=str(segment.path), raw=str(animation.path), animation=animation, stamps=laid_over,
             scratch=str(plan.cache.root / "tmp"), chunks=str(plan.cache.root / "chunks"),
             manifest=str(plan.cache.root / "manifests" / script.episode.id /
                          f"{seg.id}-{settings.variant}-{'preview' if settings.preview else 'full'}.json")))
@@ -420,7 +454,7 @@ def describe_plan(facts: dict) -> str:
 KINDS = {"voice line": "voice lines", "take": "takes", "chart": "charts", "animation": "animations",
          "segment": "segments", "chunk": "chunks", "transition head": "transition heads", "mix": "mixes",
          "aac piece": "AAC pieces", "audio track": "audio track", "cover": "cover", "thumb": "thumbs",
-         "bundle": "bundle", "bench result": "bench results"}
+         "bundle": "bundle", "bench result": "bench results", "label": "AI-content label"}
 
 
 def describe_targets(targets: list[dict]) -> list[str]:

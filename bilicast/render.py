@@ -6,12 +6,13 @@ ones before it made:
 """
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import build, bundle, plan, targets, transitions
+from . import aigc, build, bundle, plan, targets, transitions
 from .cache import sweep_leftovers
 from .contracts import SegmentJob
 from .episode import ResolvedEpisode
@@ -62,6 +63,11 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
     chart_numbers = [[n for job in jobs_ if job.chart
                       for n in build.draw_chart(job.chart, episode)]
                      for jobs_ in segment_jobs]
+    for p in plans:   # the AI-content label's picture, laid over the opening at finishing
+        label = plan.plan_label(p)
+        if label and not label[1].path.exists():
+            aigc.draw(label[0], label[1].path)
+            p.cache.remember(label[1])
     todo = [j for jobs_ in segment_jobs for j in jobs_ if not plan.is_cached(j)]
     audio_track = InBackground(build.build_audio_track, plans[0])   # the same track for every variant
     animated = 0
@@ -85,7 +91,8 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
             print(f"bundle {the_plan.settings.variant}: up to date, nothing to assemble", file=sys.stderr)
         else:
             cover = plan.cover_target(the_plan, jobs_, out_dir)
-            bundle.write_bundle(the_plan, jobs_, heads, audio, out_dir, made.key, cover.key)
+            bundle.write_bundle(the_plan, jobs_, heads, audio, out_dir, made.key, cover.key,
+                                os.path.relpath(Path(episode.path).resolve(), Path(episode.workspace).resolve()))
             the_plan.cache.remember(cover)
             the_plan.cache.remember(made)
         out_dirs.append(out_dir)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
@@ -63,8 +64,12 @@ class Style(Strict):
 
 
 class SubtitleStyle(Strict):
-    burn_in: bool = True
+    burn_in: bool = Field(True, description="burned into the picture; false: CC only (the subtitle files, which "
+                          "the viewer turns on in Bilibili's player)")
     max_chars: int = Field(20, ge=8, le=60, description="full-width characters per subtitle line")
+    lang: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = Field(
+        "zh-CN", description="the subtitles' language (BCP 47), recorded with the subtitle files")
+    bilingual: bool = Field(False, description="burn each cue in Chinese over its English (the lines' `en:`)")
 
 
 class Voice(Strict):
@@ -84,13 +89,24 @@ class Music(Strict):
     duck: float = Field(0.3, ge=0.0, le=1.0, description="music level while the voice speaks, relative to volume")
 
 
+DEFAULT_PARTITION = "AI学习"   # tid_v2 2096, under 人工智能: where TensorFlow explainers belong
+
+
 class Upload(Strict):
-    """Fields for Bilibili upload tools (biliup style); checked against the site's limits."""
-    tid: int = Field(231, ge=1, description="partition id; 231 = 科技 › 计算机技术")
+    """What `bilicast upload` submits (and upload.yaml holds); checked against the site's limits."""
+    partition: int | str = Field(DEFAULT_PARTITION, description="Bilibili's partition (tid_v2): its id or Chinese "
+                                 "name, e.g. AI学习 or 2096 (docs/publishing.md, Partitions)")
     desc: Text(2000) = ""   # type: ignore[valid-type]  # pydantic's Annotated, made by a function
     dynamic: Text(233) = ""   # type: ignore[valid-type]
     copyright: Literal[1, 2] = Field(1, description="1 original, 2 repost (needs source)")
     source: str = Field("", max_length=200)
+    publish_at: Optional[datetime] = Field(None, description="scheduled publishing, an ISO time 2 h to 15 days "
+                                           "after the upload (without a zone: Beijing time)")
+    no_reprint: bool = Field(True, description="viewers may not repost it (禁止转载)")
+    charging_pay: bool = Field(False, description="for paying supporters only (充电专属)")
+    comments: bool = Field(True, description="false closes the comments")
+    selected_comments: bool = Field(False, description="comments show only once the creator selects them (精选评论)")
+    danmaku: bool = Field(True, description="false closes the danmaku")
 
 
 class Cover(Strict):
@@ -119,6 +135,11 @@ class Episode(Strict):
                     Annotated[str, StringConstraints(pattern=r"^[\u4e00-\u9fff]+$", max_length=40)]] = Field(
         default_factory=dict, description="how the voice says a Latin term: {TFLite: 提艾弗莱特}")
     music: Optional[Music] = None
+    aigc: Literal["auto", "always", "never"] = Field(
+        "auto", description="the AI-content labels (on screen and in the MP4's metadata): auto = when any line "
+                            "is voiced by TTS")
+    producer: str = Field("", max_length=60, description="who made the episode, for the AI-content metadata "
+                          "(default: the episode is labelled as made with bilicast)")
     upload: Upload = Upload()
     cover: Cover = Cover()
     beats: BeatSettings = BeatSettings()
@@ -137,6 +158,8 @@ class Episode(Strict):
 
 class LineSpec(Strict):
     text: Line   # type: ignore[valid-type]
+    en: Optional[Text(300, 1)] = Field(None, description="the line's English translation, for English and "   # type: ignore[valid-type]
+                                       "bilingual subtitles")
     audio: Optional[str] = Field(None, description="recorded take for this line (wav/mp3/m4a); replaces its span "
                                  "of a segment or episode take")
     clean: bool = Field(False, description="clean up this line's take and trim its silence")
@@ -457,8 +480,26 @@ def chapter_titles(script: Script) -> list[tuple[int, str]]:
 
 
 def _check_publishing(script: Script, located) -> list[Problem]:
+    from .partitions import UnknownPartition, lookup
     problems = []
     up = script.episode.upload
+    try:
+        lookup(up.partition)
+    except UnknownPartition as e:
+        line, col = located.position(("episode", "upload", "partition"))
+        problems.append(Problem(line, col, "episode.upload.partition", e.message, e.hint))
+    for i, tag in enumerate(script.episode.tags):
+        if "," in tag:   # upload.yaml and the upload call carry the tags as one comma-separated string
+            line, col = located.position(("episode", "tags", i))
+            problems.append(Problem(line, col, f"episode.tags[{i}]", f"{tag!r} holds a comma, which would split it "
+                                    "into two tags on Bilibili", "make it two tags, or drop the comma"))
+    raw = located.data["episode"].get("upload", {}).get("publish_at")   # as written (validated: mappings)
+    if up.publish_at and not (isinstance(raw, str) and re.search(r"\d[T ]\d{1,2}:\d\d", raw)):
+        # a bare number would be read as seconds since 1970 (UTC), a bare date as midnight: both likely slips
+        line, col = located.position(("episode", "upload", "publish_at"))
+        problems.append(Problem(line, col, "episode.upload.publish_at", f"{raw!r} is not a date with a time",
+                                "write an ISO date and time, e.g. \"2026-12-01 20:00\" (Beijing time) or "
+                                "\"2026-12-01T20:00:00+08:00\""))
     if up.copyright == 2 and not up.source:
         line, col = located.position(("episode", "upload", "copyright"))
         problems.append(Problem(line, col, "episode.upload.copyright", "a repost (copyright: 2) needs a source",
@@ -535,3 +576,39 @@ def reading_seconds(text: str, chars_per_second: float) -> float:
     words = len(re.findall(r"[A-Za-z0-9]+(?:[.\-'][A-Za-z0-9]+)*", text))
     pauses = len(re.findall(r"[，。！？；：、,.!?;:]", text))
     return (cjk + 1.5 * words) / chars_per_second + 0.15 * pauses
+
+
+def synthesized_lines(script: Script) -> list[tuple[int, int]]:
+    """(segment index, line index) of every narration line the TTS voice speaks
+    (not a recorded take): what makes an episode AI-synthesized content."""
+    mode = script.episode.voice.mode
+    return [(i, j) for i, seg in enumerate(script.segments) for j, line in enumerate(seg.narration)
+            if (seg.voice or mode) == "tts" and not line.audio and not seg.audio]
+
+
+def labelled(script: Script) -> bool:
+    """Whether the episode carries the AI-content labels (episode.aigc)."""
+    aigc = script.episode.aigc
+    return aigc == "always" or (aigc == "auto" and bool(synthesized_lines(script)))
+
+
+def script_warnings(script: Script, located) -> list[Problem]:
+    """What is valid but likely a mistake: AI-content labels turned off over
+    synthesized lines; a line without `en:` in an episode that has some."""
+    out = []
+    synthesized = synthesized_lines(script)
+    if script.episode.aigc == "never" and synthesized:
+        line, col = located.position(("episode", "aigc"))
+        named = ", ".join(f"{script.segments[i].id} line {j + 1}" for i, j in synthesized[:6])
+        out.append(Problem(line, col, "episode.aigc", f"`never`, but {len(synthesized)} line(s) are voiced by TTS "
+                           f"({named}{', …' if len(synthesized) > 6 else ''}): China's labelling rules ask "
+                           "AI-synthesized voice to be labelled", "use aigc: auto, or record those lines"))
+    if any(line.en for seg in script.segments for line in seg.narration):
+        for i, seg in enumerate(script.segments):
+            for j, spec in enumerate(seg.narration):
+                if not spec.en:
+                    line, col = located.position(("segments", i, "narration", j))
+                    out.append(Problem(line, col, f"segments[{i}].narration[{j}]",
+                                       f"segment {seg.id}, line {j + 1} has no English (`en:`) while other lines "
+                                       "do: its English subtitle will be missing", "write it as {text: …, en: …}"))
+    return out

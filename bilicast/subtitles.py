@@ -1,4 +1,6 @@
-"""Subtitle cues from the timeline, Chinese-aware line breaking, SRT and ASS output."""
+"""Subtitle cues from the timeline, Chinese-aware line breaking, SRT, ASS and
+BCC output; English cues from the lines' `en:` (wrapped by words) and
+bilingual cues, Chinese over English (docs/subtitles.md)."""
 from __future__ import annotations
 
 import functools
@@ -6,6 +8,7 @@ import json
 import logging
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,6 +30,18 @@ class Cue:
     start: float
     end: float
     lines: tuple[str, ...]
+    en: tuple[str, ...] = ()   # a bilingual cue's English lines, burned under the Chinese ones
+
+
+# English lines (the lines' `en:`): wrapped by words, at most EN_CHARS Latin
+# characters (a common subtitle limit), fewer where the burned English line
+# would not fit the width. Burned in a bilingual cue at EN_SCALE of the Chinese
+# size: 0.75 keeps a full-width character 28 px tall at 1080p (legible: >= 26).
+EN_SCALE = 0.75
+EN_CHARS = 42
+EN_LANG = "en-US"   # the English files' language, as Bilibili's subtitle languages name it
+EN_FILES = {"srt": "subtitles.en.srt", "bcc": "subtitles.en.bcc.json"}   # in a bundle whose lines have `en:`
+_LATIN_EM = 0.6   # a Latin character's advance per unit of ASS font size, generous (text averages ~0.45)
 
 
 def width(text: str) -> float:
@@ -136,28 +151,122 @@ def _tidy(line: str) -> str:
     return line.rstrip(_TRAILING) or line
 
 
-def segment_cues(seg: SegmentTiming, max_chars: int, lines_per_cue: int = 2) -> list[Cue]:
-    """One segment's cues, timed from the segment's start (what is burned into
-    it; a change elsewhere in the episode leaves them as they are). One cue per
-    narration line; a long line becomes several cues, timed by their length."""
+def _timed(start: float, end: float, groups: list[list[str]], tidy=_tidy) -> list[Cue]:
+    """Cues for one narration line's groups of lines, its span shared by their length."""
     cues = []
-    for line in seg.lines:
-        wrapped = wrap(line.text, max_chars)
-        groups = [wrapped[i:i + lines_per_cue] for i in range(0, len(wrapped), lines_per_cue)]
-        total = sum(width("".join(g)) for g in groups) or 1
-        t, span = line.start, line.end - line.start
-        for g in groups:
-            share = span * width("".join(g)) / total
-            # centiseconds: the finest step all three formats (SRT, ASS, BCC) share
-            cues.append(Cue(round(t, 2), round(t + share, 2), tuple(_tidy(x) for x in g)))
-            t += share
+    total = sum(width("".join(g)) for g in groups) or 1
+    t, span = start, end - start
+    for g in groups:
+        share = span * width("".join(g)) / total
+        # centiseconds: the finest step all three formats (SRT, ASS, BCC) share
+        cues.append(Cue(round(t, 2), round(t + share, 2), tuple(tidy(x) for x in g)))
+        t += share
     return cues
 
 
-def build_cues(timeline: list[SegmentTiming], max_chars: int, lines_per_cue: int = 2) -> list[Cue]:
-    """The episode's cues on its own clock."""
-    return [Cue(round(seg.start + c.start, 2), round(seg.start + c.end, 2), c.lines)
-            for seg in timeline for c in segment_cues(seg, max_chars, lines_per_cue)]
+def segment_cues(seg: SegmentTiming, max_chars: int, lines_per_cue: int = 2, en: Sequence[str] = (),
+                 en_max: int = EN_CHARS) -> list[Cue]:
+    """One segment's cues, timed from the segment's start (what is burned into
+    it; a change elsewhere in the episode leaves them as they are). One cue per
+    narration line; a long line becomes several cues, timed by their length.
+    `en`, each line's English ("": none), makes the cues bilingual
+    (bilingual_cues)."""
+    cues = []
+    for j, line in enumerate(seg.lines):
+        english = en[j].strip() if j < len(en) else ""
+        if english:
+            cues += bilingual_cues(line.start, line.end, line.text, english, max_chars, en_max)
+            continue
+        wrapped = wrap(line.text, max_chars)
+        groups = [wrapped[i:i + lines_per_cue] for i in range(0, len(wrapped), lines_per_cue)]
+        cues += _timed(line.start, line.end, groups)
+    return cues
+
+
+def bilingual_cues(start: float, end: float, text: str, english: str, max_chars: int, en_max: int) -> list[Cue]:
+    """A narration line as bilingual cues: one Chinese line over one English
+    line in each (what the subtitle band holds). The Chinese is wrapped
+    narrower until it has as many lines as the English, so each Chinese piece
+    comes with about its share of the English. Where one language still has
+    fewer lines, its line stays up across the cues that share its part of the
+    narration line (a short English sentence is read whole, not re-cut to
+    follow the Chinese word order). The cues are timed by the longer-wrapped
+    language's lines, over the line's time."""
+    en_lines = wrap_words(english, en_max)
+    zh, w = wrap(text, max_chars), max_chars
+    while len(zh) < len(en_lines) and w > 4:
+        w -= 1
+        zh = wrap(text, w)
+    lead = zh if len(zh) >= len(en_lines) else en_lines
+    sizes = [width(x) for x in lead]
+    total = sum(sizes) or 1
+
+    def share_of(lines: list[str], middle: float) -> str:   # the line whose part of the whole `middle` falls in
+        return lines[min(len(lines) - 1, int(middle * len(lines)))]
+
+    cues, t, done = [], start, 0.0
+    for x, size in zip(lead, sizes):
+        span = (end - start) * size / total
+        middle = (done + size / 2) / total
+        zh_line, en_line = (x, share_of(en_lines, middle)) if lead is zh else (share_of(zh, middle), x)
+        cues.append(Cue(round(t, 2), round(t + span, 2), (_tidy(zh_line),), (en_line,)))
+        t, done = t + span, done + size
+    return cues
+
+
+def build_cues(timeline: list[SegmentTiming], max_chars: int, lines_per_cue: int = 2,
+               en: Sequence[Sequence[str]] = (), en_max: int = EN_CHARS) -> list[Cue]:
+    """The episode's cues on its own clock (`en`: each segment's lines' English, for bilingual cues)."""
+    return [Cue(round(seg.start + c.start, 2), round(seg.start + c.end, 2), c.lines, c.en)
+            for i, seg in enumerate(timeline)
+            for c in segment_cues(seg, max_chars, lines_per_cue, en[i] if i < len(en) else (), en_max)]
+
+
+def en_chars(w: int, h: int) -> int:
+    """Latin characters per English line in a video this size: EN_CHARS, or
+    fewer where the line, burned at EN_SCALE of the Chinese size (5.8 % of the
+    short side, templates/subtitles.ass.j2), would not fit across (the
+    vertical cut: 33)."""
+    fits = int(w * (1 - 2 * 0.06) / (EN_SCALE * 0.058 * min(w, h) * _LATIN_EM))
+    return min(EN_CHARS, fits)
+
+
+def wrap_words(text: str, max_chars: int) -> list[str]:
+    """English broken between words into lines of at most max_chars Latin
+    characters (a full-width one counts two), as even as the same number of
+    lines allows (no one-word last line); a word longer than a line stays whole."""
+    words = text.split()
+
+    def greedy(limit: float) -> list[str]:
+        lines: list[str] = []
+        for word in words:
+            if lines and 2 * width(lines[-1] + " " + word) <= limit:
+                lines[-1] += " " + word
+            else:
+                lines.append(word)
+        return lines
+
+    lines = greedy(max_chars)
+    limit = max_chars
+    while limit > 1 and len(greedy(limit - 1)) == len(lines):   # the narrowest width with as many lines
+        limit -= 1
+    return greedy(limit)
+
+
+def english_cues(timeline: list[SegmentTiming], en: Sequence[Sequence[str]], max_chars: int,
+                 lines_per_cue: int = 2) -> list[Cue]:
+    """The English subtitles (subtitles.en.*) on the episode's clock: each
+    line's `en:` over the line's time, wrapped by words; lines without one
+    have no cue."""
+    cues = []
+    for seg, english in zip(timeline, en):
+        for line, text in zip(seg.lines, english):
+            if text:
+                wrapped = wrap_words(text, max_chars)
+                groups = [wrapped[i:i + lines_per_cue] for i in range(0, len(wrapped), lines_per_cue)]
+                cues += [Cue(round(seg.start + c.start, 2), round(seg.start + c.end, 2), c.lines)
+                         for c in _timed(line.start, line.end, groups, tidy=str)]
+    return cues
 
 
 def _srt_time(t: float) -> str:
@@ -183,19 +292,22 @@ def to_ass(cues: list[Cue], size: tuple[int, int], font: str, colour: str = "#FF
     scaled with the video's short side), then the cues."""
     from . import templates
     w, h = size
+    bilingual = any(c.en for c in cues)   # the English style only where used: the header shapes chunk keys
     header = templates.render("subtitles.ass.j2", workspace, w=w, h=h, short=min(w, h), margin=margin, font=font,
-                              colour=colour, outline=outline)
+                              colour=colour, outline=outline, bilingual=bilingual, en_scale=EN_SCALE)
+    # a bilingual cue is one event: the Chinese, then {\rEnglish} switches to the smaller style below it
     events = [f"Dialogue: 0,{_ass_time(c.start)},{_ass_time(c.end)},Default,,0,0,0,,"
-              + r"\N".join(c.lines) for c in cues]
+              + r"\N".join(c.lines) + (r"\N{\rEnglish}" + r"\N".join(c.en) if c.en else "") for c in cues]
     return "\n".join([header.rstrip("\n"), "", "[Events]",
                       "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
                       *events, ""])
 
 
 def segment_ass(timing: SegmentTiming, max_chars: int, font: str, workspace, size: tuple[int, int],
-                margin: float) -> str:
-    """The ASS file burned into one segment ("" when it has no lines)."""
-    cues = segment_cues(timing, max_chars)
+                margin: float, en: Sequence[str] = ()) -> str:
+    """The ASS file burned into one segment ("" when it has no lines); `en`,
+    each line's English, makes it bilingual."""
+    cues = segment_cues(timing, max_chars, en=en, en_max=en_chars(*size))
     return to_ass(cues, size, font, workspace=workspace, margin=margin) if cues else ""
 
 

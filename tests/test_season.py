@@ -9,6 +9,7 @@ import yaml
 from PIL import Image
 
 from bilicast import cli
+from bilicast.check import check_labels
 
 EPISODES = ["ep01-keras-to-phone", "ep02-self-evolving-model", "ep03-train-serve-skew", "ep04-production-pitfalls"]
 
@@ -23,6 +24,9 @@ def test_episode_renders_to_a_checked_bundle(tiny_workspace, episode, capsys):
         "variants", ["main"])
     assert sorted(p.name for p in (ws / "out" / episode).iterdir()) == sorted(declared)
     assert cli.main(["check", str(ws / "out" / episode)]) == 0, capsys.readouterr().out   # every variant's bundle
+    for cut in declared:   # TTS-voiced: the AI-content label seen at 0, 1 and 2 s and the AIGC metadata, in each cut
+        labels = check_labels(ws / "out" / episode / cut)
+        assert [c.ok for c in labels] == [True, True], labels
     bundle = ws / "out" / episode / "main"
     timeline = json.loads((bundle / "timeline.json").read_text())
     duration = timeline["segments"][-1]["end"]

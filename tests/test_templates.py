@@ -25,7 +25,7 @@ def test_workspace_template_overrides_and_rebuilds_the_bundle(workspace):
     assert cli(workspace, "render", "ep.yaml", "--preview").returncode == 0
     bundle = workspace / "out" / "tpl" / "main"
     assert (bundle / "description.txt").read_text(encoding="utf-8") == "第一行简介\n\n章节\n0:00 开头\n"
-    upload = yaml.safe_load((bundle / "upload.yaml").read_text(encoding="utf-8"))
+    upload = yaml.safe_load((bundle / "upload.yaml").read_text(encoding="utf-8"))["streamers"]["video.mp4"]
     assert upload["title"] == '模板: "引号" #井号' and upload["desc"].startswith("第一行简介")
 
     own = workspace / "templates"

@@ -135,8 +135,9 @@ def test_covers_and_upload_files(bundle):
     desc = (bundle / "description.txt").read_text(encoding="utf-8")
     assert desc.startswith("一期测试视频。") and "\n0:00 三步把你的Keras模型塞进手机App\n" in desc
     assert "第二部分" in desc
-    up = yaml.safe_load((bundle / "upload.yaml").read_text(encoding="utf-8"))
-    assert up["title"] == "三步把你的Keras模型塞进手机App" and up["tid"] == 231 and up["tags"] == ["TensorFlow", "TFLite"]
+    up = yaml.safe_load((bundle / "upload.yaml").read_text(encoding="utf-8"))["streamers"]["video.mp4"]
+    assert up["title"] == "三步把你的Keras模型塞进手机App" and up["tag"] == "TensorFlow,TFLite"
+    assert (up["tid_v2"], up["tid"]) == (2096, 231)   # AI学习, the default partition, and its old id
     assert up["desc"] == desc and up["cover"] == "cover.jpg" and up["copyright"] == 1
 
 

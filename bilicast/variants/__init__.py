@@ -5,7 +5,8 @@ creator's own. A module defines `VARIANT`, a Variant; the file's name is
 what a script's `episode.variants` says.
 
 A Variant is described by its geometry: its aspect, the title-safe margin,
-the subtitle band, the covers, and where a chart or a label may go. From it
+the subtitle band, the covers, and where a chart may go (the AI-content
+label goes in the title-safe area's corner: docs/aigc.md). From it
 follow the pixel size, the Manim frame the scenes lay out in (`Frame`), the
 subtitle line length and the bundle's cover files. Scenes ask the frame how
 much room there is (`narrow`, `fits_across`), never which variant it is.
@@ -81,7 +82,6 @@ class Variant:
     subtitle_band: float      # the band's height in Manim units (two lines and their outline)
     safe_margin: float = SAFE_MARGIN   # title-safe margin, a fraction of each side
     danmaku_band: float = 0.0          # the top of the frame kept clear of key text (a fraction of the height)
-    label_box: Box | None = None       # where an on-screen label may go (None: nowhere yet)
     chart_box: Box = (0.48, 0.08, 0.5, 0.72)   # where a chart overlay at `position: right` goes
     cover: Cover = LANDSCAPE_COVER
 
