@@ -159,11 +159,16 @@ def manual_steps(bundle: Path) -> list[str]:
         steps.append("AI-content declaration: the narration is a synthesized voice. In the creator centre "
                      "(member.bilibili.com), edit the video and, under its creator's declaration (创作声明), choose "
                      "the one for AI-generated content; the upload call has no documented field for it")
-    lang = (timeline.get("subtitles") or {}).get("lang") or "zh-CN"
-    for name, language in [("subtitles.bcc.json", lang), ("subtitles.en.bcc.json", "en-US")]:
+    subs = timeline.get("subtitles") or {}
+    lang, burned = subs.get("lang") or "zh-CN", subs.get("burn_in", True)
+    for name, language, on_picture in [("subtitles.bcc.json", lang, burned),
+                                       ("subtitles.en.bcc.json", "en-US", burned and subs.get("bilingual"))]:
         if (bundle / name).exists():
+            twice = (" (they are burned into the picture too: as CC they would show twice; skip this, or render "
+                     "with subtitles.burn_in: false for CC only)") if on_picture else ""
             steps.append(f"subtitles: once Bilibili has processed the video, add {bundle / name} as its CC "
-                         f"subtitles in the creator centre, language {language} (they cannot go with the upload)")
+                         f"subtitles in the creator centre, language {language} (they cannot go with the upload)"
+                         + twice)
     return steps
 
 

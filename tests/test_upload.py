@@ -240,6 +240,10 @@ def test_manual_steps(tmp_path):
     ai, zh, en = manual_steps(tmp_path)
     assert "AI-content declaration" in ai and "创作声明" in ai
     assert "subtitles.bcc.json" in zh and "zh-TW" in zh and "subtitles.en.bcc.json" in en and "en-US" in en
+    assert "show twice" in zh and "show twice" not in en   # burned in (the default), in Chinese only
+    (tmp_path / "timeline.json").write_text(json.dumps({"subtitles": {"lang": "zh-CN", "burn_in": False}}),
+                                            encoding="utf-8")
+    assert not [s for s in manual_steps(tmp_path) if "show twice" in s]   # CC only
     (tmp_path / "timeline.json").write_text(json.dumps({"events": [{"segment": "a", "line": 0}]}), encoding="utf-8")
     assert [s for s in manual_steps(tmp_path) if "zh-CN" in s] and not [s for s in manual_steps(tmp_path)
                                                                        if "AI-content" in s]
