@@ -70,8 +70,8 @@ def build_segment(job: SegmentJob) -> float:
     scratch.mkdir(parents=True)
     try:
         if not animation_is_cached(job):
-            movie, holds, _ = render_scene(job, scratch)
-            write_text_atomic(AnimationRecord.path(raw), AnimationRecord(holds, frame_count(movie)).to_json())
+            movie, holds, texts = render_scene(job, scratch)
+            write_text_atomic(AnimationRecord.path(raw), AnimationRecord(holds, frame_count(movie), texts).to_json())
             with atomic_path(raw) as out:   # the holds first: a movie without them is never used
                 shutil.move(movie, out)
         made = AnimationRecord.read(raw)

@@ -66,14 +66,16 @@ def draw_chart(chart: ChartJob, episode: ResolvedEpisode) -> list[ShownNumber]:
 
 
 def render_segments(todo: list[SegmentJob], jobs: int | None, executor: str = "local", address: str | None = None,
-                    workspace: Path | None = None) -> int:
+                    workspace: Path | None = None, notify=None) -> int:
     """Segments whose animation must be rendered go to the executor (local
     worker processes, a Ray cluster, …: bilicast/executors/); the others
     are only finished (ffmpeg), here, meanwhile: no worker starts and Manim
     is not imported when no animation changed. Returns how many animations
-    Manim rendered."""
+    Manim rendered. notify(state, job), if given, hears each start and end."""
     from . import executors
     todo = [replace(job, ass=_burned_in(job)) for job in todo]
+    for job in todo if notify else []:
+        notify("building", job)
     animate_first: list[SegmentJob] = []
     finish_only: list[SegmentJob] = []
     for job in todo:
@@ -86,6 +88,8 @@ def render_segments(todo: list[SegmentJob], jobs: int | None, executor: str = "l
             if job.animation and Path(job.raw).exists():   # made now, or before
                 Cache(Path(job.scratch).parent).remember(job.animation)
             bar.update(1)
+            if notify:
+                notify("built", job)
             fault("segment-done")
 
         def finish_here() -> None:

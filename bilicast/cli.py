@@ -20,12 +20,15 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
                                      help="a variant the script declares (main, vertical, or one of the workspace's variants/), "
                                           "or all of them (default)")),
     "executor": (("--executor",), dict(default="local", metavar="NAME",
-                                       help="where the work runs: local (default), ray (a Ray cluster), or an "
+                                       help="where the work runs: local (default), warm (workers forked from a "
+                                            "parent that has Manim loaded: a studio's), ray (a Ray cluster), or an "
                                             "executor of the workspace's executors/ (render)")),
     "address": (("--address",), dict(default=None, metavar="ADDR",
                                      help="with --executor ray: the cluster's address (host:port; default: start "
                                           "one on this machine, reachable on loopback only)")),
     "json": (("--json",), dict(action="store_true", help="the result as JSON on stdout (progress stays on stderr)")),
+    "no_studio": (("--no-studio",), dict(action="store_true", help="render in this process even when a bilicast "
+                                         "studio serves the workspace (also: BILICAST_NO_STUDIO=1)")),
 }
 
 
@@ -87,6 +90,12 @@ def _list_bundle(out_dir: Path) -> None:
 
 def cmd_render(args) -> int:
     import json
+    import os
+    if not args.no_studio and os.environ.get("BILICAST_NO_STUDIO", "") in ("", "0"):
+        from .buildserver import render_in_studio
+        code = render_in_studio(args.script, getattr(args, "argv", None))   # before the imports a studio spares
+        if code is not None:
+            return code
     from .episode import load_episode
     from .render import chosen_variants, render_episode
 
@@ -253,6 +262,11 @@ def cmd_upload(args) -> int:
         return 130
 
 
+def cmd_studio(args) -> int:
+    from .studio import serve
+    return serve(Path(args.script), args.host, args.port, args.quality, Path(args.out), args.tiny)
+
+
 def _parse_param(text: str):
     import yaml
     if "=" not in text:
@@ -338,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scripts", nargs="+", metavar="SCRIPT")
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("render", help="render an episode to OUT/<id>/<variant>/video.mp4 with its upload bundle")
-    add_options(p, "script", "preview", "out", "jobs", "variant", "executor", "address", "json")
+    add_options(p, "script", "preview", "out", "jobs", "variant", "executor", "address", "json", "no_studio")
     p.set_defaults(func=cmd_render)
     p = sub.add_parser("new", help="write a commented starter episode to scripts/ID.yaml")
     p.add_argument("id", metavar="ID")
@@ -350,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plan)
     p = sub.add_parser("overlays", help="re-resolve templates against current results; rebuild only the "
                        "segments whose content changed, then re-assemble (render, naming what it rebuilt)")
-    add_options(p, "script", "preview", "out", "jobs", "variant", "executor", "address", "json")
+    add_options(p, "script", "preview", "out", "jobs", "variant", "executor", "address", "json", "no_studio")
     p.set_defaults(func=cmd_render)
     p = sub.add_parser("subs", help="export subtitles without rendering video")
     add_options(p, "script", "out", "variant")
@@ -390,6 +404,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --executor ray: run each demo on the node labelled bench-LABEL (a Ray custom "
                         "resource), once per label; results/<demo>/…@LABEL.json, templates read KEY@LABEL")
     p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("studio", help="the episode live in the browser: re-renders what changed on every save "
+                       "(a local page; docs/studio.md)")
+    add_options(p, "script", "out")
+    p.add_argument("--port", type=int, default=8765, help="default 8765 (0: any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1, this "
+                   "machine only; another one makes every request need the printed URL's token)")
+    p.add_argument("--quality", choices=("preview", "full"), default="preview",
+                   help="what each change re-renders: preview (480p15, default) or full")
+    p.add_argument("--tiny", action="store_true", help="bench buttons run the demos shrunk (tests, quick looks)")
+    p.set_defaults(func=cmd_studio)
     for name in ("validate", "render", "plan", "overlays", "subs", "cover", "align", "bench"):
         sub.choices[name].add_argument(
             "--allow-outside", action="append", default=[], metavar="DIR",
@@ -398,11 +422,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .lifeline import terminate_as_interrupt
+    terminate_as_interrupt()
+    return run(argv)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """main() without its signal handler (which only the main thread may
+    set): the build server runs a client's render with it on a thread."""
     import os
 
-    from .lifeline import terminate_as_interrupt
     args = build_parser().parse_args(argv)
-    terminate_as_interrupt()
+    args.argv = list(sys.argv[1:] if argv is None else argv)   # what a render hands to a studio (cmd_render)
     if getattr(args, "allow_outside", None):
         from .workspace import ALLOW_OUTSIDE_ENV
         os.environ[ALLOW_OUTSIDE_ENV] = os.pathsep.join(str(Path(d).resolve()) for d in args.allow_outside)

@@ -143,15 +143,16 @@ class AnimationRecord:
     used only with it."""
     holds: list[tuple[int, str]]   # (index of a rendered frame, what it is held until)
     frames: int           # frames in the movie
+    texts: list[dict] = field(default_factory=list)   # its final picture's texts (legible.text_layout)
 
     @staticmethod
     def path(raw: str | Path) -> Path:
         return Path(raw).with_suffix(".json")
 
     def to_json(self) -> str:
-        return json.dumps({"holds": self.holds, "frames": self.frames})
+        return json.dumps({"holds": self.holds, "frames": self.frames, "texts": self.texts}, ensure_ascii=False)
 
     @classmethod
     def read(cls, raw: str | Path) -> AnimationRecord:
         made = json.loads(cls.path(raw).read_text(encoding="utf-8"))
-        return cls([(index, event) for index, event in made["holds"]], made["frames"])
+        return cls([(index, event) for index, event in made["holds"]], made["frames"], made.get("texts", []))

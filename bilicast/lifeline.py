@@ -49,7 +49,12 @@ def terminate_as_interrupt() -> None:
 def interrupts_deferred():
     """Ctrl-C or SIGTERM arriving inside the block takes effect when it ends:
     a worker pool interrupted while it starts its workers leaves a half-fed
-    child behind (it dies with an EOFError traceback) and no pool to end."""
+    child behind (it dies with an EOFError traceback) and no pool to end.
+    Off the main thread (the studio's work thread), where no signal
+    arrives, it defers nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     caught = []
     signals = (signal.SIGINT, signal.SIGTERM)
     previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in signals}

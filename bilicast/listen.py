@@ -214,14 +214,14 @@ def score(row: dict, heard: str, pronounce=None) -> LineScore:
                      edit_distance(sounds(reference), sounds(hypothesis)), edit_distance(reference, hypothesis))
 
 
-def check_speech(bundle: Path, progress=None) -> list[LineScore]:
+def check_speech(bundle: Path, progress=None, segment: str | None = None) -> list[LineScore]:
     """Transcribe every narration line of a rendered bundle (cut from
-    video.mp4 by timeline.json) and score it against the line."""
+    video.mp4 by timeline.json), or one segment's, and score it against the line."""
     timeline, video = bundle / "timeline.json", bundle / "video.mp4"
     if not bundle.is_dir() or not timeline.exists() or not video.exists():
         raise UserError(f"{bundle}: --speech needs a rendered bundle folder (video.mp4 and timeline.json)")
     data = json.loads(timeline.read_text("utf-8"))
-    rows = [r for r in data["events"] if "line" in r and r.get("voiced", True)]
+    rows = [r for r in data["events"] if "line" in r and r.get("voiced", True) and segment in (None, r["segment"])]
     if not rows:
         raise UserError(f"{bundle}: timeline.json has no voiced narration lines to listen to")
     recognizer = shared_recognizer()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,20 +42,25 @@ def plan_with_voice(episode: ResolvedEpisode, preview: bool = False, dry: bool =
             for variant in variants]
 
 
+Notify = Callable[[str, SegmentJob], None]
+
+
 @dataclass(frozen=True)
 class RenderReport:
     out_dirs: list[Path]   # OUT/<id>/<variant>, one per variant
     rebuilt: list[str]     # the segments built again (id, or id@variant with several variants)
     cached: int            # segments taken from the cache
     animated: int          # of the rebuilt, those whose animation Manim drew
+    jobs: list[list[SegmentJob]]   # each variant's segment jobs (the studio reads their animations' texts)
 
 
 def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = False, jobs: int | None = None,
                    variants: Sequence[str] = ("main",), executor: str = "local",
-                   address: str | None = None) -> RenderReport:
+                   address: str | None = None, notify: Notify | None = None) -> RenderReport:
     """Render the episode's variants and their upload bundles. Only what
     changed is built: segments by their keys, each bundle by its key; voice,
-    audio and results are shared."""
+    audio and results are shared. `notify(state, job)` hears each segment
+    to build start ("building") and end ("built"): the studio shows it."""
     script = episode.script
     sweep_leftovers(episode.workspace / ".cache", out_root / script.episode.id)   # from runs that were killed
     plans = plan_with_voice(episode, preview, variants=variants)
@@ -73,7 +78,7 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
     animated = 0
     if todo:
         (plans[0].cache.root / "tmp").mkdir(parents=True, exist_ok=True)
-        animated = build.render_segments(todo, jobs, executor, address, episode.workspace)
+        animated = build.render_segments(todo, jobs, executor, address, episode.workspace, notify)
     total = sum(len(jobs_) for jobs_ in segment_jobs)
     print(f"segments: {total - len(todo)} cached, {len(todo)} rendered"
           + (f" ({', '.join(_name(j, variants) for j in todo)}; {animated} animated by Manim)" if todo else ""),
@@ -96,7 +101,7 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
             the_plan.cache.remember(cover)
             the_plan.cache.remember(made)
         out_dirs.append(out_dir)
-    return RenderReport(out_dirs, [_name(j, variants) for j in todo], total - len(todo), animated)
+    return RenderReport(out_dirs, [_name(j, variants) for j in todo], total - len(todo), animated, segment_jobs)
 
 
 def _name(job: SegmentJob, variants: Sequence[str]) -> str:
@@ -104,14 +109,15 @@ def _name(job: SegmentJob, variants: Sequence[str]) -> str:
 
 
 def dry_run(episode: ResolvedEpisode, out_root: Path, preview: bool = False,
-            variants: Sequence[str] = ("main",)) -> list[dict]:
+            variants: Sequence[str] = ("main",), with_targets: bool = True) -> list[dict]:
     """What a render would do and why (`bilicast plan`), per variant: reads
-    the cache, writes nothing."""
+    the cache, writes nothing. Without targets: the segments' facts alone (the studio's)."""
     facts = []
     voice: list = []   # the voice lines' and takes' targets (narrate.prepare)
     for the_plan in plan_with_voice(episode, preview, dry=True, variants=variants, targets=voice):
         segment_jobs = plan.plan_segments(the_plan, episode.scenes, episode)
         out_dir = out_root / episode.script.episode.id / the_plan.settings.variant
         facts.append(plan.plan_facts(the_plan, segment_jobs, out_dir))
-        facts[-1]["targets"] = targets.plan_targets(the_plan, segment_jobs, out_dir, episode, voice)
+        if with_targets:
+            facts[-1]["targets"] = targets.plan_targets(the_plan, segment_jobs, out_dir, episode, voice)
     return facts

@@ -261,3 +261,131 @@ def pytest_collection_modifyitems(items):
         node = item.nodeid.split("tests/", 1)[-1]
         if node.startswith(SLOW) and not node.startswith(KEPT_FAST):
             item.add_marker(pytest.mark.slow)
+
+
+class RunningStudio:
+    """`bilicast studio SCRIPT` as a subprocess on a free port, for tests:
+    its URL (with the token) from its first line on stdout, its state as
+    the page gets it (`wait` reads the Server-Sent Events until a state
+    passes a test, or fails the test, with the studio's log, when none does
+    in time). stderr goes to a file: nobody has to read it for it to run."""
+
+    def __init__(self, workspace: Path, script: str = "ep.yaml", *extra: str, env=None, timeout: float = 120):
+        import os
+        import queue
+        import sys
+        import threading
+        self.workspace, self.log = Path(workspace), Path(workspace) / "studio.log"
+        self.err = open(self.log, "w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "bilicast.cli", "studio", script, "--port", "0", *extra],
+                                     cwd=workspace, stdout=subprocess.PIPE, stderr=self.err, text=True,
+                                     env={**os.environ, **(env or {})})
+        lines: queue.Queue = queue.Queue()
+
+        def drain():
+            for line in self.proc.stdout:
+                lines.put(line)
+            lines.put("")
+        threading.Thread(target=drain, daemon=True).start()
+        try:
+            first = lines.get(timeout=timeout)
+        except queue.Empty:
+            first = ""
+        if not first.startswith("studio: http://"):
+            self.fail(f"the studio printed no URL in {timeout:.0f} s (got {first!r})")
+        self.url = first.split()[1]
+        self.base, self.token = self.url.split("/?token=")
+
+    def fail(self, why: str):
+        self.proc.kill()
+        self.proc.wait()
+        pytest.fail(f"{why}\n--- studio log ---\n{self.log.read_text()[-4000:]}")
+
+    def get(self, path: str, token: bool = False, host: str | None = None) -> tuple[int, bytes]:
+        import urllib.error
+        import urllib.request
+        url = self.base + path + (("&" if "?" in path else "?") + f"token={self.token}" if token else "")
+        request = urllib.request.Request(url, headers={"Host": host} if host else {})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def post(self, path: str, token: bool = True) -> tuple[int, dict]:
+        import urllib.error
+        import urllib.request
+        request = urllib.request.Request(self.base + path, data=b"", method="POST",
+                                         headers={"X-Studio-Token": self.token} if token else {})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+    def state(self) -> dict:
+        return json.loads(self.get("/api/state")[1])
+
+    def wait(self, passes, what: str, timeout: float = 180) -> dict:
+        """The first state (from the event stream) that passes."""
+        import time
+        import urllib.request
+        deadline = time.monotonic() + timeout
+        last = None
+        with urllib.request.urlopen(f"{self.base}/api/events?token={self.token}", timeout=30) as stream:
+            for raw in stream:
+                line = raw.decode("utf-8").rstrip("\n")
+                if line.startswith("data: "):
+                    last = json.loads(line[6:])
+                    if passes(last):
+                        return last
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    break
+        self.fail(f"the studio never got to: {what} (last state: {json.dumps(last, ensure_ascii=False)[:1500]})")
+
+    def stop(self) -> int:
+        import signal
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.fail("the studio did not stop within 60 s of Ctrl-C")
+        self.err.close()
+        return self.proc.returncode
+
+
+def gone_within(pids, seconds: float = 60) -> list[int]:
+    """Of these processes, those still running after `seconds`: each is
+    waited on with a pidfd, readable once it has exited (no polling)."""
+    import os
+    import select
+    import time
+    deadline, left = time.monotonic() + seconds, []
+    for pid in pids:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue
+        try:
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                left.append(pid)
+        finally:
+            os.close(fd)
+    return left
+
+
+def warm_workers(pid: int) -> set[int]:
+    """The warm executor's workers (executors/warm.py) of process pid, and
+    what they run: everything below its forkserver, the child that runs
+    multiprocessing.forkserver (its workers, forked from it, read alike)."""
+    found = set()
+    for child in descendants(pid) - {pid}:
+        try:
+            ppid = int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            forkserver = b"multiprocessing.forkserver" in Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if ppid == pid and forkserver:
+            found |= descendants(child) - {child}
+    return found

