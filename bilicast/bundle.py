@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import aigc, assemble, publish, subtitles, transitions
-from .cache import Cache, Target, atomic_path, digest, write_text_atomic
+from .cache import Cache, Target, atomic_path, digest, file_hash, write_text_atomic
 from .contracts import SegmentJob, TransitionHead
 from .episode import ResolvedEpisode
 from .errors import StageError
 from .lifeline import fault
 from .media import run_ffmpeg
-from .plan import BUNDLE_STAMP, Plan, bundle_files, plan_label
+from .plan import BUNDLE_STAMP, Plan, bundle_files
 from .script import synthesized_lines
 
 if TYPE_CHECKING:
@@ -28,16 +28,18 @@ if TYPE_CHECKING:
 SUBTITLE_FORMATS = ("srt", "ass", "bcc")
 
 
-def aigc_record(plan: Plan, key: str) -> dict | None:
+def aigc_record(plan: Plan, produce_id: str) -> dict | None:
     """What the bundle carries of the AI-content labels (None: none): the
-    on-screen label as placed and the MP4's metadata, for `bilicast check`."""
-    label = plan_label(plan)
+    on-screen label as placed and the MP4's metadata, for `bilicast check`.
+    produce_id names the video by what it is made of (the same pictures and
+    sound: the same id, wherever and however it was rendered)."""
+    label = plan.label
     if label is None:
         return None
-    return {"label": label[0].record(), "metadata": aigc.metadata(plan.script, key)}
+    return {"label": label[0].record(), "metadata": aigc.metadata(plan.script, produce_id)}
 
 
-def write_timeline(plan: Plan, out_dir: Path, key: str) -> None:
+def write_timeline(plan: Plan, out_dir: Path, produce_id: str) -> None:
     """timeline.json: one shared timeline of segments, lines (which the TTS
     voice speaks: `synthesized`), beats and audio (seconds), and the
     AI-content labels the bundle carries (`aigc`)."""
@@ -59,7 +61,7 @@ def write_timeline(plan: Plan, out_dir: Path, key: str) -> None:
                  "frames": s.frames} for s in plan.timeline]
     write_text_atomic(out_dir / "timeline.json", json.dumps({"fps": plan.settings.fps, "segments": segments,
                                                              "pronounce": pronounce, "events": rows,
-                                                             "aigc": aigc_record(plan, key),
+                                                             "aigc": aigc_record(plan, produce_id),
                                                              "subtitles": subtitle_record(plan)},
                                                             ensure_ascii=False, indent=1))
 
@@ -256,15 +258,17 @@ def write_bundle(plan: Plan, segment_jobs: list[SegmentJob], heads: list[Transit
         made = None
     video = out_dir / "video.mp4"
     fault("join")
-    labels = aigc_record(plan, key)
-    assemble.join(transitions.join_parts(segment_jobs, heads), audio, video, labels and labels["metadata"])
+    parts = transitions.join_parts(segment_jobs, heads)
+    produce_id = digest([[file_hash(path), skip, seconds] for path, skip, seconds in parts] + [file_hash(audio)])
+    labels = aigc_record(plan, produce_id)
+    assemble.join(parts, audio, video, labels and labels["metadata"])
     write_subtitles(plan, out_dir)
     covers = [n for n in bundle_files(plan.variant) if n.startswith("cover")]
     if made != cover_key or not all((out_dir / n).exists() for n in covers):
         write_cover(plan, out_dir, video)
     write_storyboard(plan, out_dir, segment_jobs, heads)
     write_publish(plan, out_dir)
-    write_timeline(plan, out_dir, key)
+    write_timeline(plan, out_dir, produce_id)
     # `script`: the script it came from, relative to the workspace (`bilicast upload` names its lines)
     write_text_atomic(stamp, json.dumps({"key": key, "variant": plan.settings.variant, "cover": cover_key,
                                          "script": script}))

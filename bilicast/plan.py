@@ -68,6 +68,11 @@ class Plan:
                                                              self.script.episode.subtitles.max_chars)
 
     @functools.cached_property
+    def label(self) -> tuple[aigc.Label, Target] | None:
+        """The AI-content label as placed in this variant, and its PNG's target (plan_label)."""
+        return plan_label(self)
+
+    @functools.cached_property
     def cues(self) -> list[subtitles.Cue]:
         """The episode's subtitle cues (made when first asked for: wrapping
         loads jieba's dictionary, which planning doesn't need)."""
@@ -180,7 +185,7 @@ def plan_segments(plan: Plan, scenes: SceneRegistry, episode: ResolvedEpisode | 
                                     templates.template_hashes(["subtitles.ass.j2"], plan.workspace),
                                     code_components(ENGINE / "subtitles.py", workspace=plan.workspace)]
     jobs = []
-    label = plan_label(plan)
+    label = plan.label
     for index, (seg, timing) in enumerate(zip(script.segments, plan.timeline)):
         scene_file = scenes.source_file(seg.scene)
         scene_cls = scenes.get(seg.scene)

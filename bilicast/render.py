@@ -69,7 +69,7 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
                       for n in build.draw_chart(job.chart, episode)]
                      for jobs_ in segment_jobs]
     for p in plans:   # the AI-content label's picture, laid over the opening at finishing
-        label = plan.plan_label(p)
+        label = p.label
         if label and not label[1].path.exists():
             aigc.draw(label[0], label[1].path)
             p.cache.remember(label[1])

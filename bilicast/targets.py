@@ -13,7 +13,7 @@ from .cache import Target
 from .contracts import SegmentJob
 from .media import is_valid_video
 from .plan import (BUNDLE_STAMP, Plan, _settings_name, audio_targets, bundle_files, bundle_is_current, bundle_target,
-                   cover_target, plan_chart, plan_label, is_cached, rebuild_reasons)
+                   cover_target, plan_chart, is_cached, rebuild_reasons)
 
 if TYPE_CHECKING:
     from .episode import ResolvedEpisode
@@ -56,7 +56,7 @@ def plan_targets(plan: Plan, segment_jobs: list[SegmentJob], out_dir: Path, epis
             chart = plan_chart(plan, episode, index)
             if chart and chart.made:
                 add(chart.made)
-    label = plan_label(plan)
+    label = plan.label
     if label:
         add(label[1])
     for job in segment_jobs:

@@ -1,4 +1,5 @@
 import json
+import signal
 import subprocess
 import wave
 from pathlib import Path
@@ -8,6 +9,12 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# A run started in the background (`make test &`, nohup) inherits SIGINT
+# ignored, and so would every render a test starts: the tests that press
+# Ctrl-C would wait for nothing. A handler here is reset to the default in
+# each child the tests start.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 DEMOS = ["tflite_quantize", "serve_skew", "tf_function", "train_curve", "continuous_training"]
