@@ -17,6 +17,40 @@ ROOT = Path(__file__).resolve().parents[1]
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def two_segment_episode(episode_id: str, title: str) -> str:
+    """A short TTS episode with music: a title card and a checklist."""
+    return f"""\
+episode:
+  id: {episode_id}
+  title: {title}
+  voice: {{mode: tts}}
+  music: {{file: assets/music/soft-pad.ogg, volume: 0.2}}
+segments:
+  - id: a
+    scene: titles.TitleCard
+    params: {{title: 第一段}}
+    narration: [先把模型导出。, 再转换格式。]
+  - id: b
+    scene: bullets.Checklist
+    params: {{items: [形状, 预处理, 精度]}}
+    narration: [上线前检查三件事。]
+"""
+
+
+# A workspace scene that raises in build(): the studio shows its log and keeps serving
+CRASHING_SCENE = '''\
+from bilicast.scenekit import BilicastScene, SceneParams
+
+
+class Boom(BilicastScene):
+    class Params(SceneParams):
+        title: str
+
+    def build(self):
+        raise RuntimeError("the scene fell over on purpose")
+'''
+
+
 DEMOS = ["tflite_quantize", "serve_skew", "tf_function", "train_curve", "continuous_training"]
 
 

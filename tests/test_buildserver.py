@@ -17,24 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, descendants, frame_hashes, gone_within, warm_workers
+from conftest import ROOT, descendants, frame_hashes, gone_within, two_segment_episode, warm_workers
 
-EPISODE = """\
-episode:
-  id: studio
-  title: 构建服务器
-  voice: {mode: tts}
-  music: {file: assets/music/soft-pad.ogg, volume: 0.2}
-segments:
-  - id: a
-    scene: titles.TitleCard
-    params: {title: 第一段}
-    narration: [先把模型导出。, 再转换格式。]
-  - id: b
-    scene: bullets.Checklist
-    params: {items: [形状, 预处理, 精度]}
-    narration: [上线前检查三件事。]
-"""
+EPISODE = two_segment_episode("studio", "构建服务器")
 
 SCENE = '''\
 from bilicast.scenekit import BilicastScene, SceneParams, mn

@@ -14,24 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, frame_hashes
+from conftest import ROOT, frame_hashes, two_segment_episode
 
-EPISODE = """\
-episode:
-  id: faults
-  title: 故障注入
-  voice: {mode: tts}
-  music: {file: assets/music/soft-pad.ogg, volume: 0.2}
-segments:
-  - id: a
-    scene: titles.TitleCard
-    params: {title: 第一段}
-    narration: [先把模型导出。, 再转换格式。]
-  - id: b
-    scene: bullets.Checklist
-    params: {items: [形状, 预处理, 精度]}
-    narration: [上线前检查三件事。]
-"""
+EPISODE = two_segment_episode("faults", "故障注入")
 
 
 def make_workspace(path: Path) -> Path:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, RunningStudio, descendants, listening, loopback
+from conftest import CRASHING_SCENE, ROOT, RunningStudio, descendants, listening, loopback
 
 SCRIPT = """\
 episode:
@@ -29,17 +29,6 @@ segments:
     narration: [只重做变了的部分。]
 """
 
-BOOM = '''\
-from bilicast.scenekit import BilicastScene, SceneParams
-
-
-class Boom(BilicastScene):
-    class Params(SceneParams):
-        title: str
-
-    def build(self):
-        raise RuntimeError("the scene fell over on purpose")
-'''
 
 
 def ready(generation: int = 1):
@@ -75,7 +64,7 @@ def test_a_burst_of_saves_is_one_render_and_the_studio_listens_on_loopback(studi
 
 
 def test_a_crashing_scene_shows_its_log_and_the_studio_keeps_serving(studio_ws):
-    (studio_ws / "scenes" / "boom.py").write_text(BOOM, encoding="utf-8")
+    (studio_ws / "scenes" / "boom.py").write_text(CRASHING_SCENE, encoding="utf-8")
     studio = RunningStudio(studio_ws)
     try:
         studio.wait(ready(), "the first preview")

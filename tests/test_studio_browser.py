@@ -12,7 +12,7 @@ import time
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from conftest import ROOT, RunningStudio
+from conftest import CRASHING_SCENE, ROOT, RunningStudio
 
 CHROMIUM = "/usr/bin/chromium"
 RENDER_S = 120   # the longest a preview render may take here (2 busy cores), in seconds
@@ -40,17 +40,6 @@ segments:
     narration: [只重做变了的部分。]
 """
 
-BOOM = '''\
-from bilicast.scenekit import BilicastScene, SceneParams
-
-
-class Boom(BilicastScene):
-    class Params(SceneParams):
-        title: str
-
-    def build(self):
-        raise RuntimeError("the scene fell over on purpose")
-'''
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +227,7 @@ def test_a_broken_script_shows_its_error_while_the_preview_stays(page, studio):
 
 def test_a_crashing_scene_shows_its_log_while_the_preview_stays(page, studio):
     before = shown(page)
-    (studio.workspace / "scenes" / "boom.py").write_text(BOOM, encoding="utf-8")
+    (studio.workspace / "scenes" / "boom.py").write_text(CRASHING_SCENE, encoding="utf-8")
     edit(studio, "scene: bullets.Checklist\n    params: {title: 两件事, items: [改一句话, 看新画面]}",
          "scene: boom.Boom\n    params: {title: 两件事}")
     expect(page.locator("#status")).to_have_text("failed", timeout=RENDER_S * 1000)
