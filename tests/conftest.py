@@ -292,6 +292,10 @@ SLOW = (
     "test_takes.py::test_clean_take_every_line_within_80_ms", "test_takes.py::test_retake_replaces_only_its_line",
     "test_takes.py::test_skipped_line_is_named_by_align_and_render_exit_2",
     "test_takes.py::test_speech_not_in_the_script_is_reported", "test_takes.py::test_line_said_twice_uses_the_last",
+    # process lifecycles the fast tier's other studio and build-server tests already start and stop
+    "test_buildserver.py::test_a_client_that_goes_away_stops_its_render_and_a_killed_server_leaves_nothing",
+    "test_studio.py::test_a_crashing_scene_shows_its_log_and_the_studio_keeps_serving",
+    "test_studio.py::test_no_worker_is_left_behind", "test_aigc.py::test_a_recorded_episode_carries_no_labels",
 )
 KEPT_FAST = ("test_legibility.py::test_scene_is_legible[title-preview]",
              "test_legibility.py::test_scene_is_legible[bars-8-long-preview]")
