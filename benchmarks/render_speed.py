@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,7 +181,7 @@ def main():
     started = time.monotonic()   # assembly = encoding the audio track (every piece) + joining everything
     plan.cache = Cache(ws / "assembly-cache")
     assemble.join_pieces(_encode_pieces(plan, audio.with_suffix(".wav"), audio_plan(plan)[1]), ws / "audio.m4a")
-    assemble.join([(Path(j["target"]), 0.0, j["frames"] / j["fps"]) for j in jobs], ws / "audio.m4a",
+    assemble.join([(Path(j.target), 0.0, j.frames / j.fps) for j in jobs], ws / "audio.m4a",
                   ws / "assembly.mp4")
     assembly = time.monotonic() - started
     fps = plan.settings.fps
@@ -228,9 +229,9 @@ def naive_pipeline(plan, jobs, audio, ws, preview) -> float:
     started = time.monotonic()
     raws = []
     for job in jobs:
-        scratch = ws / "naive" / job["segment"]
+        scratch = ws / "naive" / job.segment
         scratch.mkdir(parents=True)
-        job = {**job, "timing": {**job["timing"], "render_holds": True}}   # Manim renders every frame
+        job = replace(job, timing={**job.timing, "render_holds": True})   # Manim renders every frame
         raws.append(render_scene(job, scratch)[0])
     w, h = plan.settings.width, plan.settings.height
     base = concatenate_videoclips([VideoFileClip(str(p)) for p in raws])
@@ -241,10 +242,10 @@ def naive_pipeline(plan, jobs, audio, ws, preview) -> float:
         layers.append(text.with_start(cue.start).with_duration(cue.end - cue.start)
                       .with_position(("center", int(h * 0.83))))
     for job, seg in zip(jobs, plan.timeline):
-        if job["overlay"]:
-            ov = job["overlay"]
-            layers.append(ImageClip(ov["png"]).with_start(seg.start + ov["start"])
-                          .with_duration(seg.duration - ov["start"]).with_position((ov["x"], ov["y"])))
+        if job.overlay:
+            ov = job.overlay
+            layers.append(ImageClip(ov.png).with_start(seg.start + ov.start)
+                          .with_duration(seg.duration - ov.start).with_position((ov.x, ov.y)))
     final = CompositeVideoClip(layers, size=(w, h)).with_audio(AudioFileClip(str(audio)))
     final.write_videofile(str(ws / "naive.mp4"), fps=plan.settings.fps, codec="libx264", audio_codec="aac",
                           preset="veryfast" if preview else "faster", logger=None,
