@@ -121,11 +121,11 @@ def _text_mask(label: Label) -> Image.Image:
     _, _, w, h = label.box
     font = load_font(label.font_size)
     mask = Image.new("L", (w, h), 0)
-    x0, _, _, _ = font.getbbox(label.style.text)
+    x0, _, x1, _ = font.getbbox(label.style.text)
     _, gy0, _, gy1 = font.getbbox("国")
-    # the text's left ink edge at the padding; a full-width character's ink centred in the box
-    ImageDraw.Draw(mask).text(((w - (font.getbbox(label.style.text)[2] - x0)) / 2 - x0,
-                               (h - (gy1 - gy0)) / 2 - gy0), label.style.text, font=font, fill=255)
+    # the text's ink centred across the box; a full-width character's ink centred down it
+    ImageDraw.Draw(mask).text(((w - (x1 - x0)) / 2 - x0, (h - (gy1 - gy0)) / 2 - gy0), label.style.text,
+                              font=font, fill=255)
     return mask
 
 

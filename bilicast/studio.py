@@ -153,8 +153,6 @@ class Studio:
     def work_forever(self) -> None:
         while True:
             kind, arg = self._work.get()
-            if kind == "stop":
-                return
             try:
                 with fresh_workspace_modules():   # an edited scene is read anew, here and in the workers
                     self.do(kind, arg)

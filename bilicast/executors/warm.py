@@ -21,10 +21,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from .. import animate
-from ..contracts import SegmentJob
 from ..lifeline import die_with_parent, interrupts_deferred
 from . import Executor as Base
+from .local import _build_one   # the same job, run in a warm worker
 
 # What a worker imports to draw and finish a segment, imported once in the
 # forkserver. Manim (with numpy, cairo, pango, …) is most of it.
@@ -60,10 +59,6 @@ def _init(env: dict[str, str]) -> None:
     # the forkserver's environment is the one it started with; a worker runs in the render's, as a spawned one would
     os.environ.clear()
     os.environ.update(env)
-
-
-def _build_one(job: SegmentJob) -> tuple[SegmentJob, float]:
-    return job, animate.build_segment(job)
 
 
 class _Stop:
