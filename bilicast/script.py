@@ -61,6 +61,9 @@ class Style(Strict):
     foreground: Color = "#f4f4f5"
     accent: Color = "#00a1d6"      # Bilibili blue
     highlight: Color = "#fb7299"   # Bilibili pink
+    layout: Literal["standard", "danmaku_safe"] = Field(
+        "standard", description="danmaku_safe: the built-in scenes keep titles and numbers below the danmaku band "
+                                "(the frame's top, where scrolling comments pass; docs/channel.md)")
 
 
 class SubtitleStyle(Strict):
@@ -87,6 +90,13 @@ class Music(Strict):
     file: str = Field(min_length=1, description="audio file, relative to the workspace (e.g. assets/music/pad.ogg)")
     volume: float = Field(0.25, ge=0.0, le=1.0)
     duck: float = Field(0.3, ge=0.0, le=1.0, description="music level while the voice speaks, relative to volume")
+
+
+class Watermark(Strict):
+    """The channel's logo laid over every frame at finishing (docs/channel.md)."""
+    corner: Literal["top-right", "top-left", "bottom-right", "bottom-left"] = "top-right"
+    opacity: float = Field(0.6, gt=0.0, le=1.0)
+    size: float = Field(0.08, ge=0.03, le=0.25, description="the logo's height, a fraction of the frame's short side")
 
 
 DEFAULT_PARTITION = "AI学习"   # tid_v2 2096, under 人工智能: where TensorFlow explainers belong
@@ -135,6 +145,12 @@ class Episode(Strict):
                     Annotated[str, StringConstraints(pattern=r"^[\u4e00-\u9fff]+$", max_length=40)]] = Field(
         default_factory=dict, description="how the voice says a Latin term: {TFLite: 提艾弗莱特}")
     music: Optional[Music] = None
+    watermark: Optional[Watermark] = Field(None, description="the channel logo in a corner (channel.yaml)")
+    intro: Literal["auto", "none"] = Field("auto", description="auto: the channel's opening (brand.Opening) "
+                                           "goes first when channel.yaml has one")
+    outro: Literal["auto", "none"] = Field("auto", description="auto: the channel's end card (brand.EndCard) "
+                                           "goes last when channel.yaml has one")
+    next: Optional[Text(40, 1)] = Field(None, description="the next episode's title, named by the end card")   # type: ignore[valid-type]
     aigc: Literal["auto", "always", "never"] = Field(
         "auto", description="the AI-content labels (on screen and in the MP4's metadata): auto = when any line "
                             "is voiced by TTS")
@@ -208,6 +224,8 @@ class Segment(Strict):
     transition: str = Field(
         "cut", description="how the picture comes in from the segment before: cut, or a transition in "
                            "bilicast/transitions/ or the workspace's transitions/")
+    music: Optional[Music] = Field(None, description="this segment's music bed (default: the episode's); a "
+                                   "changed bed cross-fades in at the segment's start")
 
     @field_validator("narration", mode="before")
     @classmethod
@@ -548,6 +566,8 @@ def _check_audio(script: Script, located, workspace: Path | None) -> list[Proble
     if voice.take:
         missing(("episode", "voice", "take"), voice.take)
     for i, seg in enumerate(script.segments):
+        if seg.music:
+            missing(("segments", i, "music", "file"), seg.music.file)
         if seg.audio:
             missing(("segments", i, "audio", "file"), seg.audio.file)
             starts = seg.audio.starts
