@@ -244,10 +244,46 @@ class BenchEntry(Strict):
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
+class Opening(Strict):
+    """The channel's opening (brand.Opening): its name and logo, no narration."""
+    tagline: Text(30) = ""   # type: ignore[valid-type]
+    seconds: float = Field(3.0, ge=1.0, le=10.0)
+
+
+class EndCard(Strict):
+    """The channel's end card (brand.EndCard) and the narration line that goes with it."""
+    prompt: Text(16, 1) = "一键三连 · 关注不迷路"   # type: ignore[valid-type]
+    line: Text(120, 1) = Field("感谢收看！觉得有用的话，一键三连，关注{name}。",   # type: ignore[valid-type]
+                               description="{name} is the channel's name")
+    next_line: Text(120, 1) = Field("下期我们讲{next}。", description="added when the episode names its "   # type: ignore[valid-type]
+                                    "next one (episode.next)")
+
+
+class Channel(Strict):
+    """channel.yaml at the workspace root (docs/channel.md): what every episode
+    inherits. A script's own `channel:` block overrides any part of it, and
+    the episode's own style, voice, pronounce, music, watermark and producer
+    win over the channel's."""
+    name: Text(30) = ""   # type: ignore[valid-type]
+    producer: str = Field("", max_length=60, description="for the AI-content metadata (default: the name)")
+    logo: Optional[str] = Field(None, min_length=1, description="SVG or PNG in the workspace, e.g. assets/logo.svg")
+    style: Style = Style()
+    voice: Voice = Voice()
+    pronounce: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9._+\-]*$", max_length=40)],
+                    Annotated[str, StringConstraints(pattern=r"^[\u4e00-\u9fff]+$", max_length=40)]] = Field(
+        default_factory=dict)
+    music: Optional[Music] = None
+    watermark: Optional[Watermark] = None
+    opening: Optional[Opening] = None
+    end_card: Optional[EndCard] = None
+
+
 class Script(Strict):
     episode: Episode
     bench: dict[Name, BenchEntry] = Field(default_factory=dict, description="results this episode measures")
     segments: list[Segment] = Field(min_length=1)
+    channel: Optional[Channel] = Field(None, description="overrides parts of channel.yaml for this episode; "
+                                       "filled with the whole channel once loaded")
 
 
 # How to fix each kind of pydantic error, by error type.
