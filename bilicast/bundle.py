@@ -57,11 +57,13 @@ def write_timeline(plan: Plan, out_dir: Path, produce_id: str) -> None:
         for beat, (start, run) in seg.beats.items():
             rows.append({"segment": seg.id, "beat": beat, "start": round(seg.start + start, 3),
                          "end": round(seg.start + start + run, 3)})
-    segments = [{"segment": s.id, "start": round(s.start, 3), "end": round(s.start + s.duration, 3),
-                 "frames": s.frames} for s in plan.timeline]
+    # each segment's scene: tools see where the channel's opening (brand.Opening) and end card are
+    segments = [{"segment": s.id, "scene": seg.scene, "start": round(s.start, 3), "end": round(s.start + s.duration, 3),
+                 "frames": s.frames} for s, seg in zip(plan.timeline, plan.script.segments)]
     write_text_atomic(out_dir / "timeline.json", json.dumps({"fps": plan.settings.fps, "segments": segments,
                                                              "pronounce": pronounce, "events": rows,
                                                              "aigc": aigc_record(plan, produce_id),
+                                                             "watermark": plan.watermark and plan.watermark[0].record(),
                                                              "subtitles": subtitle_record(plan)},
                                                             ensure_ascii=False, indent=1))
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import aigc, assemble, narrate, subtitles, templates, transitions, variants
+from . import aigc, assemble, narrate, subtitles, templates, transitions, variants, watermark
 from .cache import Cache, Target, digest, file_hash, usable
 from .codehash import code_components
 from .contracts import BurnIn, ChartJob, Mix, SegmentJob, Stamp, TransitionHead
@@ -71,6 +71,11 @@ class Plan:
     def label(self) -> tuple[aigc.Label, Target] | None:
         """The AI-content label as placed in this variant, and its PNG's target (plan_label)."""
         return plan_label(self)
+
+    @functools.cached_property
+    def watermark(self) -> tuple[watermark.Placed, Target] | None:
+        """The channel's watermark as placed in this variant, and its PNG's target (plan_watermark)."""
+        return plan_watermark(self)
 
     @functools.cached_property
     def cues(self) -> list[subtitles.Cue]:
@@ -144,20 +149,43 @@ def plan_label(plan: Plan) -> tuple[aigc.Label, Target] | None:
     return label, made
 
 
+def plan_watermark(plan: Plan) -> tuple[watermark.Placed, Target] | None:
+    """The channel's watermark in this variant and size, and its PNG's cache
+    target (None: no watermark, or no logo to make it from)."""
+    spec, channel = plan.script.episode.watermark, plan.script.channel
+    if spec is None or channel is None or not channel.logo:
+        return None
+    logo = plan.workspace / channel.logo
+    label = plan.label
+    placed = watermark.place(spec, logo, (plan.settings.width, plan.settings.height), plan.variant,
+                             label[0].box if label else None)
+    made = plan.cache.target("watermark", "watermarks", "logo", {
+        "watermark": placed.record(), "logo": file_hash(logo),
+        "code": code_components(ENGINE / "watermark.py", workspace=plan.workspace)}, "png",
+        remembered_as=_settings_name(plan, "watermark"))
+    return placed, made
+
+
 def stamps(plan: Plan, label: tuple[aigc.Label, Target] | None, timing: SegmentTiming) -> tuple[Stamp, ...]:
     """What a segment gets laid over it at finishing: the label, if the
-    episode has one and the segment starts before it ends."""
-    if label is None or timing.start >= label[0].until:
-        return ()
-    (x, y, _, _), until = label[0].box, label[0].until - timing.start
-    return (Stamp(str(label[1].path), x, y, None if until * plan.settings.fps >= timing.frames else until),)
+    episode has one and the segment starts before it ends, and the
+    channel's watermark (over all of it)."""
+    out = []
+    if label is not None and timing.start < label[0].until:
+        (x, y, _, _), until = label[0].box, label[0].until - timing.start
+        out.append(Stamp(str(label[1].path), x, y, None if until * plan.settings.fps >= timing.frames else until))
+    if plan.watermark:
+        placed, made = plan.watermark
+        out.append(Stamp(str(made.path), placed.box[0], placed.box[1], None))
+    return tuple(out)
 
 
 REASONS = {  # component -> why a segment is rebuilt; the first group are causes, the rest their effects
     "narration": "narration changed", "params": "params changed", "overlay": "overlay changed",
     "label": "the AI-content label changed",
+    "watermark": "the watermark changed: every chunk is re-encoded (about a cold finishing pass)",
     "tools": "tool versions changed",
-    "look": "style or output settings changed", "timing": "timing changed (audio or lines)",
+    "look": "output settings changed", "timing": "timing changed (audio or lines)",
     "subtitles": "subtitles changed", "resolved": "resolved params changed", "take": "take changed",
     "files": "a file it shows changed",
 }
@@ -203,15 +231,20 @@ def plan_segments(plan: Plan, scenes: SceneRegistry, episode: ResolvedEpisode | 
             "overlay": overlay and raw_seg.overlay and [raw_seg.overlay.model_dump(), Path(overlay.png).name],
             "tools": tools,
             "files": {name: file_hash(Path(path)) for name, path in files.items()},
-            "look": [style, settings.width, settings.height, settings.fps, settings.preview, settings.variant,
-                     plan.variant],
+            # each style field on its own, so `plan` can name the one that changed (and where it is set)
+            **{f"style:{k}": v for k, v in style.items()},
+            "look": [settings.width, settings.height, settings.fps, settings.preview, settings.variant, plan.variant],
             "timing": scene_timing,
             "subtitles": burn_in and [shaped_subtitles, bool(timing.lines), *([english] if english else [])],
             "resolved": seg.params,
             "take": _take_hashes(script, index, plan.workspace),
         }
-        if laid_over:   # only then: an unlabelled segment keeps its key
-            shaped_by["label"] = [s.shape(0, timing.duration) for s in laid_over]
+        marks = [s for s in laid_over if plan.watermark and s.png == str(plan.watermark[1].path)]
+        labels = [s for s in laid_over if s not in marks]
+        if labels:   # only then: an unlabelled segment keeps its key
+            shaped_by["label"] = [s.shape(0, timing.duration) for s in labels]
+        if marks:
+            shaped_by["watermark"] = [s.shape(0, timing.duration) for s in marks]
         components = {k: digest(v) for k, v in shaped_by.items()}
         # the scene's module and everything it imports from bilicast or beside it, and the segment stage's own code
         if scene_file not in code_of:
@@ -228,7 +261,7 @@ def plan_segments(plan: Plan, scenes: SceneRegistry, episode: ResolvedEpisode | 
         animation = plan.cache.target(
             "animation", "animations", seg.id,
             {"runs": {k: run for k, (_, run) in timing.beats.items()},
-             **{k: v for k, v in components.items() if k in ANIMATION or k.startswith("code:")}},
+             **{k: v for k, v in components.items() if k in ANIMATION or k.startswith(("code:", "style:"))}},
             "mp4", remembered_as=_settings_name(plan, seg.id))
         jobs.append(SegmentJob(
             segment=seg.id, scene_name=seg.scene, scene_file=str(scene_file), scene_class=seg.scene.split(".")[1],
@@ -277,8 +310,10 @@ def _result_components(episode: ResolvedEpisode | None, index: int) -> dict:
     return {k: digest(v) for k, v in sorted(used.items())}
 
 
-def rebuild_reasons(job: SegmentJob) -> list[str]:
-    """Why a segment that is not cached must be built, from its last manifest."""
+def rebuild_reasons(job: SegmentJob, script: Script | None = None) -> list[str]:
+    """Why a segment that is not cached must be built, from its last manifest
+    (with the script: a style field or the watermark is named where it is
+    set, channel.yaml or the episode)."""
     try:
         old = json.loads(Path(job.manifest).read_text(encoding="utf-8"))["components"]
     except (OSError, ValueError, KeyError):
@@ -286,8 +321,15 @@ def rebuild_reasons(job: SegmentJob) -> list[str]:
     changed = [k for k in sorted(set(job.components) | set(old)) if job.components.get(k) != old.get(k)]
     causes = [k for k in changed if k not in EFFECTS] or changed
     code = [k.split(":", 1)[1] for k in causes if k.startswith("code:")]
-    reasons = [f"result {k.split(':', 1)[1]} changed" if k.startswith("result:") else REASONS.get(k, k)
+    def named(field: str) -> str:
+        from .channel import origin
+        return origin(script, field) if script is not None else field
+    reasons = [f"result {k.split(':', 1)[1]} changed" if k.startswith("result:") else
+               f"{named('style.' + k.split(':', 1)[1])} changed" if k.startswith("style:") else
+               f"{named('watermark')}: {REASONS[k].split(': ', 1)[1]}" if k == "watermark" else REASONS.get(k, k)
                for k in causes if not k.startswith("code:") and k in job.components]
+    reasons += [f"the {'AI-content label' if k == 'label' else k} was removed" for k in causes
+                if k in ("label", "watermark") and k not in job.components]
     if code:   # name the files, a few at most
         reasons.append(f"code {', '.join(code[:3])} changed" + (f" (and {len(code) - 3} more files)"
                                                                  if len(code) > 3 else ""))
@@ -429,7 +471,8 @@ def plan_facts(plan: Plan, segment_jobs: list[SegmentJob], out_dir: Path) -> dic
         total += cost
         segments.append({"id": job.segment, "state": "build", "estimated_seconds": round(cost, 1),
                          "animation_cached": animated,
-                         "reasons": rebuild_reasons(job) + (["animation reused: finish only"] if animated else [])})
+                         "reasons": rebuild_reasons(job, plan.script)
+                         + (["animation reused: finish only"] if animated else [])})
     settings = plan.settings
     facts: dict[str, Any] = {"episode": plan.script.episode.id, "variant": settings.variant, "duration": round(plan.duration, 3),
              "width": settings.width, "height": settings.height, "fps": settings.fps, "segments": segments,
@@ -459,7 +502,8 @@ def describe_plan(facts: dict) -> str:
 KINDS = {"voice line": "voice lines", "take": "takes", "chart": "charts", "animation": "animations",
          "segment": "segments", "chunk": "chunks", "transition head": "transition heads", "mix": "mixes",
          "aac piece": "AAC pieces", "audio track": "audio track", "cover": "cover", "thumb": "thumbs",
-         "bundle": "bundle", "bench result": "bench results", "label": "AI-content label"}
+         "bundle": "bundle", "bench result": "bench results", "label": "AI-content label",
+         "watermark": "watermark"}
 
 
 def describe_targets(targets: list[dict]) -> list[str]:

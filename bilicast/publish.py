@@ -19,7 +19,7 @@ def timestamp(seconds: float) -> str:
 def chapters(script: Script, timeline: list[SegmentTiming]) -> list[tuple[float, str]]:
     out: list[tuple[float, str]] = []
     for index, title in chapter_titles(script):
-        start = 0.0 if not out else timeline[index].start
+        start = timeline[index].start   # after the channel's opening, if there is one
         if out and start - out[-1][0] < MIN_CHAPTER_GAP:
             continue
         out.append((start, title))

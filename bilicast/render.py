@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import aigc, build, bundle, plan, targets, transitions
+from . import aigc, build, bundle, plan, targets, transitions, watermark
 from .cache import sweep_leftovers
 from .contracts import SegmentJob
 from .episode import ResolvedEpisode
@@ -68,11 +68,14 @@ def render_episode(episode: ResolvedEpisode, out_root: Path, preview: bool = Fal
     chart_numbers = [[n for job in jobs_ if job.chart
                       for n in build.draw_chart(job.chart, episode)]
                      for jobs_ in segment_jobs]
-    for p in plans:   # the AI-content label's picture, laid over the opening at finishing
-        label = p.label
+    for p in plans:   # the stamps' pictures: the AI-content label (over the opening) and the watermark
+        label, mark = p.label, p.watermark
         if label and not label[1].path.exists():
             aigc.draw(label[0], label[1].path)
             p.cache.remember(label[1])
+        if mark and not mark[1].path.exists():
+            watermark.draw(mark[0], mark[1].path)
+            p.cache.remember(mark[1])
     todo = [j for jobs_ in segment_jobs for j in jobs_ if not plan.is_cached(j)]
     audio_track = InBackground(build.build_audio_track, plans[0])   # the same track for every variant
     animated = 0

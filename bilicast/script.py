@@ -362,6 +362,8 @@ def load_script_located(path: str | Path, scenes=None, demos=None, workspace: Pa
     if not isinstance(located.data, dict):
         raise ScriptProblems(str(path), [Problem(1, 1, "", "the script must be a mapping with `episode:` and `segments:`",
                                                  "start the file with `episode:`")])
+    from . import channel
+    channel.apply(located, path, workspace)   # channel.yaml under the script, and its opening and end card
     try:
         script = Script.model_validate(located.data)
     except ValidationError as e:
@@ -527,10 +529,13 @@ def _check_variants(script: Script, located, workspace: Path | None) -> list[Pro
 def chapter_titles(script: Script) -> list[tuple[int, str]]:
     """(segment index, title) of each chapter: the segments with `chapter:`, or,
     when none has one, every segment, titled by its params' title or its id."""
+    from .channel import END_CARD_SCENE, OPENING_SCENE
+    # chapters start after the channel's opening; the end card is no chapter of its own
+    body = [i for i, s in enumerate(script.segments) if s.scene not in (OPENING_SCENE, END_CARD_SCENE)] or [0]
     marked = [(i, s.chapter) for i, s in enumerate(script.segments) if s.chapter]
     if marked:
-        return marked if marked[0][0] == 0 else [(0, script.episode.title[:40])] + marked
-    return [(i, str(s.params.get("title") or s.id)[:40]) for i, s in enumerate(script.segments)]
+        return marked if marked[0][0] <= body[0] else [(body[0], script.episode.title[:40])] + marked
+    return [(i, str(script.segments[i].params.get("title") or script.segments[i].id)[:40]) for i in body]
 
 
 def _check_publishing(script: Script, located) -> list[Problem]:

@@ -189,14 +189,14 @@ class Studio:
 
     def invalid(self, e: ScriptProblems) -> dict:
         first = e.problems[0]
-        try:
-            lines = self.script.read_text(encoding="utf-8").splitlines()
+        try:   # the file the first problem is in: the script, or channel.yaml
+            lines = Path(first.file or e.path).read_text(encoding="utf-8").splitlines()
         except OSError:
             lines = []
         lo, hi = max(1, first.line - 3), min(len(lines), first.line + 3)
         return {"kind": "invalid", "text": e.format().replace(str(self.script), self.state["script"]),
                 "problems": [{"line": p.line, "column": p.column, "where": p.where, "message": p.message,
-                              "hint": p.hint} for p in e.problems],
+                              "hint": p.hint, "file": Path(p.file or e.path).name} for p in e.problems],
                 "context": [{"line": n, "text": lines[n - 1], "marked": n == first.line} for n in range(lo, hi + 1)]}
 
     def variants(self, episode) -> list[str]:
@@ -494,9 +494,14 @@ async def watch(studio: Studio, stop: asyncio.Event) -> None:
         # the script itself (its folder is watched for it alone), and what is in the watched folders
         return p == script or any(p.is_relative_to(ws / d) for d in WATCHED)
 
-    async for _ in watchfiles.awatch(*paths, watch_filter=relevant, debounce=800, step=150, stop_event=stop,
-                                     recursive=True):
-        studio.request("rebuild")
+    async def follow(folders, recursive: bool, keep) -> None:
+        async for _ in watchfiles.awatch(*folders, watch_filter=keep, debounce=800, step=150, stop_event=stop,
+                                         recursive=recursive):
+            studio.request("rebuild")
+
+    # channel.yaml sits at the workspace's root, which is watched without its subfolders (.venv, out, .cache)
+    await asyncio.gather(follow(paths, True, relevant),
+                         follow([ws], False, lambda change, path: Path(path).name == "channel.yaml"))
 
 
 def serve(script: Path, host: str = "127.0.0.1", port: int = 8765, quality: str = "preview", out: Path | None = None,

@@ -56,16 +56,16 @@ def plan_targets(plan: Plan, segment_jobs: list[SegmentJob], out_dir: Path, epis
             chart = plan_chart(plan, episode, index)
             if chart and chart.made:
                 add(chart.made)
-    label = plan.label
-    if label:
-        add(label[1])
+    for picture in (plan.label, plan.watermark):   # stamps: the AI-content label, the watermark
+        if picture:
+            add(picture[1])
     for job in segment_jobs:
         if job.animation:
             add(job.animation, lambda p: animation_is_cached(job))
     for job in segment_jobs:
         segment = cache.target("segment", "segments", job.segment, components=job.components, leave_out=("take",),
                                ext="mp4", remembered_as=_settings_name(plan, job.segment))
-        state = ("cached", []) if is_cached(job) else ("build", rebuild_reasons(job))
+        state = ("cached", []) if is_cached(job) else ("build", rebuild_reasons(job, plan.script))
         facts.append(segment.fact(*state))
     for job in segment_jobs:
         chunks = _chunk_targets(job) if animation_is_cached(job) else None

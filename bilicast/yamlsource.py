@@ -30,9 +30,10 @@ class Problem:
     where: str         # field path such as segments[1].scene, or "" for the file
     message: str
     hint: str = ""
+    file: str = ""     # when the value is in another file than the script (channel.yaml)
 
     def format(self, path: str) -> str:
-        head = f"{path}:{self.line}:{self.column}: "
+        head = f"{self.file or path}:{self.line}:{self.column}: "
         head += f"{self.where}: {self.message}" if self.where else self.message
         return head + (f"\n    fix: {self.hint}" if self.hint else "")
 

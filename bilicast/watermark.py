@@ -1,0 +1,97 @@
+"""The channel's watermark: its logo in a corner of the title-safe area, at
+an opacity, laid over every frame at finishing as a stamp (contracts.Stamp,
+the same ffmpeg pass as the AI-content label), never part of an animation:
+a changed watermark re-encodes every chunk, and renders nothing in Manim.
+
+It stays out of the subtitle band (a bottom corner sits above it) and out
+of the AI-content label's box (in the label's corner it goes below it)."""
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import StageError
+from .script import Watermark
+from .variants import Variant
+
+GAP = 0.01   # between the watermark and the label or the subtitle band, a fraction of the short side
+
+
+@dataclass(frozen=True)
+class Placed:
+    """The watermark on one size of frame: its box (left, top, width, height) in px."""
+    spec: Watermark
+    logo: Path
+    box: tuple[int, int, int, int]
+
+    def record(self) -> dict:
+        return {"logo": self.logo.name, "box": list(self.box), **self.spec.model_dump()}
+
+
+def logo_aspect(logo: Path) -> float:
+    """Width / height of the logo as drawn."""
+    from PIL import Image
+    if logo.suffix.lower() == ".png":
+        with Image.open(logo) as im:
+            return im.width / im.height
+    with Image.open(rasterize(logo, 256)) as im:
+        return im.width / im.height
+
+
+def rasterize(logo: Path, height: int, target: Path | None = None) -> Path:
+    """The logo as an RGBA PNG `height` px tall (an SVG is drawn by ffmpeg's
+    librsvg decoder at that size, so it stays sharp)."""
+    import tempfile
+    target = target or Path(tempfile.mkdtemp(prefix="bilicast-logo-")) / "logo.png"
+    if logo.suffix.lower() == ".png":
+        from PIL import Image
+        with Image.open(logo) as im:
+            im = im.convert("RGBA")
+            im.resize((max(1, round(im.width * height / im.height)), height), Image.LANCZOS).save(target)
+        return target
+    done = subprocess.run(["ffmpeg", "-v", "error", "-y", "-height", str(height), "-keep_ar", "1", "-i", str(logo),
+                           "-frames:v", "1", "-pix_fmt", "rgba", str(target)], capture_output=True, text=True)
+    if done.returncode:
+        raise StageError(f"could not draw the logo {logo}: {done.stderr.strip()[-300:]}",
+                         "check that it is a valid SVG (open it in a browser)")
+    return target
+
+
+def place(spec: Watermark, logo: Path, size: tuple[int, int], variant: Variant,
+          label_box: tuple[int, int, int, int] | None = None) -> Placed:
+    """Where the watermark goes on a frame of `size` px."""
+    w, h = size
+    short = min(w, h)
+    height = max(8, round(spec.size * short))
+    width = max(8, round(height * logo_aspect(logo)))
+    gap = round(GAP * short)
+    mx, my = round(w * variant.safe_margin), round(h * variant.safe_margin)
+    x = mx if spec.corner.endswith("left") else w - mx - width
+    if spec.corner.startswith("top"):
+        y = my
+        if label_box and _overlap((x, y, width, height), label_box):
+            y = label_box[1] + label_box[3] + gap
+    else:   # above the subtitle band
+        frame = variant.frame(w, h)
+        band_top = round((frame.height / 2 - frame.subtitle_top) * h / frame.height)
+        y = band_top - gap - height
+    return Placed(spec, logo, (x, y, width, height))
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def draw(placed: Placed, target: Path) -> None:
+    """The stamp's PNG: the logo at its size, its alpha times the opacity."""
+    from PIL import Image
+
+    from .cache import atomic_path
+    x, y, width, height = placed.box
+    with Image.open(rasterize(placed.logo, height)) as im:
+        im = im.convert("RGBA").resize((width, height), Image.LANCZOS)
+        alpha = im.getchannel("A").point(lambda a: round(a * placed.spec.opacity))
+        im.putalpha(alpha)
+        with atomic_path(target) as tmp:
+            im.save(tmp, format="PNG")
