@@ -143,6 +143,21 @@ def _add_segments(located: Located, channel: dict) -> None:
         located.values[("segments", len(segments) - 1)] = located.position(("episode", "outro"))
 
 
+def renumbered(problems: ScriptProblems, located: Located) -> ScriptProblems:
+    """Problems as the creator numbers the segments: past an added opening,
+    `segments[3]` of the episode is the script's `segments[2]`."""
+    import re
+    if not getattr(located, "opening_added", False):
+        return problems
+
+    def fix(text: str) -> str:
+        return re.sub(r"segments\[(\d+)\]", lambda m: f"segments[{int(m[1]) - 1}]" if int(m[1]) else
+                      "the channel's opening", text)
+    for p in problems.problems:
+        p.where, p.message = fix(p.where), fix(p.message)
+    return problems
+
+
 def _shift_segments(located: Located, at: tuple[int, int]) -> None:
     """Segment positions move one down past an inserted first segment (which
     is placed at `at`), so errors still point at the right lines."""
@@ -151,6 +166,7 @@ def _shift_segments(located: Located, at: tuple[int, int]) -> None:
                 for p, v in table.items()}
     located.values, located.keys = shifted(located.values), shifted(located.keys)
     located.values[("segments", 0)] = at
+    located.opening_added = True
 
 
 def origin(script, field: str) -> str:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from .script import Script
 from .workspace import shown_file
+from .yamlsource import ScriptProblems
 
 if TYPE_CHECKING:
     from .resolve import Resolution
@@ -32,10 +33,10 @@ class ResolvedEpisode:
 
 
 def load_episode(path: str | Path, require_results: bool = True) -> ResolvedEpisode:
-    from . import measured, resolve
     from .bench import DemoRegistry
+    from .channel import renumbered
     from .scenekit import SceneRegistry
-    from .script import load_script_located, validate_resolved
+    from .script import load_script_located
     from .workspace import find_workspace
 
     path = Path(path)
@@ -43,6 +44,16 @@ def load_episode(path: str | Path, require_results: bool = True) -> ResolvedEpis
     scenes = SceneRegistry(workspace)
     demos = DemoRegistry(workspace)
     script, located = load_script_located(path, scenes, demos, workspace)
+    try:
+        return _resolved(path, script, located, scenes, demos, workspace, require_results)
+    except ScriptProblems as e:   # numbered as the script numbers its segments
+        raise renumbered(e, located) from None
+
+
+def _resolved(path: Path, script: Script, located, scenes, demos, workspace: Path,
+              require_results: bool) -> ResolvedEpisode:
+    from . import measured, resolve
+    from .script import validate_resolved
     _check_overlay_room(script, located, path, scenes)
     try:
         names, files, key_files = measured.load_results(script, demos, workspace / "results")

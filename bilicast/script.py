@@ -368,12 +368,12 @@ def load_script_located(path: str | Path, scenes=None, demos=None, workspace: Pa
         script = Script.model_validate(located.data)
     except ValidationError as e:
         problems = [_problem_from_error(err, located) for err in e.errors()]
-        raise ScriptProblems(str(path), _dedupe(problems)) from None
+        raise channel.renumbered(ScriptProblems(str(path), _dedupe(problems)), located) from None
     problems = (_check_segments(script, located, scenes) + _check_bench(script, located, demos)
                 + _check_publishing(script, located) + _check_audio(script, located, workspace)
                 + _check_kinds(script, located, workspace) + _check_variants(script, located, workspace))
     if problems:
-        raise ScriptProblems(str(path), problems)
+        raise channel.renumbered(ScriptProblems(str(path), problems), located)
     return script, located
 
 
@@ -672,4 +672,5 @@ def script_warnings(script: Script, located) -> list[Problem]:
                     out.append(Problem(line, col, f"segments[{i}].narration[{j}]",
                                        f"segment {seg.id}, line {j + 1} has no English (`en:`) while other lines "
                                        "do: its English subtitle will be missing", "write it as {text: …, en: …}"))
-    return out
+    from .channel import renumbered
+    return renumbered(ScriptProblems("", out), located).problems

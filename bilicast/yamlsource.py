@@ -54,6 +54,7 @@ class Located:
     data: object
     values: dict = field(default_factory=dict)   # path tuple -> (line, col)
     keys: dict = field(default_factory=dict)     # path tuple -> (line, col) of the key
+    opening_added: bool = False                  # the channel's opening went first (channel.renumbered)
 
     def position(self, path: tuple, key: bool = False) -> tuple[int, int]:
         """Position of `path` (its key if asked and known), else of its longest known prefix."""

@@ -123,7 +123,7 @@ end_card: {}
                                 encoding="utf-8")
     with pytest.raises(ScriptProblems) as e:
         load_script_located(ws / "ep.yaml", workspace=ws)
-    assert (e.value.problems[0].line, e.value.problems[0].where) == (13, "segments[2].min_duration")
+    assert (e.value.problems[0].line, e.value.problems[0].where) == (13, "segments[1].min_duration")   # as the script numbers it
 
 
 @pytest.fixture(scope="module")
