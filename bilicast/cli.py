@@ -148,6 +148,7 @@ def cmd_new(args) -> int:
 
     from . import templates
     from .cache import write_text_atomic
+    from .channel import FILE as CHANNEL_FILE
     from .script import SLUG
     from .workspace import find_workspace
 
@@ -160,6 +161,11 @@ def cmd_new(args) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(target, templates.render("episode.yaml.j2", workspace, id=args.id, title=args.title or args.id))
     print(f"wrote {target}; next: bilicast validate {target.relative_to(workspace)}")
+    channel = workspace / CHANNEL_FILE
+    if not channel.exists():   # the starter channel every episode here inherits
+        write_text_atomic(channel, templates.render("channel.yaml.j2", workspace, channel=args.channel or "我的频道",
+                                                           music=(workspace / "assets/music/soft-pad.ogg").is_file()))
+        print(f"wrote {channel}: your channel's name, look, voice, opening and end card (docs/channel.md)")
     return 0
 
 
@@ -354,9 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("render", help="render an episode to OUT/<id>/<variant>/video.mp4 with its upload bundle")
     add_options(p, "script", "preview", "out", "jobs", "variant", "executor", "address", "json", "no_studio")
     p.set_defaults(func=cmd_render)
-    p = sub.add_parser("new", help="write a commented starter episode to scripts/ID.yaml")
+    p = sub.add_parser("new", help="write a commented starter episode to scripts/ID.yaml (and a starter "
+                       "channel.yaml when the workspace has none)")
     p.add_argument("id", metavar="ID")
     p.add_argument("--title", default="", help="the episode's title (default: the id)")
+    p.add_argument("--channel", default="", help="your channel's name, for the starter channel.yaml written when "
+                   "the workspace has none (default: 我的频道)")
     p.set_defaults(func=cmd_new)
     p = sub.add_parser("plan", help="list each segment as cached or to build, with the reason and estimated cost")
     add_options(p, "script", "preview", "out", "variant")

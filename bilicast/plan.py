@@ -439,8 +439,11 @@ def cover_target(plan: Plan, segment_jobs: list[SegmentJob], out_dir: Path | Non
     if spec.background.startswith("segment:"):
         index = [s.id for s in plan.script.segments].index(spec.background[8:])
         shown = [segment_jobs[index].key, plan.timeline[index].start, plan.timeline[index].duration]
+    channel = plan.script.channel   # its name and logo are on the cover
+    brand = channel and [channel.name, channel.logo and file_hash(plan.workspace / channel.logo)]
     return plan.cache.target("cover", "covers", _settings_name(plan, plan.script.episode.id), {
         "spec": spec.model_dump(), "title": plan.script.episode.title, "shown": shown,
+        **({"channel": brand} if brand else {}),   # absent without a channel: covers made before it keep their keys
         "look": [plan.script.episode.style.model_dump(), plan.settings.width, plan.settings.height,
                  plan.variant.cover],
         "code": code_components(ENGINE / "bundle.py", workspace=plan.workspace)},   # cover.py among its imports
