@@ -140,8 +140,11 @@ def write_cover(plan: Plan, out_dir: Path, video: Path | None = None) -> list[Pa
         background = grab_frame(video, seg.start + seg.duration - 0.25)
     elif spec.background.startswith("segment:"):
         print("note: the cover uses the theme background until the video is rendered", file=sys.stderr)
+    channel = plan.script.channel   # its logo (and name beside it) in a corner of the cover
     return make_cover(plan.script.episode.style, spec.title or plan.script.episode.title, spec.badge, background,
-                      out_dir, plan.variant.cover)
+                      out_dir, plan.variant.cover, workspace=plan.workspace,
+                      logo=plan.workspace / channel.logo if channel is not None and channel.logo else None,
+                      channel_name=channel.name if channel is not None else "")
 
 
 def thumb_target(cache: Cache, job: SegmentJob, head: TransitionHead | None, t: float,

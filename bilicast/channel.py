@@ -100,8 +100,11 @@ def apply(located: Located, path: Path, workspace: Path | None) -> Located | Non
     own = data.get("channel")
     if source is None and not isinstance(own, dict):
         return None
-    channel = merge(source.data if source else {}, own if isinstance(own, dict) else {})
+    written = source.data if source and isinstance(source.data, dict) else {}   # load_channel checked it is
+    channel = merge(written, own if isinstance(own, dict) else {})
     data["channel"] = channel
+    if source is not None:
+        located.channel = (str(channel_file(workspace)), source)
     episode = data["episode"]
     for key in INHERITED:
         if key in channel:
@@ -118,6 +121,7 @@ def _add_segments(located: Located, channel: dict) -> None:
     """The opening first and the end card last, unless the script says
     `intro: none` / `outro: none` or places them itself."""
     data = located.data
+    assert isinstance(data, dict)   # apply checked it
     episode, segments = data["episode"], data["segments"]
     scenes = {s.get("scene") for s in segments if isinstance(s, dict)}
     brand = {k: v for k, v in (("name", channel.get("name")), ("logo", channel.get("logo"))) if v}
@@ -167,6 +171,20 @@ def _shift_segments(located: Located, at: tuple[int, int]) -> None:
     located.values, located.keys = shifted(located.values), shifted(located.keys)
     located.values[("segments", 0)] = at
     located.opening_added = True
+
+
+def located_in_channel(problem: Problem, script, located: Located) -> Problem:
+    """A problem with an episode field the channel gives (`episode.style.font`)
+    pointed at channel.yaml's line for it, when the value comes from there."""
+    field = problem.where.removeprefix("episode.")
+    if located.channel is None or not problem.where.startswith("episode.") or \
+            not origin(script, field).startswith("channel.yaml"):
+        return problem
+    file, there = located.channel
+    if tuple(field.split(".")) not in there.values:
+        return problem
+    line, col = there.position(tuple(field.split(".")))
+    return Problem(line, col, field, problem.message, problem.hint, file=file)
 
 
 def origin(script, field: str) -> str:

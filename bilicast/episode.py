@@ -53,7 +53,12 @@ def load_episode(path: str | Path, require_results: bool = True) -> ResolvedEpis
 def _resolved(path: Path, script: Script, located, scenes, demos, workspace: Path,
               require_results: bool) -> ResolvedEpisode:
     from . import measured, resolve
+    from .channel import located_in_channel
+    from .fonts import coverage_problems
     from .script import validate_resolved
+    fonts = coverage_problems(script, located, workspace)   # every text shown has glyphs in the font
+    if fonts:
+        raise ScriptProblems(str(path), [located_in_channel(p, script, located) for p in fonts])
     _check_overlay_room(script, located, path, scenes)
     try:
         names, files, key_files = measured.load_results(script, demos, workspace / "results")

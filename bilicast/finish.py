@@ -154,6 +154,26 @@ def finish_segment(raw: Path, holds: list[tuple[int, str]], animation_frames: in
     return len(todo)
 
 
+def _fonts_dir(job: SegmentJob) -> str:
+    """The ass filter's fontsdir option when the style's font is a workspace
+    font file (libass reads the fonts in its folder); "" for an installed family."""
+    from .fonts import fonts_dir
+    if job.burn_in is None:
+        return ""
+    folder = fonts_dir(job.burn_in.font, job.burn_in.workspace)
+    return f":fontsdir={_filter_value(str(folder))}" if folder else ""
+
+
+def _filter_value(value: str) -> str:
+    """A filter option's value escaped for a filtergraph (both levels: the
+    option's own, then the graph's)."""
+    for c in "\\':":
+        value = value.replace(c, "\\" + c)
+    for c in "\\'[],;":
+        value = value.replace(c, "\\" + c)
+    return value
+
+
 def _encode_chunks(raw: Path, holds: list[tuple[int, str]], job: SegmentJob, todo: list, scratch: Path) -> None:
     """One ffmpeg pass over the whole segment (holds expanded, overlay,
     subtitles), split into one encoder per chunk to make."""
@@ -191,7 +211,7 @@ def _encode_chunks(raw: Path, holds: list[tuple[int, str]], job: SegmentJob, tod
     if job.ass:   # the subtitle file lives in the segment's scratch folder (removed with it)
         ass_file = scratch / "subs.ass"
         ass_file.write_text(job.ass, encoding="utf-8")
-        graph += f";[{last}]ass=filename={ass_file}[v2]"
+        graph += f";[{last}]ass=filename={ass_file}{_fonts_dir(job)}[v2]"
         last = "v2"
     graph += f";[{last}]split={len(todo)}" + "".join(f"[s{i}]" for i in range(len(todo)))
     outputs = []

@@ -106,6 +106,16 @@ def _settings_name(plan: Plan, slug: str) -> str:
     return f"{slug}-{plan.settings.variant}-{'preview' if plan.settings.preview else 'full'}"
 
 
+def font_id(spec: str, workspace: Path) -> str | list:
+    """What a font spec stands for in a key: an installed family's name, or
+    a workspace font file's name with its faces' contents."""
+    from .fonts import is_file_spec, resolve
+    if not is_file_spec(spec):
+        return spec
+    font = resolve(spec, workspace)
+    return [spec, file_hash(font.file), font.bold_file and file_hash(font.bold_file)]
+
+
 def plan_chart(plan: Plan, episode: ResolvedEpisode, index: int) -> ChartJob | None:
     """The segment's chart (None: it has none): its cached PNG (keyed by
     what shapes it), where it goes on the frame, and what build.draw_chart
@@ -127,6 +137,7 @@ def plan_chart(plan: Plan, episode: ResolvedEpisode, index: int) -> ChartJob | N
     made = plan.cache.target("chart", "charts", slug, {
         "chart": ov.model_dump(), "data": charts.inputs(ov.chart, res.results[file], ov.fields, plan.workspace),
         "size": box[:2], "provenance": res.provenance[ov.data], "style": plan.script.episode.style.model_dump(),
+        "font": font_id(plan.script.episode.style.font, plan.workspace),
         "code": code_components(*charts.code_files(ov.chart, plan.workspace),
                                 workspace=plan.workspace)},   # the kind, charts/__init__, filters...
         "png", remembered_as=_settings_name(plan, slug))
@@ -208,7 +219,8 @@ def plan_segments(plan: Plan, scenes: SceneRegistry, episode: ResolvedEpisode | 
     # what shapes a segment's burned-in subtitles, besides its lines (in "timing"); not `lang`, which is only
     # recorded with the files, nor `bilingual` while off (so keys made before it existed hold)
     shown = script.episode.subtitles.model_dump(exclude={"lang"} if bilingual else {"lang", "bilingual"})
-    shaped_subtitles = burn_in and [shown, style["font"], settings.width,
+    font = font_id(style["font"], plan.workspace)
+    shaped_subtitles = burn_in and [shown, font, settings.width,
                                     settings.height, plan.variant.subtitle_margin, version("jieba"),
                                     templates.template_hashes(["subtitles.ass.j2"], plan.workspace),
                                     code_components(ENGINE / "subtitles.py", workspace=plan.workspace)]
@@ -232,7 +244,7 @@ def plan_segments(plan: Plan, scenes: SceneRegistry, episode: ResolvedEpisode | 
             "tools": tools,
             "files": {name: file_hash(Path(path)) for name, path in files.items()},
             # each style field on its own, so `plan` can name the one that changed (and where it is set)
-            **{f"style:{k}": v for k, v in style.items()},
+            **{f"style:{k}": font if k == "font" else v for k, v in style.items()},
             "look": [settings.width, settings.height, settings.fps, settings.preview, settings.variant, plan.variant],
             "timing": scene_timing,
             "subtitles": burn_in and [shaped_subtitles, bool(timing.lines), *([english] if english else [])],
@@ -444,8 +456,8 @@ def cover_target(plan: Plan, segment_jobs: list[SegmentJob], out_dir: Path | Non
     return plan.cache.target("cover", "covers", _settings_name(plan, plan.script.episode.id), {
         "spec": spec.model_dump(), "title": plan.script.episode.title, "shown": shown,
         **({"channel": brand} if brand else {}),   # absent without a channel: covers made before it keep their keys
-        "look": [plan.script.episode.style.model_dump(), plan.settings.width, plan.settings.height,
-                 plan.variant.cover],
+        "look": [plan.script.episode.style.model_dump(), font_id(plan.script.episode.style.font, plan.workspace),
+                 plan.settings.width, plan.settings.height, plan.variant.cover],
         "code": code_components(ENGINE / "bundle.py", workspace=plan.workspace)},   # cover.py among its imports
         path=(out_dir or Path(plan.settings.variant)) / "cover.jpg")
 

@@ -81,7 +81,8 @@ class BilicastScene:
         # applied when the holds are expanded (finish.hold_frames), so the
         # animation is cached apart from it
         self.timing = timing
-        self.style = style
+        from .fonts import scene_style   # a workspace font file (assets/fonts/) registered with Pango, by family
+        self.style = scene_style(style, type(self))
         self.holds: list[tuple[int, str]] = []   # (index of a rendered frame, what it is held until)
         self.layout: list[dict] = []
         super().__init__(**kwargs)

@@ -289,8 +289,11 @@ def to_ass(cues: list[Cue], size: tuple[int, int], font: str, colour: str = "#FF
            outline: str = "#000000", workspace=None, margin: float = 0.05) -> str:
     """A styled ASS file: the header and style from templates/subtitles.ass.j2
     (CJK font, outline, bottom margin as a fraction of the height, sizes
-    scaled with the video's short side), then the cues."""
-    from . import templates
+    scaled with the video's short side), then the cues. `font` is the style's
+    font spec: a workspace font file's style names the family in it (the
+    burn-in gives libass the file's folder: finish.py)."""
+    from . import fonts, templates
+    font = fonts.family_name(font, workspace)
     w, h = size
     bilingual = any(c.en for c in cues)   # the English style only where used: the header shapes chunk keys
     header = templates.render("subtitles.ass.j2", workspace, w=w, h=h, short=min(w, h), margin=margin, font=font,

@@ -48,7 +48,7 @@ def rasterize(logo: Path, height: int, target: Path | None = None) -> Path:
         from PIL import Image
         with Image.open(logo) as im:
             im = im.convert("RGBA")
-            im.resize((max(1, round(im.width * height / im.height)), height), Image.LANCZOS).save(target)
+            im.resize((max(1, round(im.width * height / im.height)), height), Image.Resampling.LANCZOS).save(target)
         return target
     done = subprocess.run(["ffmpeg", "-v", "error", "-y", "-height", str(height), "-keep_ar", "1", "-i", str(logo),
                            "-frames:v", "1", "-pix_fmt", "rgba", str(target)], capture_output=True, text=True)
@@ -90,7 +90,7 @@ def draw(placed: Placed, target: Path) -> None:
     from .cache import atomic_path
     x, y, width, height = placed.box
     with Image.open(rasterize(placed.logo, height)) as im:
-        im = im.convert("RGBA").resize((width, height), Image.LANCZOS)
+        im = im.convert("RGBA").resize((width, height), Image.Resampling.LANCZOS)
         alpha = im.getchannel("A").point(lambda a: round(a * placed.spec.opacity))
         im.putalpha(alpha)
         with atomic_path(target) as tmp:

@@ -55,6 +55,7 @@ class Located:
     values: dict = field(default_factory=dict)   # path tuple -> (line, col)
     keys: dict = field(default_factory=dict)     # path tuple -> (line, col) of the key
     opening_added: bool = False                  # the channel's opening went first (channel.renumbered)
+    channel: tuple[str, "Located"] | None = None  # channel.yaml's path and positions, when it is laid under
 
     def position(self, path: tuple, key: bool = False) -> tuple[int, int]:
         """Position of `path` (its key if asked and known), else of its longest known prefix."""

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 from bilicast.cache import atomic_path
-from bilicast.cover import font_file
 from bilicast.errors import StageError, UserError
 from bilicast.filters import FILTERS
 from bilicast.registry import entries
@@ -69,18 +68,18 @@ def palette(style) -> list[str]:
     return [style.accent, style.highlight, "#f6c453", "#6bd490", "#b084f5", "#f08a5d"]
 
 
-def _setup(style, size, font_scale):
+def _setup(style, size, font_scale, workspace: Path | None = None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib import font_manager
 
-    for bold in (False, True):
-        font_manager.fontManager.addfont(str(font_file(bold)))
+    from bilicast.fonts import matplotlib_families, resolve
+
+    families = matplotlib_families(resolve(style.font, workspace))   # the style's font (docs/fonts.md)
     w, h = size
     scale = font_scale
     plt.rcParams.update({
-        "font.family": ["Noto Sans CJK SC", "Noto Sans CJK JP", "DejaVu Sans"], "font.size": 26 * scale,
+        "font.family": families, "font.size": 26 * scale,
         "axes.titlesize": 40 * scale, "axes.labelsize": 28 * scale, "xtick.labelsize": 26 * scale,
         "ytick.labelsize": 24 * scale, "legend.fontsize": 24 * scale, "axes.unicode_minus": False,
         "figure.facecolor": style.background, "axes.facecolor": style.background, "savefig.facecolor": style.background,
@@ -232,7 +231,7 @@ def render_chart(kind: str, result: Result, style, size: tuple[int, int], target
     the panel); returns
     (text, value, field, filter) for each number it prints."""
     chart = get(kind, workspace)
-    plt, fig, scale = _setup(style, size, (video_short_side or size[1]) / 1080)
+    plt, fig, scale = _setup(style, size, (video_short_side or size[1]) / 1080, workspace)
     ax = fig.add_axes([chart.left, 0.2, chart.right - chart.left, 0.62])
     shown = chart.draw(fig, ax, result, fields, style, scale)
 
