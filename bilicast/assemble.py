@@ -1,13 +1,16 @@
-"""Assembly: the episode's audio track (MoviePy mixes each segment's voice
-and ducked music; its loudness is measured per segment and combined as
-BS.1770 does; the segments join sample for sample under one gain) and the
-final MP4 (finished segments joined by ffmpeg without re-encoding the picture)."""
+"""Assembly: the episode's audio track (MoviePy mixes each segment's voice;
+under it the music beds, looped, cross-faded where the bed changes and
+ducked; its loudness is measured per segment and combined as BS.1770 does;
+the segments join sample for sample under one gain) and the final MP4
+(finished segments joined by ffmpeg without re-encoding the picture)."""
 from __future__ import annotations
 
 import functools
 import math
+import os
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,34 +33,94 @@ def _presence(t, intervals):
     return p
 
 
+FADE = 1.5   # seconds a changed bed takes to cross-fade (equal power), from the start of its segment
+
+
+class Bed(NamedTuple):
+    """A music bed heard in a segment: its file, level and level under the
+    voice (Music: file, volume, duck), and where its cross-fades begin
+    (episode seconds; None: none reaches the segment). A bed plays on the
+    episode's clock: at episode second t, its sample at t modulo its length,
+    wherever it comes in (docs/music.md)."""
+    file: Path
+    volume: float
+    duck: float
+    fade_in: float | None = None    # it comes in from here over FADE seconds (sine)
+    fade_out: float | None = None   # it goes out from here over FADE seconds (cosine)
+
+
+def beds_of(music) -> list[Bed]:
+    """A mix's music as beds: None (none), one (file, volume, duck) looped
+    under the whole episode, or its beds already."""
+    if not music:
+        return []
+    if isinstance(music, tuple) and not isinstance(music[0], tuple):
+        return [Bed(*music)]
+    return [Bed(*b) for b in music]
+
+
+def fade_gain(t: np.ndarray, bed: Bed) -> np.ndarray | None:
+    """The bed's cross-fade gain at episode seconds t (None: 1 throughout):
+    sine in, cosine out, so two uncorrelated beds keep their summed power."""
+    if bed.fade_in is None and bed.fade_out is None:
+        return None
+    g = np.ones_like(t)
+    if bed.fade_in is not None:
+        g *= np.sin(np.pi / 2 * np.clip((t - bed.fade_in) / FADE, 0, 1))
+    if bed.fade_out is not None:
+        g *= np.cos(np.pi / 2 * np.clip((t - bed.fade_out) / FADE, 0, 1))
+    return g
+
+
 def mix_segment(duration: float, voice: list[tuple[Path, float]], music, start: float,
                 intervals: list[tuple[float, float]]) -> np.ndarray:
     """One segment's audio, float32 (samples, 2) at 48 kHz, exactly `duration` long:
-    its voice clips (path, seconds into the segment) over the slice of the
-    looped music under it (path, volume, duck; `start`: the segment's place
-    in the episode), ducked where the voice speaks (intervals: episode seconds,
-    the neighbours' too, since a dip begins before its line)."""
-    from moviepy import AudioClip, CompositeAudioClip, afx
-
+    its voice clips (path, seconds into the segment) over its music beds
+    (`music`: beds_of; `start`: the segment's place in the episode), each
+    the slice of itself looped on the episode's clock, cross-faded where
+    the segment's Bed says, ducked where the voice speaks (intervals:
+    episode seconds, the neighbours' too, since a dip begins before its line)."""
     samples = round(duration * AUDIO_RATE)
-    if not voice and not music:
+    beds = beds_of(music)
+    if not voice and not beds:
         return np.zeros((samples, 2), dtype=np.float32)
+    t = np.arange(samples) / AUDIO_RATE   # seconds into the segment
+    if voice:
+        from moviepy import AudioClip, CompositeAudioClip
 
-    def silence(t):
-        return np.zeros((len(t), 2)) if np.ndim(t) else np.zeros(2)
+        def silence(t):
+            return np.zeros((len(t), 2)) if np.ndim(t) else np.zeros(2)
 
-    clips = [AudioClip(silence, duration=duration, fps=AUDIO_RATE)]
-    clips += [_decoded(path).with_start(at) for path, at in voice]
-    if music:
-        path, volume, duck = music
-        bgm = _decoded(path).with_effects([afx.AudioLoop(duration=start + duration)])
+        clips = [AudioClip(silence, duration=duration, fps=AUDIO_RATE)]
+        clips += [_decoded(path).with_start(at) for path, at in voice]
+        mix = CompositeAudioClip(clips).with_duration(duration).get_frame(t).reshape(samples, 2)
+    else:
+        mix = np.zeros((samples, 2))
+    # the beds are indexed by sample, not by time: MoviePy's AudioLoop, used before,
+    # left a zero sample where float rounding put a time just short of a loop point
+    first = round(start * AUDIO_RATE)   # the segment's first sample on the episode's clock
+    for bed in beds:
+        loop = _bed_samples(bed.file)
+        g = bed.volume * (1 - _presence(t + start, intervals) * (1 - bed.duck))
+        fade = fade_gain(t + start, bed)
+        if fade is not None:
+            g = g * fade
+        mix = mix + loop[(first + np.arange(samples)) % len(loop)] * g[:, None]
+    return mix.astype(np.float32)
 
-        def gain(get_frame, t):   # t: seconds into the segment
-            g = volume * (1 - _presence(np.asarray(t) + start, intervals) * (1 - duck))
-            return get_frame(t) * (g[:, None] if np.ndim(t) else g[0])
-        clips.append(bgm.subclipped(start, start + duration).transform(gain, keep_duration=True))
-    mix = CompositeAudioClip(clips).with_duration(duration)
-    return mix.get_frame(np.arange(samples) / AUDIO_RATE).astype(np.float32).reshape(samples, 2)
+
+def _bed_samples(path: Path) -> np.ndarray:
+    """A bed's samples (float64, stereo, 48 kHz), decoded once per process
+    while the file is unchanged."""
+    st = os.stat(path)
+    return _bed_decoded(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _bed_decoded(path: str, mtime_ns: int, size: int) -> np.ndarray:
+    samples = _decoded(Path(path)).array.astype(np.float64)
+    samples.flags.writeable = False
+    return samples
 
 
 def _decoded(path: Path):

@@ -131,7 +131,9 @@ class Mix:
     start: float          # the segment's start in the episode, seconds
     duration: float
     voice: list[tuple[Path, float]]   # voice clips: (file, seconds into the segment)
-    music: tuple[Path, float, float] | None   # (file, volume, duck), looped under the episode
+    # the beds heard in it (assemble.Bed: file, volume, duck, and where its cross-fade in
+    # and out begin, episode seconds), each looped on the episode's clock
+    music: tuple[tuple[Path, float, float, float | None, float | None], ...]
     intervals: list[tuple[float, float]]   # when lines are spoken near it (episode seconds): the music ducks
     key: str
     target: Path          # the mix in the cache (.npz)

@@ -375,14 +375,22 @@ def audio_plan(plan: Plan) -> tuple[Path, list[Mix]]:
 def audio_targets(plan: Plan) -> tuple[Target, list[Mix], list[Target]]:
     """The audio track's cache target, its segments' mixes and their targets,
     each keyed by what is heard in it (its voice clips; with music, the slice
-    under it and the lines that duck it), so a changed line re-mixes its own
-    segment (and, under music, those it moves)."""
+    of each bed under it, where a cross-fade reaching it begins, and the lines
+    that duck it), so a changed line re-mixes its own segment (and, under
+    music, those it moves), and a changed bed its segment and those its
+    cross-fade reaches. A segment's bed is its own music or the episode's;
+    where it changes, the old bed fades out and the new one in over
+    assemble.FADE seconds from that segment's start, each on the episode's
+    clock (docs/music.md)."""
     script = plan.script
-    music = None
-    if script.episode.music:
-        m = script.episode.music
-        music = (plan.workspace / m.file, m.volume, m.duck)
-    music_id = music and [file_hash(music[0]), music[1], music[2]]
+
+    def bed_of(m) -> tuple[Path, float, float] | None:
+        return (plan.workspace / m.file, m.volume, m.duck) if m else None
+
+    beds = [bed_of(s.music or script.episode.music) for s in script.segments]
+    bed_ids = {b: [file_hash(b[0]), b[1], b[2]] for b in set(beds) if b}
+    comes = [i for i in range(len(beds)) if i == 0 or beds[i] != beds[i - 1]]   # where a bed comes in
+    runs = list(zip(comes, [*comes[1:], None]))   # (the segment it comes in at, the one the next does at)
     code = code_components(ENGINE / "assemble.py", workspace=plan.workspace)
     lines = sorted(plan.line_audio.items())   # ((segment, line), audio), in episode order
     intervals = []   # when each line is spoken, in episode seconds (the music ducks under them)
@@ -394,12 +402,26 @@ def audio_targets(plan: Plan) -> tuple[Target, list[Mix], list[Target]]:
         voice = [(a.path, seg.lines[j].start) for (k, j), a in lines if k == i]
         near = [(s, e) for s, e in intervals
                 if e + assemble.DUCK_RAMP > seg.start and s - assemble.DUCK_RAMP < seg.start + seg.duration]
+        heard = []   # the beds come in by this segment and not faded out before it
+        for first, after in runs:
+            bed, came = beds[first], plan.timeline[first].start
+            gone = None if after is None or after > i else plan.timeline[after].start   # its fade out has begun
+            if bed and first <= i and (gone is None or gone + assemble.FADE > seg.start):
+                heard.append(assemble.Bed(*bed, fade_in=came if first and came + assemble.FADE > seg.start else None,
+                                          fade_out=gone))
+        music: Any = None
+        if len(heard) == 1 and heard[0].fade_in is None and heard[0].fade_out is None:
+            music = [bed_ids[heard[0][:3]], round(seg.start, 6), near]   # as when one bed plays throughout
+        elif heard:   # cross-fading: each bed heard, where its fades begin (seconds into the segment)
+            music = {"beds": [[bed_ids[b[:3]], *[None if f is None else round(f - seg.start, 6)
+                                                for f in (b.fade_in, b.fade_out)]] for b in heard],
+                     "at": round(seg.start, 6), "near": near}
         made = plan.cache.target("mix", "mixes", seg.id, {
             "samples": round(seg.duration * AUDIO_RATE), "step": assemble.power_step(plan.settings.fps),
             "voice": [(str(p), round(t, 4)) for p, t in voice],
-            "music": music_id and [music_id, round(seg.start, 6), near], "code": code}, "npz",
+            "music": music, "code": code}, "npz",
             remembered_as=f"{seg.id}-{plan.settings.fps}")
-        mixes.append(Mix(index=i, start=seg.start, duration=seg.duration, voice=voice, music=music,
+        mixes.append(Mix(index=i, start=seg.start, duration=seg.duration, voice=voice, music=tuple(heard),
                          intervals=near, key=made.key, target=made.path))
         targets.append(made)
     track = plan.cache.target("audio track", "audio", script.episode.id,
