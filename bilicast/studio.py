@@ -383,6 +383,16 @@ def legibility(jobs: list, episode) -> list[dict]:
         frame = variants.get(job.variant, episode.workspace).frame(job.width, job.height)
         for problem in legible.problems(texts, job.width, job.height, frame.subtitle_top):
             found.append({"segment": job.segment, "problem": problem})
+        for stamp in job.stamps:   # the watermark (over the whole segment) must not cover the scene's text
+            if stamp.until is None and "watermarks" in Path(stamp.png).parts and Path(stamp.png).is_file():
+                from PIL import Image
+
+                from .watermark import covered_texts
+                with Image.open(stamp.png) as im:
+                    covered = covered_texts((stamp.x, stamp.y, im.width, im.height), texts)
+                if covered:
+                    found.append({"segment": job.segment, "problem": f"the watermark covers {covered[0]!r}: "
+                                  "choose another corner (watermark.corner in channel.yaml)"})
     return found
 
 

@@ -95,3 +95,10 @@ def draw(placed: Placed, target: Path) -> None:
         im.putalpha(alpha)
         with atomic_path(target) as tmp:
             im.save(tmp, format="PNG")
+
+
+def covered_texts(box: tuple[int, int, int, int], texts: list[dict]) -> list[str]:
+    """The recorded texts of a scene's picture (legible.text_layout: boxes
+    x0, y0, x1, y1 in px) the watermark's box (left, top, width, height) overlaps."""
+    return [t["text"] for t in texts if _overlap(box, (t["box"][0], t["box"][1], t["box"][2] - t["box"][0],
+                                                         t["box"][3] - t["box"][1]))]

@@ -175,3 +175,19 @@ def test_a_changed_watermark_refinishes_without_rendering_an_animation(watermark
     assert sorted((ws / ".cache" / "animations").iterdir()) == animations   # Manim rendered nothing
     record = json.loads((ws / "out" / "chan" / "main" / "timeline.json").read_text())["watermark"]
     assert record["opacity"] == 0.9
+
+
+def test_the_watermark_covers_no_text_of_the_scenes(watermarked):
+    from bilicast.episode import load_episode
+    from bilicast.render import render_episode
+    from bilicast.studio import legibility
+    from bilicast.watermark import covered_texts
+    _, marked = watermarked
+    episode = load_episode(marked / "ep.yaml")
+    report = render_episode(episode, marked / "out", preview=True, variants=("main", "vertical"))
+    assert report.animated == 0 and len(report.jobs) == 2   # all cached: the same render as the fixture's
+    for jobs in report.jobs:
+        assert all(len(job.stamps) == 1 for job in jobs)   # the watermark (a silent episode carries no label)
+        assert not [w for w in legibility(jobs, episode) if "watermark" in w["problem"]]
+    text = {"text": "标题", "box": [100, 40, 400, 100]}
+    assert covered_texts((380, 50, 60, 60), [text]) == ["标题"] and covered_texts((420, 50, 60, 60), [text]) == []
