@@ -125,6 +125,8 @@ def _add_segments(located: Located, channel: dict) -> None:
     episode, segments = data["episode"], data["segments"]
     scenes = {s.get("scene") for s in segments if isinstance(s, dict)}
     brand = {k: v for k, v in (("name", channel.get("name")), ("logo", channel.get("logo"))) if v}
+    if "name" not in brand or not segments:
+        return   # script._check_channel says the name is missing; a script needs segments of its own
     at = located.position(("episode", "intro"))
     if isinstance(channel.get("opening"), dict) and episode.get("intro", "auto") == "auto" \
             and OPENING_SCENE not in scenes:

@@ -131,14 +131,32 @@ class BilicastScene:
         return mn.VGroup(*[self.text(ln, size=least, color=color, bold=bold, max_width=max_width)
                            for ln in wrap(content, per_line)]).arrange(mn.DOWN, buff=0.08, aligned_edge=edge)
 
+    @property
+    def danmaku_safe(self) -> bool:
+        """Whether the episode's style asks for titles and key numbers below
+        the danmaku band (`style.layout: danmaku_safe`)."""
+        return self.style.get("layout") == "danmaku_safe"
+
+    @property
+    def key_top(self) -> float:
+        """The highest y a title or key number may reach: the title-safe top,
+        or under `layout: danmaku_safe` the danmaku band's lower edge
+        (frame.danmaku_bottom) where that is lower."""
+        return min(self.frame.top, self.frame.danmaku_bottom) if self.danmaku_safe else self.frame.top
+
     def show_title(self, title: str, size: float = 52, y: float = 3.2, below: float = 2.4,
                    without: float = 3.0) -> float:
         """Fade in a centred title at height y; returns the top of the space
         left for the content (`below`, or `without` when there is no title).
         y, below and without are for the landscape frame (title-safe top
         3.6); in a taller frame they keep their distance from its title-safe
-        top, and a title too wide for the frame wraps."""
+        top, and a title too wide for the frame wraps. Under `layout:
+        danmaku_safe` they keep it from key_top instead (a y under 3.2 that
+        left room for the provenance line above rises to 3.2: the line is
+        far above), and everything under the title moves down with it."""
         shift = self.frame.top - 3.6
+        if self.danmaku_safe:
+            shift = min(shift, self.key_top - 3.6 + max(0.0, 3.2 - y))
         if not title:
             return without + shift
         heading = self.label(title, size=size, bold=True, max_width=2 * self.frame.right - 0.3, max_lines=2)

@@ -247,7 +247,7 @@ Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 class Opening(Strict):
     """The channel's opening (brand.Opening): its name and logo, no narration."""
     tagline: Text(30) = ""   # type: ignore[valid-type]
-    seconds: float = Field(3.0, ge=1.0, le=10.0)
+    seconds: float = Field(3.0, ge=2.5, le=10.0, description="its animation runs 2.3 s; the rest holds")
 
 
 class EndCard(Strict):
@@ -369,7 +369,8 @@ def load_script_located(path: str | Path, scenes=None, demos=None, workspace: Pa
     except ValidationError as e:
         problems = [_problem_from_error(err, located) for err in e.errors()]
         raise channel.renumbered(ScriptProblems(str(path), _dedupe(problems)), located) from None
-    problems = (_check_segments(script, located, scenes) + _check_bench(script, located, demos)
+    problems = (_check_channel(script, located) + _check_segments(script, located, scenes)
+                + _check_bench(script, located, demos)
                 + _check_publishing(script, located) + _check_audio(script, located, workspace)
                 + _check_kinds(script, located, workspace) + _check_variants(script, located, workspace))
     if problems:
@@ -387,6 +388,16 @@ def validate_resolved(data: dict, located, path: str | Path, scenes) -> Script:
     if problems:
         raise ScriptProblems(str(path), problems)
     return script
+
+
+def _check_channel(script: Script, located) -> list[Problem]:
+    """A script's own `channel:` (without channel.yaml) that asks for an opening or end card names the channel."""
+    ch = script.channel
+    if ch is None or ch.name or not (ch.opening or ch.end_card):
+        return []
+    line, col = located.position(("channel",))
+    return [Problem(line, col, "channel.name", "the opening and the end card show the channel's name, and it has none",
+                    "add `name:` to channel.yaml (or to this script's channel: block)")]
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

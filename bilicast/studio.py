@@ -381,7 +381,9 @@ def legibility(jobs: list, episode) -> list[dict]:
         except (OSError, ValueError, KeyError):
             continue
         frame = variants.get(job.variant, episode.workspace).frame(job.width, job.height)
-        for problem in legible.problems(texts, job.width, job.height, frame.subtitle_top):
+        for problem in legible.problems(texts, job.width, job.height, frame.subtitle_top,
+                                        danmaku_bottom=frame.danmaku_bottom,
+                                        layout_style=job.style.get("layout", "standard"), scene=job.scene_name):
             found.append({"segment": job.segment, "problem": problem})
         for stamp in job.stamps:   # the watermark (over the whole segment) must not cover the scene's text
             if stamp.until is None and "watermarks" in Path(stamp.png).parts and Path(stamp.png).is_file():

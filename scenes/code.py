@@ -109,7 +109,9 @@ class Walkthrough(BilicastScene):
         shown = [ln for ln in all_lines[first - 1:last] if ln.strip()]
         indent = min((len(ln) - len(ln.lstrip()) for ln in shown), default=0)
         size = 19
-        line_h = min(0.6, (top - code_bottom) / MAX_LINES)
+        # under layout danmaku_safe the title sits lower: fewer lines in the window, each as tall as ever
+        window_lines = max(4, min(MAX_LINES, int((top - code_bottom) / 0.34))) if self.danmaku_safe else MAX_LINES
+        line_h = min(0.6, (top - code_bottom) / window_lines)
         char_w = mn.MarkupText("x" * 20, font=MONO, font_size=size).width / 20
         # a line longer than the frame holds at this size ends in "…" rather than shrinking the code
         left, right = -self.frame.right + 0.1, self.frame.right - 0.1   # inside the title-safe area
@@ -137,8 +139,8 @@ class Walkthrough(BilicastScene):
         marked.append(current)
 
         def window(centre: int) -> tuple[int, int]:
-            start = max(first, min(centre - MAX_LINES // 2, last - MAX_LINES + 1))
-            return start, min(last, start + MAX_LINES - 1)
+            start = max(first, min(centre - window_lines // 2, last - window_lines + 1))
+            return start, min(last, start + window_lines - 1)
 
         def draw(start: int, end: int) -> mn.VGroup:
             rows = mn.VGroup()
@@ -164,7 +166,7 @@ class Walkthrough(BilicastScene):
         marker = None
         for k, h in enumerate(p.highlights, 1):
             a, b = parse_range(h)
-            new_start, new_end = window((a + b) // 2) if (b - a) < MAX_LINES else (a, a + MAX_LINES - 1)
+            new_start, new_end = window((a + b) // 2) if (b - a) < window_lines else (a, a + window_lines - 1)
             animations = []
             if (new_start, new_end) != (start, end):
                 start, end = new_start, new_end
@@ -224,5 +226,8 @@ class Walkthrough(BilicastScene):
             y = top - pitch * (i + 0.5)
             name = self.label(label, size=28, max_width=width, max_lines=1, color=MUTED)
             value = self.label(text, size=44, max_width=width, max_lines=1, bold=True, color=self.style["highlight"])
-            items.append(mn.VGroup(name, value).arrange(mn.DOWN, buff=0.12).move_to([x, y, 0]))
+            item = mn.VGroup(name, value).arrange(mn.DOWN, buff=0.12)
+            if self.danmaku_safe and item.height > pitch - 0.1:   # less room under the title: smaller, still legible
+                item.scale((pitch - 0.1) / item.height)
+            items.append(item.move_to([x, y, 0]))
         return items

@@ -158,7 +158,8 @@ class Counter(_DataScene):
     def build(self):
         p = self.params
         self.show_provenance()
-        label = self.text(p.label, size=44).move_to(mn.UP * 1.8)
+        label = self.text(p.label, size=44)
+        label.move_to(mn.UP * min(1.8, self.key_top - 0.1 - label.height / 2))   # below the danmaku band if asked
         digits = max(0, min(2, 3 - len(str(int(abs(p.value))))))
         tracker = mn.ValueTracker(0.0)
         colour = self.style["accent"]
@@ -483,6 +484,8 @@ class Heatmap(_DataScene):
         p = self.params
         self.show_provenance()
         top = self.show_title(p.title) - 0.45
+        if self.danmaku_safe and not p.title:   # no key text to keep out of the band: the grid keeps its room
+            top = self.frame.top - 0.4 - 0.45
         n = len(p.matrix)
         narrow = self.frame.narrow   # a narrow frame: column title above, caption below the grid
         room = top - self.frame.subtitle_top - 0.3 - (1.6 if narrow and p.caption else 0.0) - (0.5 if narrow else 0)

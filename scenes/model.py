@@ -162,6 +162,8 @@ class Architecture(BilicastScene):
         for i, size in enumerate(sizes):
             y = top - pitch * (i + 0.5)
             upper, lower = y + pitch * 0.2, y - pitch * 0.22
+            if self.danmaku_safe and pitch < 0.7:   # less room under the title: the two lines keep apart
+                upper, lower = y + pitch * 0.25, y - pitch * 0.26
             bar = self.block(i, width=0.2 + (right - left - 2.4) * size, height=pitch * 0.28)
             bar.move_to([left + bar.width / 2, lower, 0])
             kinds[i].move_to([left + kinds[i].width / 2, upper, 0])

@@ -102,7 +102,8 @@ class Branch(_Boxes):
         if self.frame.narrow:   # top to bottom: the shared steps, then the branches side by side
             box_w = min(3.0, self.frame.right - 0.35)
             pitch = min(1.6, (top - self.frame.subtitle_top - 0.3) / (columns + 0.4))   # + the branch names
-            box_h = min(1.1, pitch - 0.5)
+            # under layout danmaku_safe (less room under the title) the arrows between the boxes get shorter
+            box_h = min(1.1, pitch - (0.3 if self.danmaku_safe else 0.5))
             lanes = {None: 0.0, "upper": -(box_w + gap) / 2, "lower": (box_w + gap) / 2}
 
             def at(column, lane=None):
@@ -110,6 +111,10 @@ class Branch(_Boxes):
         else:
             box_w, box_h = min(2.4, (2 * self.frame.right + 0.2) / columns - gap), 1.1
             rows = {None: mid, "upper": mid + 1.05, "lower": mid - 1.25}
+            squeeze = min(1.0, (top - self.frame.subtitle_top - 0.2) / 3.85)   # the upper tag's top to the lower box
+            if self.danmaku_safe and squeeze < 1:   # less room under the title: the lanes close up, above the subtitles
+                box_h, mid = 1.1 * squeeze, self.frame.subtitle_top + 0.1 + 1.8 * squeeze
+                rows = {None: mid, "upper": mid + 1.05 * squeeze, "lower": mid - 1.25 * squeeze}
 
             def at(column, lane=None):
                 return (column - (columns - 1) / 2) * (box_w + gap), rows[lane]

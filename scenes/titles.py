@@ -28,9 +28,11 @@ class TitleCard(BilicastScene):
             extras.append(self.label(p.subtitle, size=40, max_width=2 * self.frame.right - 0.3).next_to(
                 bar, mn.DOWN, buff=0.45))
         card = mn.VGroup(title, bar, *extras)
+        if self.danmaku_safe:   # the title below the danmaku band (the kicker above it may reach into it)
+            card.shift(mn.DOWN * max(0.0, title.get_top()[1] - self.key_top))
         low = self.frame.subtitle_top + 0.2 - card.get_bottom()[1]
         if low > 0:   # wrapped lines reach the subtitle band: the card moves up, as far as the frame allows
-            card.shift(mn.UP * min(low, self.frame.top - card.get_top()[1]))
+            card.shift(mn.UP * min(low, self.frame.top - card.get_top()[1], self.key_top - title.get_top()[1]))
         self.play(mn.Write(title, run_time=1.0), mn.GrowFromEdge(bar, mn.LEFT, run_time=0.6))
         if extras:
             self.play(*[mn.FadeIn(m, shift=mn.UP * 0.2) for m in extras], run_time=0.5)
@@ -47,7 +49,8 @@ class Heading(BilicastScene):
 
     def build(self):
         title = self.label(self.params.title, size=52, bold=True, max_width=2 * self.frame.right - 0.3)
-        title.move_to([-self.frame.right + 0.14 + title.width / 2, self.frame.top - 0.45 - title.height / 2, 0])
+        top = min(self.frame.top - 0.45, self.key_top - 0.1)   # below the danmaku band under layout danmaku_safe
+        title.move_to([-self.frame.right + 0.14 + title.width / 2, top - title.height / 2, 0])
         bar = mn.Rectangle(width=1.2, height=0.08, fill_opacity=1, stroke_width=0,
                         color=self.style["accent"]).next_to(title, mn.DOWN, buff=0.2, aligned_edge=mn.LEFT)
         self.play(mn.FadeIn(title, shift=mn.RIGHT * 0.2), mn.GrowFromEdge(bar, mn.LEFT), run_time=0.5)

@@ -54,7 +54,14 @@ def test_new_writes_a_valid_commented_starter(workspace):
     assert proc.returncode == 0, proc.stderr
     script = workspace / "scripts" / "ep09-pruning.yaml"
     assert script.read_text(encoding="utf-8").startswith("# 剪枝: 让模型变小")
+    channel = workspace / "channel.yaml"   # and the starter channel it inherits: opening and end card placed
+    assert channel.read_text(encoding="utf-8").startswith("# Your channel")
     assert cli(workspace, "validate", "scripts/ep09-pruning.yaml").returncode == 0
+    plan = cli(workspace, "plan", "scripts/ep09-pruning.yaml", "--preview")
+    assert plan.returncode == 0 and "opening" in plan.stdout and "end-card" in plan.stdout, plan.stdout + plan.stderr
+    channel.write_text("name: 别人的频道\n", encoding="utf-8")
+    assert cli(workspace, "new", "ep10-x", "--channel", "新频道").returncode == 0
+    assert channel.read_text(encoding="utf-8") == "name: 别人的频道\n"   # never overwritten
     again = cli(workspace, "new", "ep09-pruning")
     assert again.returncode == 2 and "already exists" in again.stderr
     assert cli(workspace, "new", "Bad Id").returncode == 2

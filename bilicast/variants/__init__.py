@@ -5,11 +5,13 @@ creator's own. A module defines `VARIANT`, a Variant; the file's name is
 what a script's `episode.variants` says.
 
 A Variant is described by its geometry: its aspect, the title-safe margin,
-the subtitle band, the covers, and where a chart may go (the AI-content
-label goes in the title-safe area's corner: docs/aigc.md). From it
-follow the pixel size, the Manim frame the scenes lay out in (`Frame`), the
-subtitle line length and the bundle's cover files. Scenes ask the frame how
-much room there is (`narrow`, `fits_across`), never which variant it is.
+the subtitle band, the danmaku band (where scrolling comments pass: key text
+stays below it under `style.layout: danmaku_safe`), the covers, and where a
+chart may go (the AI-content label goes in the title-safe area's corner:
+docs/aigc.md). From it follow the pixel size, the Manim frame the scenes
+lay out in (`Frame`), the subtitle line length and the bundle's cover
+files. Scenes ask the frame how much room there is (`narrow`,
+`fits_across`, `danmaku_bottom`), never which variant it is.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ class Frame:
     height: float
     subtitle_top: float   # nothing is drawn below this y: the burned-in subtitles' band
     safe_margin: float = SAFE_MARGIN
+    danmaku_band: float = 0.0   # the top fraction of the height where danmaku scroll (Variant.danmaku_band)
 
     @property
     def right(self) -> float:
@@ -53,6 +56,13 @@ class Frame:
     def fits_across(self, width: float) -> bool:
         """Whether `width` units fit across the title-safe area."""
         return width <= 2 * self.right
+
+    @property
+    def danmaku_bottom(self) -> float:
+        """The danmaku band's lower edge (y): under `style.layout: danmaku_safe`
+        titles and key numbers stay below it (BilicastScene.key_top). The
+        frame's top edge when the variant has no band."""
+        return self.height / 2 - self.height * self.danmaku_band
 
 
 @dataclass(frozen=True)
@@ -81,7 +91,9 @@ class Variant:
     subtitle_margin: float    # subtitles' bottom edge above the frame's bottom, a fraction of its height
     subtitle_band: float      # the band's height in Manim units (two lines and their outline)
     safe_margin: float = SAFE_MARGIN   # title-safe margin, a fraction of each side
-    danmaku_band: float = 0.0          # the top of the frame kept clear of key text (a fraction of the height)
+    # the top of the frame where scrolling danmaku pass, a fraction of its height: kept clear of key text
+    # under `style.layout: danmaku_safe`, and where the legibility warnings look (docs/variants.md)
+    danmaku_band: float = 0.0
     chart_box: Box = (0.48, 0.08, 0.5, 0.72)   # where a chart overlay at `position: right` goes
     cover: Cover = LANDSCAPE_COVER
 
@@ -103,7 +115,7 @@ class Variant:
     def frame(self, width: int, height: int) -> Frame:
         short = min(width, height)
         w, h = SHORT_SIDE_UNITS * width / short, SHORT_SIDE_UNITS * height / short
-        return Frame(w, h, -h / 2 + h * self.subtitle_margin + self.subtitle_band, self.safe_margin)
+        return Frame(w, h, -h / 2 + h * self.subtitle_margin + self.subtitle_band, self.safe_margin, self.danmaku_band)
 
     def subtitle_chars(self, width: int, height: int, max_chars: int) -> int:
         """Full-width characters per subtitle line: the script's max_chars, or
