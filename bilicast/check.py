@@ -218,8 +218,9 @@ def check_bundle(folder: Path) -> list[Check]:
             checks.append(Check(f"{bcc_name} (BCC)", False, str(e)[:80]))
     desc = folder / "description.txt"
     text = desc.read_text("utf-8") if desc.exists() else ""
-    checks.append(Check("description <= 2000 chars, chapters from 0:00", 0 < len(text) <= 2000
-                        and re.search(r"^0:00 ", text, re.M) is not None, f"{len(text)} chars"))
+    first = _first_chapter_at(folder)   # 0:00, or where the channel's opening ends
+    checks.append(Check(f"description <= 2000 chars, chapters from {first}", 0 < len(text) <= 2000
+                        and re.search(rf"^{first} ", text, re.M) is not None, f"{len(text)} chars"))
     # upload.yaml is biliup-rs's config: {limit, streamers: {file pattern: Studio}} (docs/publishing.md).
     # Studio's fields (bilibili.rs) but `videos` and `aid`, which biliup fills; any other key would be
     # sent to Bilibili raw (Studio flattens unknown keys into its extra_fields)
@@ -255,6 +256,17 @@ def check_bundle(folder: Path) -> list[Check]:
 
 
 LABEL_TIMES = (0.0, 1.0, 2.0)   # seconds at which the on-screen AI-content label must show
+
+
+def _first_chapter_at(folder: Path) -> str:
+    """Where the description's chapters start: 0:00, or after the channel's
+    opening (brand.Opening first in timeline.json; docs/channel.md)."""
+    from .publish import timestamp
+    try:
+        first = json.loads((folder / "timeline.json").read_text("utf-8"))["segments"][0]
+    except (OSError, ValueError, KeyError, IndexError):
+        return "0:00"
+    return timestamp(first["end"]) if first.get("scene") == "brand.Opening" else "0:00"
 
 
 def check_labels(folder: Path) -> list[Check]:

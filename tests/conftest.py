@@ -66,6 +66,7 @@ def tiny_workspace(tmp_path_factory):
     shutil.copytree(ROOT / "assets", ws / "assets")   # script paths must resolve inside the workspace
     shutil.copytree(ROOT / "demos", ws / "demos")
     shutil.copytree(ROOT / "scripts", ws / "scripts")
+    shutil.copy(ROOT / "channel.yaml", ws / "channel.yaml")   # the season is published under the sample channel
     for demo in DEMOS:
         proc = subprocess.run([sys.executable, "-m", "bilicast.cli", "bench", "--demo", demo, "--tiny"],
                               capture_output=True, text=True, cwd=ws)

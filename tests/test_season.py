@@ -11,6 +11,8 @@ from PIL import Image
 from bilicast import cli
 from bilicast.check import check_labels
 
+from conftest import ffprobe
+
 EPISODES = ["ep01-keras-to-phone", "ep02-self-evolving-model", "ep03-train-serve-skew", "ep04-production-pitfalls"]
 
 
@@ -29,6 +31,12 @@ def test_episode_renders_to_a_checked_bundle(tiny_workspace, episode, capsys):
         assert [c.ok for c in labels] == [True, True], labels
     bundle = ws / "out" / episode / "main"
     timeline = json.loads((bundle / "timeline.json").read_text())
+    # under channel.yaml: the channel's opening first, its end card last, its watermark over every frame
+    scenes = [s["scene"] for s in timeline["segments"]]
+    assert scenes[0] == "brand.Opening" and scenes[-1] == "brand.EndCard" and "brand.Opening" not in scenes[1:]
+    assert timeline["watermark"]["logo"] == "logo.svg"
+    tags = ffprobe(bundle / "video.mp4")["format"]["tags"]   # one producer field: the channel's name
+    assert json.loads(tags["AIGC"])["ContentProducer"] == "TF实战小课"
     duration = timeline["segments"][-1]["end"]
     assert 120 <= duration <= 300, duration   # 2-5 minutes
     numbers = json.loads((bundle / "numbers.json").read_text())
