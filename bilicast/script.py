@@ -96,7 +96,8 @@ class Watermark(Strict):
     """The channel's logo laid over every frame at finishing (docs/channel.md)."""
     corner: Literal["top-right", "top-left", "bottom-right", "bottom-left"] = "top-right"
     opacity: float = Field(0.6, gt=0.0, le=1.0)
-    size: float = Field(0.08, ge=0.03, le=0.25, description="the logo's height, a fraction of the frame's short side")
+    size: float = Field(0.045, ge=0.02, le=0.25, description="the logo's height, a fraction of the frame's short "
+                        "side; up to 0.05 it stays in the frame's margin, outside the title-safe area")
 
 
 DEFAULT_PARTITION = "AI学习"   # tid_v2 2096, under 人工智能: where TensorFlow explainers belong

@@ -1,10 +1,12 @@
-"""The channel's watermark: its logo in a corner of the title-safe area, at
+"""The channel's watermark: its logo in a corner of the frame's margin, at
 an opacity, laid over every frame at finishing as a stamp (contracts.Stamp,
 the same ffmpeg pass as the AI-content label), never part of an animation:
 a changed watermark re-encodes every chunk, and renders nothing in Manim.
 
-It stays out of the subtitle band (a bottom corner sits above it) and out
-of the AI-content label's box (in the label's corner it goes below it)."""
+It sits outside the title-safe area, where the scenes never put text (the
+legibility rules), so it covers none; and out of the subtitle band (a
+bottom corner sits above it, in the side margin) and of the AI-content
+label's box (which starts at the title-safe corner)."""
 from __future__ import annotations
 
 import subprocess
@@ -60,23 +62,32 @@ def rasterize(logo: Path, height: int, target: Path | None = None) -> Path:
 
 def place(spec: Watermark, logo: Path, size: tuple[int, int], variant: Variant,
           label_box: tuple[int, int, int, int] | None = None) -> Placed:
-    """Where the watermark goes on a frame of `size` px."""
+    """Where the watermark goes on a frame of `size` px: in the frame's margin
+    outside the title-safe area, where no scene puts text (a top corner: in
+    the top margin, towards the corner; a bottom corner: in the side margin,
+    just above the subtitle band). A logo too big for the margin goes inside
+    the title-safe corner instead (below the label in its corner), where it
+    may cover a scene's text: the studio warns when it does."""
     w, h = size
     short = min(w, h)
     height = max(8, round(spec.size * short))
     width = max(8, round(height * logo_aspect(logo)))
     gap = round(GAP * short)
     mx, my = round(w * variant.safe_margin), round(h * variant.safe_margin)
-    x = mx if spec.corner.endswith("left") else w - mx - width
+    left = spec.corner.endswith("left")
+    beside = (mx - width) // 2 if left else w - mx + (mx - width) // 2   # centred in the side margin
     if spec.corner.startswith("top"):
-        y = my
+        if height <= my:   # in the top margin
+            x = beside if width <= mx else (mx // 2 if left else w - mx // 2 - width)
+            return Placed(spec, logo, (x, (my - height) // 2, width, height))
+        x, y = (mx if left else w - mx - width), my
         if label_box and _overlap((x, y, width, height), label_box):
             y = label_box[1] + label_box[3] + gap
-    else:   # above the subtitle band
-        frame = variant.frame(w, h)
-        band_top = round((frame.height / 2 - frame.subtitle_top) * h / frame.height)
-        y = band_top - gap - height
-    return Placed(spec, logo, (x, y, width, height))
+        return Placed(spec, logo, (x, y, width, height))
+    frame = variant.frame(w, h)   # a bottom corner: above the subtitle band
+    band_top = round((frame.height / 2 - frame.subtitle_top) * h / frame.height)
+    x = beside if width <= mx else (mx if left else w - mx - width)
+    return Placed(spec, logo, (x, band_top - gap - height, width, height))
 
 
 def _overlap(a, b) -> bool:

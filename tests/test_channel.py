@@ -191,3 +191,25 @@ def test_the_watermark_covers_no_text_of_the_scenes(watermarked):
         assert not [w for w in legibility(jobs, episode) if "watermark" in w["problem"]]
     text = {"text": "标题", "box": [100, 40, 400, 100]}
     assert covered_texts((380, 50, 60, 60), [text]) == ["标题"] and covered_texts((420, 50, 60, 60), [text]) == []
+
+
+@pytest.mark.parametrize("cut", ["main", "vertical"])
+@pytest.mark.parametrize("corner", ["top-right", "top-left", "bottom-right", "bottom-left"])
+def test_the_watermark_sits_in_the_margin_clear_of_text_subtitles_and_the_label(tmp_path, cut, corner):
+    """Outside the title-safe area (where scenes keep their text), inside the
+    frame, above the subtitle band, clear of the AI-content label's box."""
+    from bilicast import aigc, variants
+    from bilicast.script import PREVIEW, RESOLUTIONS, Watermark
+    from bilicast.watermark import _overlap, place
+    (tmp_path / "logo.svg").write_text(LOGO, encoding="utf-8")
+    variant = variants.get(cut)
+    for landscape in (RESOLUTIONS["1080p"], (PREVIEW["width"], PREVIEW["height"])):
+        w, h = variant.size(landscape)
+        label = aigc.place(aigc.LabelStyle(text="本视频含AI合成配音"), (w, h), variant)
+        x, y, bw, bh = place(Watermark(corner=corner), tmp_path / "logo.svg", (w, h), variant, label.box).box
+        mx, my = round(w * variant.safe_margin), round(h * variant.safe_margin)
+        assert 0 <= x and x + bw <= w and 0 <= y and y + bh <= h
+        assert not _overlap((x, y, bw, bh), (mx, my, w - 2 * mx, h - 2 * my)), (w, h)   # outside title-safe
+        assert not _overlap((x, y, bw, bh), label.box)
+        frame = variant.frame(w, h)
+        assert y + bh <= (frame.height / 2 - frame.subtitle_top) * h / frame.height   # above the subtitle band
