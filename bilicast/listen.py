@@ -8,7 +8,9 @@ traditional → simplified characters, numbers as digits however they were
 written (三点八 and 3.8 compare equal), Latin terms through the lexicon (a term
 the recognizer wrote in letters compares with its reading). The score is the
 character error rate (edit distance / reference length), with characters that
-sound the same counted as equal; the exact-character rate is reported beside it.
+sound the same counted as equal; the exact-character rate is reported beside it,
+and a toneless-syllable rate (`syllables`: the line read as pinyin without tones,
+numbers read out; edit distance / reference syllables, pooled over lines).
 """
 from __future__ import annotations
 
@@ -161,6 +163,18 @@ def sounds(chars: str) -> list[str]:
             (lazy_pinyin(c, style=Style.NORMAL) if "\u4e00" <= c <= "\u9fff" else [c])]
 
 
+def syllables(text: str) -> list[str]:
+    """What a comparable line says as toneless pinyin syllables, read in context
+    (重 in 重要 is zhong, in 重新 chong): numbers are read out (%99.2 is
+    bai fen zhi jiu shi jiu dian er), so a number weighs as many syllables as
+    it takes to say. Homophones (期中 / 期终) give the same syllables."""
+    from pypinyin import Style, lazy_pinyin
+
+    from .spoken import read_number
+    text = re.sub(r"\d+(?:\.\d+)?", lambda m: read_number(m.group()), text.replace("%", "百分之"))
+    return lazy_pinyin(text, style=Style.NORMAL, errors="ignore")
+
+
 def edit_distance(a, b) -> int:
     prev = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
@@ -192,6 +206,8 @@ class LineScore:
     chars: int        # Chinese characters the line says
     errors: int       # edits, counting characters that sound the same as equal
     exact_errors: int # edits, counting only identical characters as equal
+    syllables: int = 0        # toneless syllables the line says
+    syllable_errors: int = 0  # edits between the toneless syllable sequences
 
     @property
     def cer(self) -> float:
@@ -210,8 +226,16 @@ def score(row: dict, heard: str, pronounce=None) -> LineScore:
     """Score a transcript against a timeline row ({segment, line, text, spoken?})."""
     reference = comparable(row.get("spoken") or row["text"], pronounce)
     hypothesis = comparable(heard, pronounce)
+    said = syllables(reference)
     return LineScore(row["segment"], row["line"], row["text"], simplified(heard), len(reference),
-                     edit_distance(sounds(reference), sounds(hypothesis)), edit_distance(reference, hypothesis))
+                     edit_distance(sounds(reference), sounds(hypothesis)), edit_distance(reference, hypothesis),
+                     len(said), edit_distance(said, syllables(hypothesis)))
+
+
+def syllable_rate(scores: list[LineScore]) -> float:
+    """The toneless-syllable error rate pooled over lines: the sum of the
+    lines' syllable edit distances over the sum of their syllables."""
+    return sum(s.syllable_errors for s in scores) / max(sum(s.syllables for s in scores), 1)
 
 
 def check_speech(bundle: Path, progress=None, segment: str | None = None) -> list[LineScore]:
@@ -250,5 +274,7 @@ def report(scores: list[LineScore]) -> tuple[bool, str]:
     flagged = sum(s.flagged for s in scores)
     rows.append(f"pooled CER {pooled:.3f} (exact characters {exact:.3f}) over {chars} characters, "
                 f"{len(scores)} lines; {flagged} line(s) above {FLAG_CER:.2f}")
+    rows.append(f"pooled toneless-syllable error {syllable_rate(scores):.3f} over "
+                f"{sum(s.syllables for s in scores)} syllables")
     rows.append(f"{len(scores) - flagged} passed, {flagged} failed")
     return flagged == 0, "\n".join(rows)

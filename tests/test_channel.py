@@ -150,7 +150,7 @@ def test_a_watermark_only_channel_changes_nothing_outside_the_logos_box(watermar
         b = np.asarray(grab_frame(marked / "out" / "chan" / cut / "video.mp4", t), dtype=float)
         outside = np.ones(a.shape[:2], bool)
         outside[max(0, y - 8):y + h + 8, max(0, x - 8):x + w + 8] = False   # the encoder's blocks at its edge
-        assert np.abs(a[outside] - b[outside]).mean() < 1.0, t
+        assert np.abs(a[outside] - b[outside]).mean() < 0.5, t   # H.264 noise only (the demo: at most 0.11)
         logo = b[y:y + h, x:x + w]   # the logo's blue, at its opacity over the dark background
         blue = (logo[..., 2] > logo[..., 0] + 40).mean()
         assert blue > 0.25, (t, blue)
