@@ -1,5 +1,5 @@
 """Render the last frame of each built-in scene (the everyday cases of
-tests/test_legibility.py) into one labelled sheet, docs/scenes.png, and one
+tests/test_legibility.py, and the channel's opening and end card) into one labelled sheet, docs/scenes.png, and one
 small thumbnail per scene, docs/scenes/<module.Class>.png (the README's scene
 table shows them).
 
@@ -14,13 +14,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from PIL import Image, ImageDraw  # noqa: E402
+from test_channel_look import BRAND  # noqa: E402
 from test_legibility import CASES, job  # noqa: E402
 
 from bilicast.animate import render_scene  # noqa: E402
 from bilicast.cover import font_file  # noqa: E402
 
 SHOWN = ["title", "heading", "flow", "branch", "checklist", "bars-ci", "counter", "before-after", "table", "curve",
-         "scatter", "heatmap", "architecture", "numberline", "code-aside", "terminal"]
+         "scatter", "heatmap", "architecture", "numberline", "code-aside", "terminal", "opening", "end-card"]
 THUMB = (480, 270)
 
 
@@ -33,7 +34,7 @@ def main() -> None:
     draw = ImageDraw.Draw(sheet)
     with tempfile.TemporaryDirectory() as tmp:
         for i, case in enumerate(SHOWN):
-            name, params = CASES[case]
+            name, params = BRAND.get(case) or CASES[case]
             movie, _, _ = render_scene(job(name, params, 1280, 720, 15), Path(tmp) / case)
             png = Path(tmp) / f"{case}.png"
             subprocess.run(["ffmpeg", "-v", "error", "-y", "-sseof", "-0.2", "-i", str(movie), "-frames:v", "1",
