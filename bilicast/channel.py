@@ -28,8 +28,15 @@ OPENING_SCENE, END_CARD_SCENE = "brand.Opening", "brand.EndCard"
 
 
 def channel_file(workspace: Path | None) -> Path | None:
+    """The workspace's channel.yaml (None: it has none), named from the
+    current folder when it is below it, as errors print it."""
     path = Path(workspace) / FILE if workspace else None
-    return path if path and path.is_file() else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def load_channel(workspace: Path | None) -> Located | None:
