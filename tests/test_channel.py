@@ -175,6 +175,12 @@ def test_a_changed_watermark_refinishes_without_rendering_an_animation(watermark
     assert sorted((ws / ".cache" / "animations").iterdir()) == animations   # Manim rendered nothing
     record = json.loads((ws / "out" / "chan" / "main" / "timeline.json").read_text())["watermark"]
     assert record["opacity"] == 0.9
+    # a colour the channel gives: named where it is set, and Manim draws again
+    (ws / "channel.yaml").write_text("name: 张老师讲TF\nlogo: assets/logo.svg\nstyle: {accent: '#ff7a45'}\n"
+                                     "watermark: {corner: top-right, opacity: 0.9}\n", encoding="utf-8")
+    proc = cli(ws, "plan", "ep.yaml", "--preview")
+    rows = [ln for ln in proc.stdout.splitlines() if "to build" in ln]
+    assert len(rows) == 4 and all("(channel.yaml style.accent changed)" in ln for ln in rows), proc.stdout
 
 
 def test_the_watermark_covers_no_text_of_the_scenes(watermarked):
