@@ -219,3 +219,23 @@ def test_the_watermark_sits_in_the_margin_clear_of_text_subtitles_and_the_label(
         assert not _overlap((x, y, bw, bh), label.box)
         frame = variant.frame(w, h)
         assert y + bh <= (frame.height / 2 - frame.subtitle_top) * h / frame.height   # above the subtitle band
+
+
+def test_the_opening_is_rendered_once_per_channel_and_the_end_card_per_episode(tmp_path):
+    ws = make_workspace(tmp_path / "ws", "name: 张老师讲TF\nlogo: assets/logo.svg\nopening: {seconds: 2.5}\n"
+                                         "end_card: {}\n")
+    one = EPISODE.replace("  variants: [main, vertical]\n", "  next: 第二集\n")
+    (ws / "ep.yaml").write_text(one, encoding="utf-8")
+    (ws / "ep2.yaml").write_text(one.replace("id: chan", "id: chan2").replace("next: 第二集", "next: 第三集"),
+                                 encoding="utf-8")
+    proc = cli(ws, "render", "ep.yaml", "--preview")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {ln.split()[0]: ln for ln in cli(ws, "plan", "ep2.yaml", "--preview").stdout.splitlines()
+            if ln.startswith("  ") and ("cached" in ln or "to build" in ln)}
+    assert rows["opening"].split()[1] == "cached" and rows["a"].split()[1] == "cached", rows
+    assert "to build" in rows["end-card"], rows   # it names the next episode
+    timeline = json.loads((ws / "out" / "chan" / "main" / "timeline.json").read_text())
+    assert [s["scene"] for s in timeline["segments"]] == ["brand.Opening", "titles.TitleCard", "bullets.Checklist",
+                                                          "brand.EndCard"]
+    desc = (ws / "out" / "chan" / "main" / "description.txt").read_text(encoding="utf-8")
+    assert "\n0:02 " in desc and "\n0:00 " not in desc   # chapters start where the opening ends
