@@ -39,9 +39,11 @@ def channel_file(workspace: Path | None) -> Path | None:
         return path
 
 
-def load_channel(workspace: Path | None) -> Located | None:
-    """channel.yaml, parsed and checked (None: the workspace has none)."""
-    from .script import Channel, _dedupe, _problem_from_error
+def load_channel(workspace: Path | None, model, problems_of) -> Located | None:
+    """channel.yaml, parsed and checked against `model` (script.Channel;
+    `problems_of(error, located)` locates a validation error's problems),
+    None: the workspace has none. The script module passes both in: it
+    imports this one."""
     path = channel_file(workspace)
     if path is None:
         return None
@@ -50,9 +52,9 @@ def load_channel(workspace: Path | None) -> Located | None:
         raise ScriptProblems(str(path), [Problem(1, 1, "", "channel.yaml must be a mapping (name:, style:, …)",
                                                  "start the file with `name: <your channel>`")])
     try:
-        channel = Channel.model_validate(located.data)
+        channel = model.model_validate(located.data)
     except ValidationError as e:
-        raise ScriptProblems(str(path), _dedupe([_problem_from_error(err, located) for err in e.errors()])) from None
+        raise ScriptProblems(str(path), problems_of(e, located)) from None
     problems = []
     if not channel.name:
         problems.append(Problem(1, 1, "name", "the channel has no name", "add `name: <your channel's name>`"))
@@ -95,15 +97,16 @@ def merge(under: dict, over: dict) -> dict:
     return out
 
 
-def apply(located: Located, path: Path, workspace: Path | None) -> Located | None:
+def apply(located: Located, path: Path, workspace: Path | None, model, problems_of) -> Located | None:
     """Lay the workspace's channel under the script's data (in place), and
-    add the opening and end card segments it asks for. Returns the channel
-    file's Located (None: no channel.yaml and no `channel:` block)."""
+    add the opening and end card segments it asks for (`model`, `problems_of`:
+    as load_channel). Returns the channel file's Located (None: no
+    channel.yaml and no `channel:` block)."""
     data = located.data
     if not isinstance(data, dict) or not isinstance(data.get("episode"), dict) \
             or not isinstance(data.get("segments"), list):
         return None   # the script's own validation says what is wrong
-    source = load_channel(workspace)
+    source = load_channel(workspace, model, problems_of)
     own = data.get("channel")
     if source is None and not isinstance(own, dict):
         return None
@@ -120,33 +123,34 @@ def apply(located: Located, path: Path, workspace: Path | None) -> Located | Non
                 else copy.deepcopy(channel[key]) if mine is None else mine
     if not episode.get("producer") and (channel.get("producer") or channel.get("name")):
         episode["producer"] = channel.get("producer") or channel.get("name")
-    _add_segments(located, channel)
+    try:
+        merged = model.model_validate(channel)
+    except ValidationError:
+        return source   # the script's own `channel:` is wrong: its validation says where
+    _add_segments(located, merged)
     return source
 
 
-def _add_segments(located: Located, channel: dict) -> None:
-    """The opening first and the end card last, unless the script says
-    `intro: none` / `outro: none` or places them itself."""
+def _add_segments(located: Located, channel) -> None:
+    """The opening first and the end card last (`channel`: the merged
+    script.Channel), unless the script says `intro: none` / `outro: none`
+    or places them itself."""
     data = located.data
     assert isinstance(data, dict)   # apply checked it
     episode, segments = data["episode"], data["segments"]
     scenes = {s.get("scene") for s in segments if isinstance(s, dict)}
-    brand = {k: v for k, v in (("name", channel.get("name")), ("logo", channel.get("logo"))) if v}
-    if "name" not in brand or not segments:
+    if not channel.name or not segments:
         return   # script._check_channel says the name is missing; a script needs segments of its own
+    brand = {"name": channel.name, **({"logo": channel.logo} if channel.logo else {})}
     at = located.position(("episode", "intro"))
-    if isinstance(channel.get("opening"), dict) and episode.get("intro", "auto") == "auto" \
-            and OPENING_SCENE not in scenes:
-        opening = channel["opening"]
-        params = {**brand, **({"tagline": opening["tagline"]} if opening.get("tagline") else {})}
+    if channel.opening and episode.get("intro", "auto") == "auto" and OPENING_SCENE not in scenes:
+        params = {**brand, **({"tagline": channel.opening.tagline} if channel.opening.tagline else {})}
         segments.insert(0, {"id": OPENING, "scene": OPENING_SCENE, "params": params,
-                            "min_duration": opening.get("seconds", 3.0)})
+                            "min_duration": channel.opening.seconds})
         _shift_segments(located, at)
-    if isinstance(channel.get("end_card"), dict) and episode.get("outro", "auto") == "auto" \
-            and END_CARD_SCENE not in scenes:
-        from .script import EndCard
-        card = EndCard.model_validate(channel["end_card"])
-        line = card.line.replace("{name}", str(channel.get("name", "")))
+    if channel.end_card and episode.get("outro", "auto") == "auto" and END_CARD_SCENE not in scenes:
+        card = channel.end_card
+        line = card.line.replace("{name}", channel.name)
         upcoming = episode.get("next")
         if upcoming:
             line += card.next_line.replace("{next}", str(upcoming))

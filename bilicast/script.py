@@ -364,7 +364,9 @@ def load_script_located(path: str | Path, scenes=None, demos=None, workspace: Pa
         raise ScriptProblems(str(path), [Problem(1, 1, "", "the script must be a mapping with `episode:` and `segments:`",
                                                  "start the file with `episode:`")])
     from . import channel
-    channel.apply(located, path, workspace)   # channel.yaml under the script, and its opening and end card
+    # channel.yaml under the script, and its opening and end card
+    channel.apply(located, path, workspace, Channel,
+                  lambda e, where: _dedupe([_problem_from_error(err, where) for err in e.errors()]))
     try:
         script = Script.model_validate(located.data)
     except ValidationError as e:

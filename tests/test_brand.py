@@ -16,31 +16,9 @@ from bilicast.contracts import SegmentJob
 from bilicast.cover import font_file
 from bilicast.scenekit import SceneRegistry
 from bilicast.script import PREVIEW, Style
-from conftest import ROOT
-
-LOGO = "assets/channel/logo.svg"
-LOGO_BLUE = (0x00, 0xA1, 0xD6)   # the sample logo's square
-ACCENT = "#e0a030"                # the style's accent in these renders: not the logo's blue
-OPENING = ("brand.Opening", {"name": "TF实验室", "logo": LOGO, "tagline": "把模型跑在你的手机上"})
-END_CARD = ("brand.EndCard", {"name": "TF实验室", "logo": LOGO, "prompt": "一键三连 · 关注不迷路",
-                              "next": "准确率95%的陷阱，藏在预处理的哪一步里"})
-CUTS = {"main": (PREVIEW["width"], PREVIEW["height"]), "vertical": (PREVIEW["height"], PREVIEW["width"])}
+from conftest import ACCENT, CUTS, END_CARD, LOGO, LOGO_BLUE, OPENING, ROOT, brand_job
 
 
-def brand_job(name, params, variant="main", layout="standard", files=None, accent=ACCENT) -> SegmentJob:
-    """A segment job for render_scene alone (what it doesn't read left empty)."""
-    scenes = SceneRegistry(ROOT)
-    cls = scenes.get(name)
-    width, height = CUTS[variant]
-    style = {**Style().model_dump(), "layout": layout, "accent": accent}
-    files = files if files is not None else {
-        n: str(ROOT / n) for n in cls.reads_files(cls.Params.model_validate(params))}
-    return SegmentJob(
-        segment="brand", scene_name=name, scene_file=str(scenes.source_file(name)), scene_class=name.split(".")[1],
-        params=params, style=style, timing={"duration": 3.0, "lines": [], "beats": {}},
-        frames=3 * PREVIEW["fps"], width=width, height=height, fps=PREVIEW["fps"], preview=True, variant=variant,
-        overlay=None, chart=None, burn_in=None, files=files, key="", slug="brand", components={}, target="", raw="",
-        scratch="", chunks="", manifest="")
 
 
 def last_frame(movie: Path) -> np.ndarray:

@@ -12,8 +12,7 @@ from bilicast import legible, variants
 from bilicast.animate import render_scene
 from bilicast.cover import font_file
 from bilicast.script import PREVIEW, Style
-from test_brand import END_CARD, OPENING, brand_job
-from test_legibility import CASES, compare_reference_frame, job
+from conftest import CASES, END_CARD, OPENING, brand_job, compare_reference_frame, job
 
 CUTS = {"main": (PREVIEW["width"], PREVIEW["height"]), "vertical": (PREVIEW["height"], PREVIEW["width"])}
 

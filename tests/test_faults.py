@@ -125,9 +125,9 @@ def test_disk_full_during_segment_write(tmp_path):
 
 def test_ffmpeg_missing_is_one_clear_line(tmp_path):
     ws = make_workspace(tmp_path / "ws")
-    bin_dir = tmp_path / "bin"   # a PATH with everything but ffmpeg and ffprobe
+    bin_dir = tmp_path / "bin"   # a PATH with what setup installs but ffmpeg and ffprobe
     bin_dir.mkdir()
-    for tool in ("espeak-ng",):
+    for tool in ("espeak-ng", "fc-match", "fc-list"):
         if shutil.which(tool):
             (bin_dir / tool).symlink_to(shutil.which(tool))
     proc = bilicast(ws, "render", "ep.yaml", "--preview", env={"PATH": str(bin_dir)})

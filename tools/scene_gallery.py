@@ -1,5 +1,5 @@
 """Render the last frame of each built-in scene (the everyday cases of
-tests/test_legibility.py, and the channel's opening and end card) into one labelled sheet, docs/scenes.png, and one
+tests/conftest.py's CASES, and the channel's opening and end card) into one labelled sheet, docs/scenes.png, and one
 small thumbnail per scene, docs/scenes/<module.Class>.png (the README's scene
 table shows them).
 
@@ -14,8 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from PIL import Image, ImageDraw  # noqa: E402
-from test_channel_look import BRAND  # noqa: E402
-from test_legibility import CASES, job  # noqa: E402
+from conftest import BRAND, CASES, job  # noqa: E402
 
 from bilicast.animate import render_scene  # noqa: E402
 from bilicast.cover import font_file  # noqa: E402
