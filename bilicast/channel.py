@@ -14,6 +14,7 @@ and the last segment."""
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -163,8 +164,7 @@ def _add_segments(located: Located, channel) -> None:
 def renumbered(problems: ScriptProblems, located: Located) -> ScriptProblems:
     """Problems as the creator numbers the segments: past an added opening,
     `segments[3]` of the episode is the script's `segments[2]`."""
-    import re
-    if not getattr(located, "opening_added", False):
+    if not located.opening_added:
         return problems
 
     def fix(text: str) -> str:
