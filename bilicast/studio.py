@@ -235,9 +235,10 @@ class Studio:
                     "segment": segment and segment.group(1)})
                 self.log(f"render failed: {e}")
                 return
-        self.show(report.out_dirs[0], report.jobs[0], episode)
+        drew = f"; Manim drew {report.animated}" if report.rebuilt else ""   # 0: finishing alone (a watermark, a line)
         self.log(f"render {self.state['generation']}: done in {time.monotonic() - started:.1f} s "
-                 f"({', '.join(report.rebuilt) or 'nothing rebuilt'})")
+                 f"({', '.join(report.rebuilt) or 'nothing rebuilt'}{drew})")
+        self.show(report.out_dirs[0], report.jobs[0], episode)
 
     def _timeline_segments(self, facts: dict, episode) -> list[dict]:
         bundle = self.out / episode.script.episode.id / facts["variant"] / "timeline.json"

@@ -63,6 +63,31 @@ def test_a_burst_of_saves_is_one_render_and_the_studio_listens_on_loopback(studi
     assert not (studio_ws / ".cache" / "studio.json").exists()
 
 
+def test_the_channel_file_is_watched_and_its_errors_shown_in_it(studio_ws):
+    """channel.yaml at the workspace root: a wrong value is shown at its own
+    line (the last preview stays), and the mended file's watermark reaches
+    the preview without rendering the scenes again."""
+    (studio_ws / "assets").mkdir()
+    shutil.copy(ROOT / "assets" / "channel" / "logo.svg", studio_ws / "assets" / "logo.svg")
+    studio = RunningStudio(studio_ws)
+    try:
+        first = studio.wait(ready(), "the first preview")
+        (studio_ws / "channel.yaml").write_text("name: 测试频道\nlogo: assets/logo.svg\nwatermark: {opacity: 2}\n",
+                                                encoding="utf-8")
+        bad = studio.wait(lambda s: s["status"] == "invalid", "the channel's error")
+        problem = bad["error"]["problems"][0]
+        assert (problem["file"], problem["line"], problem["where"]) == ("channel.yaml", 3, "watermark.opacity")
+        assert any(c["marked"] and "opacity: 2" in c["text"] for c in bad["error"]["context"])
+        assert bad["preview"] == first["preview"]   # the last good preview stays
+        (studio_ws / "channel.yaml").write_text("name: 测试频道\nlogo: assets/logo.svg\nwatermark: {opacity: 0.5}\n",
+                                                encoding="utf-8")
+        done = studio.wait(lambda s: s["status"] == "ready" and s["generation"] > first["generation"], "the watermark")
+        assert done["timeline"]["watermark"]["opacity"] == 0.5
+        assert done["log"][-1].endswith("(intro, list; Manim drew 0)"), done["log"]   # finishing alone
+    finally:
+        studio.stop()
+
+
 def test_a_crashing_scene_shows_its_log_and_the_studio_keeps_serving(studio_ws):
     (studio_ws / "scenes" / "boom.py").write_text(CRASHING_SCENE, encoding="utf-8")
     studio = RunningStudio(studio_ws)
