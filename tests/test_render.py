@@ -150,6 +150,8 @@ segments:
         params: 650
         layers: [{kind: Flatten, output: [64], params: 0}, {kind: Dense, detail: "10", output: [10], params: 650}]
     min_duration: 2.5
+  - {id: op, scene: brand.Opening, params: {name: 测试频道, tagline: 每周一个实战}, min_duration: 2.5}
+  - {id: ec, scene: brand.EndCard, params: {name: 测试频道, next: 下一集}, min_duration: 2.5}
 """
 
 
