@@ -302,8 +302,9 @@ SLOW = (
     "test_buildserver.py::test_a_client_that_goes_away_stops_its_render_and_a_killed_server_leaves_nothing",
     "test_studio.py::test_a_crashing_scene_shows_its_log_and_the_studio_keeps_serving",
     "test_studio.py::test_no_worker_is_left_behind", "test_aigc.py::test_a_recorded_episode_carries_no_labels",
-    # a channel's look in every scene and cut (one case stays fast)
+    # a channel's look in every scene and cut (one case stays fast); the densest danmaku-safe layouts
     "test_legibility.py::test_a_channels_look_is_legible_in_every_scene[",
+    "test_danmaku.py::test_danmaku_safe_moves_key_text_below_the_band[code-aside",
 )
 KEPT_FAST = ("test_legibility.py::test_scene_is_legible[title-preview]",
              "test_legibility.py::test_scene_is_legible[bars-8-long-preview]",
