@@ -90,21 +90,27 @@ LOGO_HEIGHT = 0.085   # the channel logo's height on a cover, a fraction of its 
 LOGO_MAX_ASPECT = 3.0   # a wider logo (a wordmark) is shrunk to this many times its height
 
 
-def logo_image(path: Path, height: int) -> Image.Image:
-    """The channel's logo (SVG, rasterized by ffmpeg's librsvg decoder, or
-    PNG) as RGBA, `height` pixels high (narrower where it is very wide)."""
+def logo_source(path: Path, height: int) -> Image.Image:
+    """The channel's logo as RGBA, to be scaled to `height` pixels: an SVG
+    rasterized by ffmpeg's librsvg decoder at twice that (sharp once scaled
+    down), a PNG as it is. The cover and the watermark both draw it."""
     if path.suffix.lower() == ".svg":
         with tempfile.TemporaryDirectory(prefix="bilicast-logo-") as tmp:
             out = Path(tmp) / "logo.png"
             run_ffmpeg(["-height", str(height * 2), "-keep_ar", "1", "-i", str(path), "-frames:v", "1", str(out)],
                        f"rasterizing the logo {path.name}")
-            img = Image.open(out).convert("RGBA")
-    else:
-        try:
-            with Image.open(path) as opened:
-                img = opened.convert("RGBA")
-        except OSError as e:
-            raise StageError(f"cannot read the logo {path}: {e}", "give channel.yaml's logo as a PNG or SVG") from None
+            with Image.open(out) as drawn:
+                return drawn.convert("RGBA")
+    try:
+        with Image.open(path) as opened:
+            return opened.convert("RGBA")
+    except OSError as e:
+        raise StageError(f"cannot read the logo {path}: {e}", "give channel.yaml's logo as a PNG or SVG") from None
+
+
+def logo_image(path: Path, height: int) -> Image.Image:
+    """The channel's logo as RGBA, `height` pixels high (narrower where it is very wide)."""
+    img = logo_source(path, height)
     w = max(1, round(img.width * height / img.height))
     if w > height * LOGO_MAX_ASPECT:
         w, height = round(height * LOGO_MAX_ASPECT), max(1, round(img.height * height * LOGO_MAX_ASPECT / img.width))

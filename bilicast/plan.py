@@ -177,18 +177,21 @@ def plan_watermark(plan: Plan) -> tuple[watermark.Placed, Target] | None:
     return placed, made
 
 
-def stamps(plan: Plan, label: tuple[aigc.Label, Target] | None, timing: SegmentTiming) -> tuple[Stamp, ...]:
-    """What a segment gets laid over it at finishing: the label, if the
-    episode has one and the segment starts before it ends, and the
-    channel's watermark (over all of it)."""
-    out = []
-    if label is not None and timing.start < label[0].until:
-        (x, y, _, _), until = label[0].box, label[0].until - timing.start
-        out.append(Stamp(str(label[1].path), x, y, None if until * plan.settings.fps >= timing.frames else until))
-    if plan.watermark:
-        placed, made = plan.watermark
-        out.append(Stamp(str(made.path), placed.box[0], placed.box[1], None))
-    return tuple(out)
+def label_stamp(plan: Plan, label: tuple[aigc.Label, Target] | None, timing: SegmentTiming) -> Stamp | None:
+    """The AI-content label laid over a segment at finishing, if the episode
+    has one and the segment starts before it ends."""
+    if label is None or timing.start >= label[0].until:
+        return None
+    (x, y, _, _), until = label[0].box, label[0].until - timing.start
+    return Stamp(str(label[1].path), x, y, None if until * plan.settings.fps >= timing.frames else until)
+
+
+def watermark_stamp(plan: Plan) -> Stamp | None:
+    """The channel's watermark, laid over all of every segment at finishing."""
+    if plan.watermark is None:
+        return None
+    placed, made = plan.watermark
+    return Stamp(str(made.path), placed.box[0], placed.box[1], None)
 
 
 REASONS = {  # component -> why a segment is rebuilt; the first group are causes, the rest their effects
@@ -235,7 +238,8 @@ def plan_segments(plan: Plan, scenes: SceneRegistry, episode: ResolvedEpisode | 
         overlay = chart.overlay() if chart else None
         scene_timing = timing.for_scene()
         raw_seg = raw.segments[index]
-        laid_over = stamps(plan, label, timing)
+        labelled, marked = label_stamp(plan, label, timing), watermark_stamp(plan)
+        laid_over = tuple(s for s in (labelled, marked) if s)
         # a line's English shapes the picture only in bilingual burned-in subtitles (then in "subtitles")
         english = tuple(ln.en or "" for ln in seg.narration) if burn_in and bilingual else ()
         shaped_by: dict[str, Any] = {
@@ -251,12 +255,10 @@ def plan_segments(plan: Plan, scenes: SceneRegistry, episode: ResolvedEpisode | 
             "resolved": seg.params,
             "take": _take_hashes(script, index, plan.workspace),
         }
-        marks = [s for s in laid_over if plan.watermark and s.png == str(plan.watermark[1].path)]
-        labels = [s for s in laid_over if s not in marks]
-        if labels:   # only then: an unlabelled segment keeps its key
-            shaped_by["label"] = [s.shape(0, timing.duration) for s in labels]
-        if marks:
-            shaped_by["watermark"] = [s.shape(0, timing.duration) for s in marks]
+        if labelled:   # only then: an unlabelled segment keeps its key
+            shaped_by["label"] = [labelled.shape(0, timing.duration)]
+        if marked:
+            shaped_by["watermark"] = [marked.shape(0, timing.duration)]
         components = {k: digest(v) for k, v in shaped_by.items()}
         # the scene's module and everything it imports from bilicast or beside it, and the segment stage's own code
         if scene_file not in code_of:

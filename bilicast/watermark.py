@@ -9,11 +9,10 @@ bottom corner sits above it, in the side margin) and of the AI-content
 label's box (which starts at the title-safe corner)."""
 from __future__ import annotations
 
-import subprocess
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import StageError
 from .script import Watermark
 from .variants import Variant
 
@@ -32,32 +31,17 @@ class Placed:
 
 
 def logo_aspect(logo: Path) -> float:
-    """Width / height of the logo as drawn."""
-    from PIL import Image
-    if logo.suffix.lower() == ".png":
-        with Image.open(logo) as im:
-            return im.width / im.height
-    with Image.open(rasterize(logo, 256)) as im:
-        return im.width / im.height
+    """Width / height of the logo as drawn (read once per version of the file:
+    planning asks for it in every variant and on every studio rebuild)."""
+    stat = logo.stat()
+    return _aspect(logo, stat.st_mtime_ns, stat.st_size)
 
 
-def rasterize(logo: Path, height: int, target: Path | None = None) -> Path:
-    """The logo as an RGBA PNG `height` px tall (an SVG is drawn by ffmpeg's
-    librsvg decoder at that size, so it stays sharp)."""
-    import tempfile
-    target = target or Path(tempfile.mkdtemp(prefix="bilicast-logo-")) / "logo.png"
-    if logo.suffix.lower() == ".png":
-        from PIL import Image
-        with Image.open(logo) as im:
-            im = im.convert("RGBA")
-            im.resize((max(1, round(im.width * height / im.height)), height), Image.Resampling.LANCZOS).save(target)
-        return target
-    done = subprocess.run(["ffmpeg", "-v", "error", "-y", "-height", str(height), "-keep_ar", "1", "-i", str(logo),
-                           "-frames:v", "1", "-pix_fmt", "rgba", str(target)], capture_output=True, text=True)
-    if done.returncode:
-        raise StageError(f"could not draw the logo {logo}: {done.stderr.strip()[-300:]}",
-                         "check that it is a valid SVG (open it in a browser)")
-    return target
+@functools.lru_cache(maxsize=16)
+def _aspect(logo: Path, mtime_ns: int, size: int) -> float:
+    from .cover import logo_source
+    img = logo_source(logo, 128)
+    return img.width / img.height
 
 
 def place(spec: Watermark, logo: Path, size: tuple[int, int], variant: Variant,
@@ -100,12 +84,11 @@ def draw(placed: Placed, target: Path) -> None:
 
     from .cache import atomic_path
     x, y, width, height = placed.box
-    with Image.open(rasterize(placed.logo, height)) as im:
-        im = im.convert("RGBA").resize((width, height), Image.Resampling.LANCZOS)
-        alpha = im.getchannel("A").point(lambda a: round(a * placed.spec.opacity))
-        im.putalpha(alpha)
-        with atomic_path(target) as tmp:
-            im.save(tmp, format="PNG")
+    from .cover import logo_source
+    im = logo_source(placed.logo, height).resize((width, height), Image.Resampling.LANCZOS)
+    im.putalpha(im.getchannel("A").point(lambda a: round(a * placed.spec.opacity)))
+    with atomic_path(target) as tmp:
+        im.save(tmp, format="PNG")
 
 
 def covered_texts(box: tuple[int, int, int, int], texts: list[dict]) -> list[str]:
